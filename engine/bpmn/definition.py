@@ -1,0 +1,238 @@
+"""What a diagram says about each element, read from the XML once at publish time.
+
+The engine needs, per element: its title, lane (role), documentation, form fields and the
+``camunda:properties`` that carry our conventions (docs/diagram-conventions.md):
+
+- user tasks: ``due`` (date expression), ``due_source``, ``due_status``; a gate ``not_before``
+  (date expression) with ``not_before_source``; ``camunda:candidateGroups`` overrides the lane
+  as the role;
+- any element: ``deadline.<key>.due`` (+ ``.name``, ``.source``, ``.status``, ``.anchor``,
+  ``.met_by`` = comma-separated element ids) opens a running deadline when the element is reached;
+- end events: ``outcome`` records how the pathway ended.
+
+The result is plain JSON, stored with the definition, so the inbox never re-parses XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from engine.bpmn.xml import BPMN_NS, CAMUNDA_NS, NS
+from engine.domain.forms import FormField
+
+_FLOW_NODES = {
+    "userTask", "manualTask", "task", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
+    "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+}  # fmt: skip
+
+
+@dataclass
+class DeadlineSpec:
+    key: str
+    name: str
+    due: str  # expression giving a date
+    source: str = ""
+    status: str = "OURS"
+    anchor: str = ""
+    met_by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ElementInfo:
+    id: str
+    kind: str
+    name: str
+    process: str
+    lane: str | None = None
+    documentation: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+    candidate_groups: list[str] = field(default_factory=list)
+    form: list[FormField] = field(default_factory=list)
+
+    @property
+    def role(self) -> str | None:
+        return self.candidate_groups[0] if self.candidate_groups else self.lane
+
+    def deadlines(self) -> list[DeadlineSpec]:
+        """Deadlines this element opens: its own ``due`` (user tasks) and ``deadline.*``."""
+        found: list[DeadlineSpec] = []
+        if self.kind == "userTask" and self.properties.get("due"):
+            found.append(
+                DeadlineSpec(
+                    key=self.id,
+                    name=self.name,
+                    due=self.properties["due"],
+                    source=self.properties.get("due_source", ""),
+                    status=self.properties.get("due_status", "OURS"),
+                    anchor=self.properties.get("due_anchor", ""),
+                    met_by=[self.id],
+                )
+            )
+        for key in sorted({k.split(".")[1] for k in self.properties if k.count(".") >= 2}):
+            found.append(self._declared_deadline(key))
+        return found
+
+    def _declared_deadline(self, key: str) -> DeadlineSpec:
+        prop = {k.split(".", 2)[2]: v for k, v in self.properties.items() if k.startswith(f"deadline.{key}.")}
+        met_by = [m.strip() for m in prop.get("met_by", "").split(",") if m.strip()]
+        return DeadlineSpec(
+            key=key,
+            name=prop.get("name", key),
+            due=prop.get("due", ""),
+            source=prop.get("source", ""),
+            status=prop.get("status", "OURS"),
+            anchor=prop.get("anchor", ""),
+            met_by=met_by,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "process": self.process,
+            "lane": self.lane,
+            "documentation": self.documentation,
+            "properties": self.properties,
+            "candidate_groups": self.candidate_groups,
+            "form": [f.to_dict() for f in self.form],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ElementInfo:
+        return cls(
+            id=raw["id"],
+            kind=raw["kind"],
+            name=raw["name"],
+            process=raw["process"],
+            lane=raw.get("lane"),
+            documentation=raw.get("documentation", ""),
+            properties=dict(raw.get("properties", {})),
+            candidate_groups=list(raw.get("candidate_groups", [])),
+            form=[FormField.from_dict(f) for f in raw.get("form", [])],
+        )
+
+
+@dataclass
+class DiagramInfo:
+    """One BPMN file: its main process (the key), every process and element, and its calls."""
+
+    key: str
+    name: str
+    processes: list[str]
+    called: list[str]
+    elements: dict[str, ElementInfo]
+    has_di: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "processes": self.processes,
+            "called": self.called,
+            "has_di": self.has_di,
+            "elements": {k: v.to_dict() for k, v in self.elements.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DiagramInfo:
+        return cls(
+            key=raw["key"],
+            name=raw["name"],
+            processes=list(raw["processes"]),
+            called=list(raw["called"]),
+            has_di=bool(raw.get("has_di")),
+            elements={k: ElementInfo.from_dict(v) for k, v in raw["elements"].items()},
+        )
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _text(node: etree._Element, path: str) -> str:
+    found = node.find(path, NS)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _properties(node: etree._Element) -> dict[str, str]:
+    props = node.findall("./bpmn:extensionElements/camunda:properties/camunda:property", NS)
+    return {p.get("name"): p.get("value", "") for p in props if p.get("name")}
+
+
+def _form(node: etree._Element) -> list[FormField]:
+    fields = []
+    for xml_field in node.findall("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
+        constraints = {
+            c.get("name"): c.get("config", "")
+            for c in xml_field.findall("./camunda:validation/camunda:constraint", NS)
+        }
+        props = {p.get("id"): p.get("value", "") for p in xml_field.findall("./camunda:properties/camunda:property", NS)}
+        options = tuple((v.get("id"), v.get("name") or v.get("id")) for v in xml_field.findall("./camunda:value", NS))
+        fields.append(
+            FormField(
+                id=xml_field.get("id", ""),
+                label=xml_field.get("label") or xml_field.get("id", ""),
+                type=xml_field.get("type", "string"),
+                required="required" in constraints,
+                readonly="readonly" in constraints,
+                options=options,
+                constraints={k: v for k, v in constraints.items() if k not in ("required", "readonly")},
+                default=xml_field.get("defaultValue"),
+                hint=props.get("hint"),
+            )
+        )
+    return fields
+
+
+def _lanes(process: etree._Element) -> dict[str, str]:
+    lanes = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        for ref in lane.findall("./bpmn:flowNodeRef", NS):
+            lanes[(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    return lanes
+
+
+def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> ElementInfo:
+    groups = node.get(f"{{{CAMUNDA_NS}}}candidateGroups", "")
+    return ElementInfo(
+        id=node.get("id", ""),
+        kind=_local(node.tag),
+        name=" ".join((node.get("name") or node.get("id", "")).split()),
+        process=process_id,
+        lane=lanes.get(node.get("id", "")),
+        documentation=_text(node, "./bpmn:documentation"),
+        properties=_properties(node),
+        candidate_groups=[g.strip() for g in groups.split(",") if g.strip()],
+        form=_form(node),
+    )
+
+
+def describe(root: etree._Element) -> DiagramInfo:
+    """Read a parsed diagram into a DiagramInfo (raises nothing: validation reports problems)."""
+    processes = root.findall("./bpmn:process", NS)
+    elements: dict[str, ElementInfo] = {}
+    called: list[str] = []
+    for process in processes:
+        lanes = _lanes(process)
+        for node in process.iter():
+            if _local(node.tag) in _FLOW_NODES and node.get("id"):
+                elements[node.get("id")] = _element(node, process.get("id"), lanes)
+            if _local(node.tag) == "callActivity" and node.get("calledElement"):
+                called.append(node.get("calledElement"))
+    ids = [p.get("id") for p in processes]
+    executable = [p for p in processes if p.get("isExecutable", "true") != "false"]
+    main = next((p for p in executable if p.get("id") not in called), executable[0] if executable else None)
+    return DiagramInfo(
+        key=main.get("id") if main is not None else "",
+        name=(main.get("name") or main.get("id")) if main is not None else "",
+        processes=ids,
+        called=sorted(set(called) - set(ids)),
+        elements=elements,
+        has_di=root.find(".//bpmndi:BPMNDiagram", NS) is not None,
+    )

@@ -1,0 +1,73 @@
+"""Patches to SpiffWorkflow 3.2 timer behaviour, each for a measured problem.
+
+See shared/research/spiffworkflow-3.2.md section 4. Applied once by ``apply()``; the version is
+pinned in pyproject.toml because these touch module internals.
+
+1. No clock hook: timer.py calls ``datetime.now(timezone.utc)``. We replace the module's
+   ``datetime`` with a subclass whose ``now()`` reads engine.clock, so tests and
+   ``pathways timers fire --now`` drive BPMN timers with the same clock as our deadlines.
+2. ``LOCALTZ`` is frozen at import, so a naive ``timeDate`` shifts by an hour across BST/GMT.
+   Naive values are read as Europe/London wall-clock time instead.
+3. A ``timeDate`` expression must return an ISO string. We also accept a ``date`` (the deadline
+   passes at the end of that day in London: engine.calendar.end_of_day) or an aware datetime,
+   and store the due instant as UTC ISO, which ``waiting_events()`` then reports.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+from engine import clock
+from engine.calendar import LONDON, end_of_day
+
+
+class _ClockDatetime(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        current = clock.utcnow()
+        return current.astimezone(tz) if tz is not None else current.astimezone(LONDON).replace(tzinfo=None)
+
+
+def due_instant(value: Any) -> datetime:
+    """Normalise what a timer expression returned to an aware UTC datetime."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=LONDON)
+        return aware.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return end_of_day(value).astimezone(timezone.utc)
+    if isinstance(value, str) and len(value.strip()) == 10:
+        return end_of_day(date.fromisoformat(value.strip())).astimezone(timezone.utc)
+    return _get_datetime(str(value))
+
+
+def _get_datetime(expression: str) -> datetime:
+    parsed = datetime.fromisoformat(expression)
+    aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
+    return aware.astimezone(timezone.utc)
+
+
+def _time_date_has_fired(self: Any, my_task: Any) -> bool:
+    event_value = my_task._get_internal_data("event_value")
+    if event_value is None:
+        evaluated = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        event_value = due_instant(evaluated).isoformat()
+        my_task._set_internal_data(event_value=event_value)
+    if _get_datetime(event_value) <= clock.utcnow():
+        my_task._set_internal_data(event_fired=True)
+    return bool(my_task._get_internal_data("event_fired", False))
+
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    timer.datetime = _ClockDatetime  # type: ignore[misc]
+    timer.TimerEventDefinition.get_datetime = staticmethod(_get_datetime)  # type: ignore[method-assign]
+    timer.TimeDateEventDefinition.has_fired = _time_date_has_fired  # type: ignore[method-assign]
+    _applied = True

@@ -1,0 +1,288 @@
+"""The only place that drives SpiffWorkflow: parse, start, complete, fire timers, save, load.
+
+Design notes (measured in shared/research/spiffworkflow-3.2.md):
+- State is stored without the spec (about 14 KB of every stock serialization); specs are built
+  once per published definition and cached here.
+- After every step the task tree is compacted to its live frontier (``compact``): SpiffWorkflow
+  keeps every finished task forever, so per-step cost grows with a case's age and past ~500
+  completions in a loop the tree walk silently stops (``is_completed()`` turns True). A child's
+  case lives for years; its history lives in our own task, deadline and audit rows instead.
+- Errors inside scripts and expressions are returned as ``StepError`` values, never raised
+  into the caller: the service puts that one case into ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine import calendar as cal
+from engine.bpmn import patches
+from engine.bpmn.scripting import RestrictedScriptEngine
+from engine.bpmn.xml import parse_bpmn
+from engine.errors import DefinitionInvalid, NotAllowed, NotFound
+
+# Stored with every case: SpiffWorkflow's own format version plus ours (state-only, compacted).
+STATE_FORMAT = "spiff-1.5+pp-1"
+_TIMER_TYPES = ("TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition")
+
+
+@dataclass
+class StepError:
+    element: str
+    message: str
+
+
+@dataclass
+class StepResult:
+    """What one engine run did: elements completed, in order, and the error that stopped it."""
+
+    completed: list[str] = field(default_factory=list)
+    error: StepError | None = None
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    # date is not registered by SpiffWorkflow (TypeError on save); forms record dates.
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+def calendar_helpers(get_calendar: Callable[[], cal.WorkingCalendar]) -> dict[str, Any]:
+    """Functions diagrams may call; working-day ones read the authority's current calendar."""
+    return {
+        "add_days": cal.add_days,
+        "add_weeks": cal.add_weeks,
+        "add_months": cal.add_months,
+        "add_working_days": lambda d, n: get_calendar().add_working_days(d, n),
+        "working_days_between": lambda a, b: get_calendar().working_days_between(a, b),
+        "next_working_day": lambda d: get_calendar().next_working_day(d),
+        "is_working_day": lambda d: get_calendar().is_working_day(d),
+        "first_panel_date_on_or_after": lambda d: get_calendar().first_panel_date_on_or_after(d),
+        "last_weekday_of_month": cal.last_weekday_of_month,
+        "earliest": lambda *ds: min(cal.as_date(d) for d in ds if d is not None),
+        "latest": lambda *ds: max(cal.as_date(d) for d in ds if d is not None),
+        "as_date": cal.as_date,
+    }
+
+
+class Engine:
+    """Parses definitions, runs workflow instances, and saves/loads their state."""
+
+    def __init__(self, calendar: cal.WorkingCalendar | None = None) -> None:
+        patches.apply()
+        self.calendar = calendar or cal.WorkingCalendar()
+        self.script_engine = RestrictedScriptEngine(calendar_helpers(lambda: self.calendar))
+        self.serializer = _serializer()
+        self._specs: dict[Any, tuple[Any, dict[str, Any]]] = {}
+
+    # --- definitions -------------------------------------------------------------------
+    def build_spec(self, key: str, files: Iterable[tuple[str, bytes]]) -> tuple[Any, dict[str, Any]]:
+        """Parse ``files`` (the diagram and the ones it calls) and return (spec, subprocess specs)."""
+        parser = CamundaParser()
+        try:
+            for filename, content in files:
+                parser.add_bpmn_xml(parse_bpmn(content, filename), filename)
+            return parser.get_spec(key), parser.get_subprocess_specs(key)
+        except SpiffWorkflowException as exc:
+            raise DefinitionInvalid(f"{key}: {exc}") from None
+
+    def spec(self, cache_key: Any, key: str, files: Callable[[], Iterable[tuple[str, bytes]]]) -> tuple[Any, dict]:
+        """The cached spec for one published definition version (definitions never change)."""
+        if cache_key not in self._specs:
+            self._specs[cache_key] = self.build_spec(key, files())
+        return self._specs[cache_key]
+
+    # --- instances ---------------------------------------------------------------------
+    def start(self, spec: tuple[Any, dict], data: dict[str, Any]) -> tuple[BpmnWorkflow, StepResult]:
+        workflow = BpmnWorkflow(spec[0], spec[1], script_engine=self.script_engine)
+        workflow.task_tree.data.update(data)
+        return workflow, self.advance(workflow)
+
+    def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[Task]:
+        return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+    def task(self, workflow: BpmnWorkflow, task_id: str) -> Task:
+        try:
+            return workflow.get_task_from_id(UUID(task_id))
+        except Exception:
+            raise NotFound(f"step {task_id} is not part of this case any more") from None
+
+    def complete(self, workflow: BpmnWorkflow, task_id: str, values: dict[str, Any]) -> StepResult:
+        task = self.task(workflow, task_id)
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise NotAllowed(f"step {task.task_spec.bpmn_id} is not waiting for anyone")
+        task.data = {**task.data, **values}  # replace, never mutate shared nested data
+        task.run()
+        result = StepResult(completed=[task.task_spec.bpmn_id])
+        more = self.advance(workflow)
+        result.completed += more.completed
+        result.error = more.error
+        return result
+
+    def fire_timers(self, workflow: BpmnWorkflow) -> StepResult:
+        return self.advance(workflow, refresh=True)
+
+    def retry(self, workflow: BpmnWorkflow) -> StepResult:
+        """Put failed steps back to READY and run again (after the cause was fixed)."""
+        for task in workflow.get_tasks(state=TaskState.ERROR):
+            task._set_state(TaskState.READY)
+        return self.advance(workflow, refresh=True)
+
+    def advance(self, workflow: BpmnWorkflow, refresh: bool = False) -> StepResult:
+        result = StepResult()
+        record = lambda t: result.completed.append(t.task_spec.bpmn_id)  # noqa: E731
+        try:
+            if refresh:
+                workflow.refresh_timers()
+            workflow.do_engine_steps(did_complete_task=record)
+        except SpiffWorkflowException as exc:
+            result.error = _step_error(exc)
+        except Exception as exc:  # an unexpected library failure still stays inside this case
+            result.error = StepError(element="", message=f"{type(exc).__name__}: {exc}")
+        compact(workflow)
+        return result
+
+    def set_data(self, workflow: BpmnWorkflow, values: dict[str, Any]) -> None:
+        """Correct case data on every live step (used to retry a case after a data fix)."""
+        for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK | TaskState.ERROR):
+            task.data = {**task.data, **values}
+
+    def next_timer_due(self, workflow: BpmnWorkflow) -> datetime | None:
+        dues = [_event_due(e.value) for e in workflow.waiting_events() if e.event_type in _TIMER_TYPES]
+        dues = [d for d in dues if d is not None]
+        return min(dues) if dues else None
+
+    def data(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        """Case data as seen by the latest live step (or the finished workflow)."""
+        if workflow.is_completed():
+            return dict(workflow.data)
+        live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+        return dict(live[-1].data) if live else dict(workflow.last_task.data if workflow.last_task else {})
+
+    def is_completed(self, workflow: BpmnWorkflow) -> bool:
+        return workflow.is_completed()
+
+    def has_errors(self, workflow: BpmnWorkflow) -> bool:
+        return bool(workflow.get_tasks(state=TaskState.ERROR))
+
+    def cancel(self, workflow: BpmnWorkflow) -> None:
+        workflow.cancel()
+
+    # --- state -------------------------------------------------------------------------
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        registry = self.serializer.registry
+        registry._encoder_mode = True
+        try:
+            dct = self.serializer.to_dict(workflow)
+        finally:
+            registry._encoder_mode = False
+        dct.pop("spec")
+        dct.pop("subprocess_specs")
+        dct["format"] = STATE_FORMAT
+        return json.dumps(dct, cls=self.serializer._encoder_cls, separators=(",", ":"))
+
+    def load(self, spec: tuple[Any, dict], state: str) -> BpmnWorkflow:
+        dct = json.loads(state)
+        if dct.pop("format", None) != STATE_FORMAT:
+            raise NotAllowed("this case was saved in a format this version cannot read")
+        # The serializer passes objects it does not know through restore unchanged, so the
+        # cached spec objects can be handed back in place of their serialized form.
+        dct["spec"], dct["subprocess_specs"] = spec[0], dict(spec[1])
+        workflow = self.serializer.from_dict(dct)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+
+def _step_error(exc: SpiffWorkflowException) -> StepError:
+    task = getattr(exc, "task", None)
+    element = task.task_spec.bpmn_id if task is not None and task.task_spec.bpmn_id else ""
+    cause = getattr(exc, "exception", None)
+    detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    return StepError(element=element or "", message=f"{exc}" if detail in str(exc) else f"{exc} ({detail})")
+
+
+def _event_due(value: Any) -> datetime | None:
+    if isinstance(value, dict):  # cycle timers keep {"next": ISO, ...}
+        value = value.get("next")
+    if not value:
+        return None
+    return TimerEventDefinition.get_datetime(value)
+
+
+# --- compaction ---------------------------------------------------------------------------
+def compact(workflow: BpmnWorkflow) -> None:
+    """Drop finished history above the live frontier, in the workflow and its subprocesses."""
+    for wf in [workflow, *workflow.subprocesses.values()]:
+        _compact_tree(wf)
+    _drop_orphan_subprocesses(workflow)
+
+
+def _compact_tree(wf: Any) -> None:
+    live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    root = wf.task_tree
+    if not live or root is None:
+        return
+    frontier = _lowest_common_ancestor(live)
+    if frontier is root or frontier.parent is root:
+        return
+    keep = {t.id for t in _subtree(frontier)} | {root.id}
+    frontier._parent = root.id
+    root._children = [frontier.id]
+    for task_id in [i for i in wf.tasks if i not in keep]:
+        wf.tasks.pop(task_id)
+        wf.top_workflow.event_manager.tasks.pop(task_id, None)
+    if wf.last_task is not None and wf.last_task.id not in keep:
+        wf.last_task = None
+
+
+def _ancestry(task: Task) -> list[Task]:
+    chain = []
+    while task is not None:
+        chain.append(task)
+        task = task.parent
+    return chain[::-1]
+
+
+def _lowest_common_ancestor(tasks: list[Task]) -> Task:
+    common = _ancestry(tasks[0])
+    for task in tasks[1:]:
+        chain = _ancestry(task)
+        depth = 0
+        while depth < min(len(common), len(chain)) and common[depth] is chain[depth]:
+            depth += 1
+        common = common[:depth]
+    return common[-1]
+
+
+def _subtree(task: Task) -> list[Task]:
+    found, stack = [], [task]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node.children)
+    return found
+
+
+def _drop_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for sp_id, sp in list(workflow.subprocesses.items()):
+            parent = sp.parent_workflow
+            if parent is None or sp_id not in parent.tasks:
+                del workflow.subprocesses[sp_id]
+                changed = True

@@ -1,0 +1,52 @@
+"""States of cases, tasks and deadlines, and the transitions each allows."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseStatus(StrEnum):
+    RUNNING = "running"  # someone has a step to do
+    WAITING = "waiting"  # no open step: waiting for a date or an event
+    COMPLETED = "completed"
+    ERROR = "error"  # a script or expression failed; a manager retries after a fix
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_CASE_STATUSES
+
+    @property
+    def can_advance(self) -> bool:
+        """Steps may be completed and timers fire only in these states."""
+        return self in (CaseStatus.RUNNING, CaseStatus.WAITING)
+
+
+ACTIVE_CASE_STATUSES = frozenset(
+    {CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.ERROR, CaseStatus.SUSPENDED}
+)
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # withdrawn by the pathway (e.g. an interrupting timer) or case cancel
+
+
+class DeadlineStatus(StrEnum):
+    RUNNING = "running"
+    MET = "met"
+    BREACHED = "breached"  # met late, or still open past its due date
+    CANCELLED = "cancelled"  # the pathway left the branch that owed it
+
+
+class RuleStatus(StrEnum):
+    """Where a timescale comes from (timescales.md section 0)."""
+
+    STAT = "STAT"
+    GUID = "GUID"
+    LOCAL = "LOCAL"
+    CASE = "CASE"
+    OURS = "OURS"
+    UNVERIFIED = "UNVERIFIED"

@@ -1,0 +1,169 @@
+"""Tables. Nothing is deleted: cancel is a status, and the audit log is append-only (triggers)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database; naive values are refused where they enter."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, date: Date, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Definition(Base):
+    """One published version of one diagram file."""
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(300))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64))
+    info: Mapped[dict[str, Any]]  # engine.bpmn.definition.DiagramInfo
+    depends_on: Mapped[list[Any]]  # ids of the definitions whose processes this one calls
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(200))
+
+
+class Case(Base):
+    """One pathway instance for one child reference."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_ref_key", "ref", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(100))  # the child's case reference, never a name
+    key: Mapped[str] = mapped_column(String(200))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[str] = mapped_column(Text)
+    state_format: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_timer_due: Mapped[datetime | None] = mapped_column(index=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_element: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(300))
+    start_data: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    definition: Mapped[Definition] = relationship(lazy="joined")
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """A step waiting for (or done by) a person: the inbox reads only this table."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_role_due", "status", "role", "due_date"),
+        Index("ix_tasks_assignee_status", "assignee", "status"),
+        Index("ix_tasks_case", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    spiff_id: Mapped[str] = mapped_column(String(36), unique=True)
+    element: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    due_date: Mapped[date | None]
+    not_before: Mapped[date | None]
+    not_before_source: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None]
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    case: Mapped[Case] = relationship(lazy="joined")
+
+
+class Deadline(Base):
+    """A running statutory, guidance or local clock on a case."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_status_due", "status", "due_date"), Index("ix_deadlines_case", "case_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    element: Mapped[str] = mapped_column(String(200))  # where it was opened
+    due_date: Mapped[date]
+    source: Mapped[str] = mapped_column(String(500))
+    rule_status: Mapped[str] = mapped_column(String(20))  # STAT / GUID / LOCAL / CASE / OURS
+    anchor: Mapped[str] = mapped_column(String(200))  # the case date the clock starts from
+    met_by: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    met_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only: who did what, when, with the state before and after."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    element: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CalendarClosure(Base):
+    """A day the authority's offices are closed (counted as a non-working day)."""
+
+    __tablename__ = "calendar_closures"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]

@@ -1,0 +1,18 @@
+"""Use cases, one function each. The CLI, the web app and the worker call only these.
+
+Each function opens its own unit of work, commits only when everything succeeded, and raises
+engine.errors exceptions with messages fit to show a practitioner.
+"""
+
+from engine.services.calendar import add_amount, add_closure, current_calendar, list_closures
+from engine.services.cases import cancel_case, resume_case, retry_case, show_case, start_case, suspend_case
+from engine.services.definitions import list_definitions, publish_directory, publish_files
+from engine.services.tasks import assign_task, claim_task, complete_task, list_tasks, unclaim_task
+from engine.services.timers import fire_due_timers, mark_breached_deadlines
+
+__all__ = [
+    "add_amount", "add_closure", "assign_task", "cancel_case", "claim_task", "complete_task",
+    "current_calendar", "fire_due_timers", "list_closures", "list_definitions", "list_tasks",
+    "mark_breached_deadlines", "publish_directory", "publish_files", "resume_case", "retry_case",
+    "show_case", "start_case", "suspend_case", "unclaim_task",
+]  # fmt: skip

@@ -1,0 +1,133 @@
+"""Helpers the service modules share: audit rows, JSON-safe values, case lookup, calendar refresh."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.bpmn.definition import DiagramInfo, ElementInfo
+from engine.calendar import WorkingCalendar
+from engine.domain.states import ACTIVE_CASE_STATUSES
+from engine.errors import Conflict, NotFound
+from engine.persistence.models import AuditEvent, CalendarClosure, Case, Definition
+from engine.persistence.uow import UnitOfWork
+
+SYSTEM = "system"
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as YYYY-MM-DD, datetimes as ISO; containers converted recursively."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def audit(
+    session: Session,
+    case_id: int | None,
+    actor: str,
+    action: str,
+    *,
+    element: str | None = None,
+    detail: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            case_id=case_id,
+            at=clock.utcnow(),
+            actor=actor,
+            action=action,
+            element=element,
+            detail=detail,
+            before=jsonable(before) if before is not None else None,
+            after=jsonable(after) if after is not None else None,
+        )
+    )
+
+
+def diagram(definition: Definition) -> DiagramInfo:
+    return DiagramInfo.from_dict(definition.info)
+
+
+def element(definition: Definition, element_id: str) -> ElementInfo | None:
+    raw = definition.info["elements"].get(element_id)
+    return ElementInfo.from_dict(raw) if raw else None
+
+
+def refresh_calendar(rt: Runtime, session: Session) -> WorkingCalendar:
+    """Keep the engine's calendar in step with the closures table (a tiny, cheap read)."""
+    closures = frozenset(session.scalars(select(CalendarClosure.day)))
+    if closures != rt.bpmn.calendar.closures:
+        rt.bpmn.calendar = WorkingCalendar(closures)
+    return rt.bpmn.calendar
+
+
+def spec_for(rt: Runtime, session: Session, definition: Definition) -> tuple[Any, dict]:
+    def files() -> list[tuple[str, bytes]]:
+        found = [(definition.filename, definition.bpmn_xml.encode("utf-8"))]
+        for dep_id in _dependency_closure(session, definition):
+            dep = session.get(Definition, dep_id)
+            if dep is not None:
+                found.append((dep.filename, dep.bpmn_xml.encode("utf-8")))
+        return found
+
+    return rt.bpmn.spec((definition.id, definition.checksum), definition.key, files)
+
+
+def _dependency_closure(session: Session, definition: Definition) -> list[int]:
+    seen: list[int] = []
+    pending = list(definition.depends_on)
+    while pending:
+        dep_id = pending.pop()
+        if dep_id in seen or dep_id == definition.id:
+            continue
+        seen.append(dep_id)
+        dep = session.get(Definition, dep_id)
+        pending.extend(dep.depends_on if dep is not None else [])
+    return seen
+
+
+def find_case(session: Session, ref: str, key: str | None = None, case_id: int | None = None) -> Case:
+    """A case by id, or the child's newest case (active first), optionally of one pathway."""
+    if case_id is not None:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"there is no case {case_id}")
+        return case
+    query = select(Case).where(Case.ref == ref)
+    if key:
+        query = query.where(Case.key == key)
+    cases = list(session.scalars(query.order_by(Case.id.desc())))
+    if not cases:
+        raise NotFound(f"no case for child reference {ref}" + (f" on pathway {key}" if key else ""))
+    active = [c for c in cases if c.status in ACTIVE_CASE_STATUSES]
+    return (active or cases)[0]
+
+
+def commit(uow: UnitOfWork, what: str = "this case") -> None:
+    """Commit, turning a lost optimistic-lock race into a clear Conflict."""
+    try:
+        uow.commit()
+    except StaleDataError:
+        uow.rollback()
+        raise Conflict(f"Someone else changed {what} at the same moment. Reload it and try again.") from None
+    except OperationalError as exc:
+        uow.rollback()
+        if "locked" in str(exc).lower():
+            raise Conflict(f"{what} is busy: someone else is saving it. Try again.") from None
+        raise

@@ -1,0 +1,211 @@
+"""After every engine run: bring task, deadline and case rows in line with the workflow.
+
+This is where the audit trail of a pathway is written: steps opened, completed and withdrawn,
+deadlines opened, met and breached, the pathway moving on, errors and completion.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.bpmn.definition import DeadlineSpec, ElementInfo
+from engine.bpmn.runtime import StepError, StepResult
+from engine.calendar import as_date
+from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
+from engine.persistence.models import Case, Deadline, HumanTask
+from engine.services._common import SYSTEM, audit, element
+
+_QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
+
+
+class _DueError(Exception):
+    def __init__(self, element_id: str, message: str) -> None:
+        super().__init__(message)
+        self.element_id = element_id
+
+
+def sync(rt: Runtime, session: Session, case: Case, workflow: Any, result: StepResult, actor: str) -> None:
+    """Record what ``result`` did to ``case`` and save the workflow state."""
+    data = rt.bpmn.data(workflow)
+    error = result.error
+    try:
+        _record_completions(rt, session, case, result.completed, data, actor)
+        _sync_human_tasks(rt, session, case, workflow, actor)
+    except _DueError as exc:
+        error = error or StepError(element=exc.element_id, message=str(exc))
+    _set_status(rt, session, case, workflow, error, result, actor)
+    case.state = rt.bpmn.dump(workflow)
+    case.updated_at = clock.utcnow()
+
+
+def _record_completions(
+    rt: Runtime, session: Session, case: Case, completed: list[str], data: dict, actor: str
+) -> None:
+    named = [e for e in completed if e]
+    if not named:
+        return
+    for element_id in named:
+        _meet_deadlines(session, case, element_id, actor)
+        info = element(case.definition, element_id)
+        if info is not None and info.kind != "userTask":
+            _open_deadlines(rt, session, case, info, data, actor)
+    infos = [element(case.definition, e) for e in named]
+    shown = [i.id for i in infos if i is not None and i.kind != "userTask" and i.kind not in _QUIET_KINDS]
+    if shown:
+        audit(session, case.id, actor, "pathway.advanced", detail=" -> ".join(shown), after={"elements": shown})
+
+
+def _sync_human_tasks(rt: Runtime, session: Session, case: Case, workflow: Any, actor: str) -> None:
+    ready = {str(t.id): t for t in rt.bpmn.ready_human_tasks(workflow)}
+    open_rows = {
+        r.spiff_id: r
+        for r in session.scalars(
+            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN)
+        )
+    }
+    for spiff_id, row in open_rows.items():
+        if spiff_id not in ready:
+            _withdraw(session, case, row, actor)
+    for spiff_id, task in ready.items():
+        if spiff_id not in open_rows:
+            _open_task(rt, session, case, spiff_id, task.task_spec.bpmn_id, dict(task.data), actor)
+
+
+def _open_task(
+    rt: Runtime, session: Session, case: Case, spiff_id: str, element_id: str, data: dict, actor: str
+) -> None:
+    info = element(case.definition, element_id) or ElementInfo(id=element_id, kind="userTask", name=element_id, process="")
+    props = info.properties
+    row = HumanTask(
+        case_id=case.id,
+        spiff_id=spiff_id,
+        element=element_id,
+        title=info.name,
+        lane=info.lane,
+        role=info.role,
+        due_date=_evaluate_date(rt, element_id, props.get("due"), data),
+        not_before=_evaluate_date(rt, element_id, props.get("not_before"), data),
+        not_before_source=props.get("not_before_source"),
+        status=TaskStatus.OPEN,
+        created_at=clock.utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    audit(
+        session, case.id, actor, "task.opened", element=element_id, detail=info.name,
+        after={"task": row.id, "role": row.role, "due": row.due_date, "not_before": row.not_before},
+    )  # fmt: skip
+    _open_deadlines(rt, session, case, info, data, actor)
+
+
+def _withdraw(session: Session, case: Case, row: HumanTask, actor: str) -> None:
+    row.status = TaskStatus.CANCELLED
+    row.completed_at = clock.utcnow()
+    audit(session, case.id, actor, "task.withdrawn", element=row.element, detail=row.title,
+          before={"status": TaskStatus.OPEN}, after={"status": TaskStatus.CANCELLED})  # fmt: skip
+    own = session.scalars(
+        select(Deadline).where(
+            Deadline.case_id == case.id, Deadline.key == row.element, Deadline.status == DeadlineStatus.RUNNING
+        )
+    )
+    for deadline in own:
+        deadline.status = DeadlineStatus.CANCELLED
+        audit(session, case.id, actor, "deadline.cancelled", element=row.element, detail=deadline.name)
+
+
+def _evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: dict) -> date | None:
+    if not expression:
+        return None
+    try:
+        return as_date(rt.bpmn.script_engine.environment.evaluate(expression, dict(data)))
+    except Exception as exc:
+        raise _DueError(element_id, f"could not work out the date '{expression}' on {element_id}: {exc}") from None
+
+
+def _open_deadlines(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
+    for spec in info.deadlines():
+        due = _evaluate_date(rt, info.id, spec.due, data)
+        if due is None:
+            continue
+        session.add(_deadline_row(case, info, spec, due))
+        audit(session, case.id, actor, "deadline.opened", element=info.id, detail=spec.name,
+              after={"key": spec.key, "due": due, "source": spec.source, "status": spec.status})  # fmt: skip
+
+
+def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date) -> Deadline:
+    return Deadline(
+        case_id=case.id,
+        key=spec.key,
+        name=spec.name,
+        element=info.id,
+        due_date=due,
+        source=spec.source,
+        rule_status=spec.status,
+        anchor=spec.anchor,
+        met_by=spec.met_by,
+        status=DeadlineStatus.RUNNING,
+        started_at=clock.utcnow(),
+    )
+
+
+def _meet_deadlines(session: Session, case: Case, element_id: str, actor: str) -> None:
+    session.flush()
+    running = session.scalars(
+        select(Deadline).where(
+            Deadline.case_id == case.id,
+            Deadline.met_at.is_(None),
+            Deadline.status.in_((DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)),
+        )
+    )
+    today = clock.london_today()
+    for deadline in running:
+        if element_id not in deadline.met_by:
+            continue
+        deadline.met_at = clock.utcnow()
+        deadline.status = DeadlineStatus.MET if today <= deadline.due_date else DeadlineStatus.BREACHED
+        audit(session, case.id, actor, f"deadline.{deadline.status}", element=element_id, detail=deadline.name,
+              after={"due": deadline.due_date, "met_on": today})  # fmt: skip
+
+
+def _set_status(
+    rt: Runtime, session: Session, case: Case, workflow: Any, error: StepError | None, result: StepResult, actor: str
+) -> None:
+    before = case.status
+    if error is not None or rt.bpmn.has_errors(workflow):
+        error = error or StepError(element="", message="a step failed")
+        case.status, case.error_message, case.error_element = CaseStatus.ERROR, error.message, error.element
+        case.next_timer_due = None
+        if before != CaseStatus.ERROR:
+            audit(session, case.id, actor, "case.error", element=error.element or None, detail=error.message,
+                  before={"status": before}, after={"status": CaseStatus.ERROR})  # fmt: skip
+        return
+    case.error_message = case.error_element = None
+    if rt.bpmn.is_completed(workflow):
+        _complete_case(session, case, result, actor)
+        return
+    has_open = session.scalar(
+        select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN).limit(1)
+    )
+    case.status = CaseStatus.RUNNING if has_open else CaseStatus.WAITING
+    case.next_timer_due = rt.bpmn.next_timer_due(workflow)
+
+
+def _complete_case(session: Session, case: Case, result: StepResult, actor: str) -> None:
+    ends = [element(case.definition, e) for e in result.completed if e]
+    outcomes = [i.properties["outcome"] for i in ends if i is not None and i.properties.get("outcome")]
+    before = case.status
+    case.status, case.next_timer_due, case.ended_at = CaseStatus.COMPLETED, None, clock.utcnow()
+    case.outcome = outcomes[-1] if outcomes else case.outcome
+    for deadline in session.scalars(
+        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == DeadlineStatus.RUNNING)
+    ):
+        deadline.status = DeadlineStatus.CANCELLED
+        audit(session, case.id, actor, "deadline.cancelled", element=deadline.element, detail=deadline.name)
+    audit(session, case.id, actor or SYSTEM, "case.completed", detail=case.outcome,
+          before={"status": before}, after={"status": CaseStatus.COMPLETED, "outcome": case.outcome})  # fmt: skip

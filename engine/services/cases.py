@@ -1,0 +1,171 @@
+"""Cases: start one, look at one, and the manager's transitions (suspend, resume, cancel, retry)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.domain import forms
+from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
+from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.persistence.models import Case, Deadline, Definition, HumanTask
+from engine.services import _steps
+from engine.services._common import audit, commit, diagram, find_case, jsonable, refresh_calendar, spec_for
+from engine.services.definitions import latest
+
+CHILD_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+
+
+def _definition(session: Session, key: str, version: int | None) -> Definition:
+    if version is None:
+        found = latest(session, key)
+    else:
+        found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
+    if found is None:
+        raise NotFound(f"no published pathway '{key}'" + (f" version {version}" if version else ""))
+    return found
+
+
+def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:
+    info = diagram(definition)
+    start_forms = [e.form for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key and e.form]
+    if start_forms:
+        return forms.validate(start_forms[0], data)
+    bad = [k for k in data if not forms.IDENTIFIER.match(k)]
+    if bad:
+        raise InvalidInput(f"start data names must look like looked_after_date, not {', '.join(bad)}")
+    return dict(data)
+
+
+def start_case(
+    rt: Runtime, key: str, ref: str, data: dict[str, Any], actor: str, version: int | None = None
+) -> dict[str, Any]:
+    """Start pathway ``key`` for the child with case reference ``ref``."""
+    if not CHILD_REF.match(ref or ""):
+        raise InvalidInput("the child reference must be letters, digits and . _ / - (no spaces, no names)")
+    with rt.uow() as uow:
+        session = uow.session
+        definition = _definition(session, key, version)
+        _refuse_duplicate(session, ref, key)
+        values = _start_values(definition, data)
+        refresh_calendar(rt, session)
+        workflow, result = rt.bpmn.start(spec_for(rt, session, definition), values)
+        now = clock.utcnow()
+        case = Case(
+            ref=ref, key=key, definition=definition, status=CaseStatus.RUNNING, state="", state_format="",
+            start_data=jsonable(values), started_at=now, started_by=actor, updated_at=now,
+        )  # fmt: skip
+        case.state_format = "spiff-1.5+pp-1"
+        session.add(case)
+        session.flush()
+        audit(session, case.id, actor, "case.started", detail=f"{key} version {definition.version}", after=values)
+        _steps.sync(rt, session, case, workflow, result, actor)
+        commit(uow)
+        return describe_case(session, case)
+
+
+def _refuse_duplicate(session: Session, ref: str, key: str) -> None:
+    existing = session.scalar(
+        select(Case).where(Case.ref == ref, Case.key == key, Case.status.in_(ACTIVE_CASE_STATUSES)).limit(1)
+    )
+    if existing is not None:
+        raise NotAllowed(f"child {ref} already has an open {key} pathway (case {existing.id}, {existing.status})")
+
+
+def show_case(rt: Runtime, ref: str, key: str | None = None, case_id: int | None = None) -> dict[str, Any]:
+    with rt.uow() as uow:
+        return describe_case(uow.session, find_case(uow.session, ref, key, case_id))
+
+
+def describe_case(session: Session, case: Case) -> dict[str, Any]:
+    from engine.services.views import case_view
+
+    return case_view(session, case)
+
+
+def suspend_case(rt: Runtime, ref: str, actor: str, reason: str, key: str | None = None,
+                 case_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Pause a case: no step can be completed and no timer fires until it is resumed."""
+    return _set_status(rt, ref, key, case_id, actor, reason, "case.suspended",
+                       {CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.ERROR}, CaseStatus.SUSPENDED)  # fmt: skip
+
+
+def resume_case(rt: Runtime, ref: str, actor: str, reason: str = "", key: str | None = None,
+                case_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    return _set_status(rt, ref, key, case_id, actor, reason, "case.resumed", {CaseStatus.SUSPENDED}, None)
+
+
+def _set_status(
+    rt: Runtime, ref: str, key: str | None, case_id: int | None, actor: str, reason: str, action: str,
+    allowed: set[CaseStatus], target: CaseStatus | None,
+) -> dict[str, Any]:  # fmt: skip
+    with rt.uow() as uow:
+        session = uow.session
+        case = find_case(session, ref, key, case_id)
+        if case.status not in allowed:
+            raise NotAllowed(f"case {case.id} is {case.status}; it cannot be {action.split('.')[1]} now")
+        before = case.status
+        if target is None:  # resume: recompute running / waiting / error from the saved state
+            workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
+            _steps.sync(rt, session, case, workflow, rt.bpmn.advance(workflow, refresh=False), actor)
+        else:
+            case.status, case.next_timer_due = target, None
+        case.updated_at = clock.utcnow()
+        audit(session, case.id, actor, action, detail=reason, before={"status": before}, after={"status": case.status})
+        commit(uow)
+        return describe_case(session, case)
+
+
+def cancel_case(rt: Runtime, ref: str, actor: str, reason: str, key: str | None = None,
+                case_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """End a case early. Nothing is deleted: the case, its steps and deadlines stay, marked cancelled."""
+    if not (reason or "").strip():
+        raise InvalidInput("give a reason for cancelling the case")
+    with rt.uow() as uow:
+        session = uow.session
+        case = find_case(session, ref, key, case_id)
+        if case.status not in ACTIVE_CASE_STATUSES:
+            raise NotAllowed(f"case {case.id} is already {case.status}")
+        workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
+        rt.bpmn.cancel(workflow)
+        _close_rows(session, case)
+        before = case.status
+        case.status, case.next_timer_due, case.ended_at = CaseStatus.CANCELLED, None, clock.utcnow()
+        case.state, case.updated_at = rt.bpmn.dump(workflow), clock.utcnow()
+        audit(session, case.id, actor, "case.cancelled", detail=reason, before={"status": before},
+              after={"status": CaseStatus.CANCELLED})  # fmt: skip
+        commit(uow)
+        return describe_case(session, case)
+
+
+def _close_rows(session: Session, case: Case) -> None:
+    for task in session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open")):
+        task.status, task.completed_at = TaskStatus.CANCELLED, clock.utcnow()
+    for deadline in session.scalars(
+        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == DeadlineStatus.RUNNING)
+    ):
+        deadline.status = DeadlineStatus.CANCELLED
+
+
+def retry_case(rt: Runtime, ref: str, actor: str, data: dict[str, Any] | None = None, key: str | None = None,
+               case_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run a case in ``error`` again, optionally after correcting case data."""
+    with rt.uow() as uow:
+        session = uow.session
+        case = find_case(session, ref, key, case_id)
+        if case.status != CaseStatus.ERROR:
+            raise NotAllowed(f"case {case.id} is {case.status}, not in error: there is nothing to retry")
+        refresh_calendar(rt, session)
+        workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
+        if data:
+            rt.bpmn.set_data(workflow, data)
+        audit(session, case.id, actor, "case.retried", element=case.error_element, detail=case.error_message,
+              after={"data": data or {}})  # fmt: skip
+        _steps.sync(rt, session, case, workflow, rt.bpmn.retry(workflow), actor)
+        commit(uow)
+        return describe_case(session, case)

@@ -1,0 +1,140 @@
+"""Publishing diagrams: a changed file publishes a new version; an unchanged one does not."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.bpmn import validation
+from engine.bpmn.definition import DiagramInfo, describe
+from engine.bpmn.xml import parse_bpmn
+from engine.errors import DefinitionInvalid, NotFound
+from engine.persistence.models import Definition
+from engine.services._common import audit, commit, spec_for
+
+
+@dataclass(frozen=True)
+class Published:
+    key: str
+    version: int
+    filename: str
+    changed: bool
+
+
+@dataclass
+class _Candidate:
+    filename: str
+    content: str
+    info: DiagramInfo
+    checksum: str
+
+
+def _read(filename: str, content: bytes) -> _Candidate:
+    root = parse_bpmn(content, filename)
+    info = describe(root)
+    found = validation.problems(root, info)
+    if found:
+        raise DefinitionInvalid(f"{filename}: " + "; ".join(found), problems=found)
+    return _Candidate(filename, content.decode("utf-8"), info, hashlib.sha256(content).hexdigest())
+
+
+def latest(session: Session, key: str) -> Definition | None:
+    return session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
+
+
+def publish_files(rt: Runtime, files: list[tuple[str, bytes]], actor: str) -> list[Published]:
+    """Validate every file, then publish the changed ones together (all or nothing)."""
+    problems: list[str] = []
+    candidates: list[_Candidate] = []
+    for filename, content in files:
+        try:
+            candidates.append(_read(filename, content))
+        except DefinitionInvalid as exc:
+            problems.append(exc.message)
+    keys = [c.info.key for c in candidates]
+    problems += [f"process {k} is defined by more than one file" for k in set(keys) if keys.count(k) > 1]
+    if problems:
+        raise DefinitionInvalid("nothing was loaded: " + " | ".join(problems), problems=problems)
+    with rt.uow() as uow:
+        results = _publish(rt, uow.session, candidates, actor)
+        commit(uow, "the workflow definitions")
+    return results
+
+
+def _publish(rt: Runtime, session: Session, candidates: list[_Candidate], actor: str) -> list[Published]:
+    results, rows = [], {}
+    for cand in candidates:
+        current = latest(session, cand.info.key)
+        if current is not None and current.checksum == cand.checksum:
+            results.append(Published(cand.info.key, current.version, cand.filename, False))
+            rows[cand.info.key] = current
+            continue
+        row = Definition(
+            key=cand.info.key, version=(current.version + 1) if current else 1, name=cand.info.name,
+            filename=cand.filename, bpmn_xml=cand.content, checksum=cand.checksum, info=cand.info.to_dict(),
+            depends_on=[], published_at=clock.utcnow(), published_by=actor,
+        )  # fmt: skip
+        session.add(row)
+        rows[cand.info.key] = row
+        results.append(Published(row.key, row.version, cand.filename, True))
+    session.flush()
+    for result in (r for r in results if r.changed):
+        row = rows[result.key]
+        row.depends_on = _dependencies(session, row, rows)
+        _check_builds(rt, session, row)
+        audit(session, None, actor, "definition.published", element=row.key,
+              detail=f"{row.key} version {row.version} from {row.filename}",
+              after={"key": row.key, "version": row.version, "checksum": row.checksum})  # fmt: skip
+    return results
+
+
+def _dependencies(session: Session, row: Definition, batch: dict[str, Definition]) -> list[int]:
+    ids = []
+    for process_id in row.info["called"]:
+        provider = next((d for d in batch.values() if process_id in d.info["processes"]), None)
+        provider = provider or _provider(session, process_id)
+        if provider is None:
+            raise DefinitionInvalid(f"{row.filename}: calls process '{process_id}', which no diagram defines")
+        ids.append(provider.id)
+    return ids
+
+
+def _provider(session: Session, process_id: str) -> Definition | None:
+    for definition in session.scalars(select(Definition).order_by(Definition.id.desc())):
+        if process_id in definition.info["processes"]:
+            return definition
+    return None
+
+
+def _check_builds(rt: Runtime, session: Session, row: Definition) -> None:
+    spec_for(rt, session, row)  # raises DefinitionInvalid when SpiffWorkflow cannot build it
+
+
+def publish_directory(rt: Runtime, directory: Path, actor: str) -> list[Published]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NotFound(f"no such folder: {directory}")
+    files = [(p.name, p.read_bytes()) for p in sorted(directory.glob("*.bpmn"))]
+    return publish_files(rt, files, actor) if files else []
+
+
+def list_definitions(rt: Runtime) -> list[dict]:
+    with rt.uow() as uow:
+        newest = (
+            select(Definition.key, func.max(Definition.version).label("version")).group_by(Definition.key).subquery()
+        )
+        rows = uow.session.scalars(
+            select(Definition).join(newest, (Definition.key == newest.c.key) & (Definition.version == newest.c.version))
+            .order_by(Definition.key)
+        )  # fmt: skip
+        return [
+            {"key": d.key, "name": d.name, "version": d.version, "filename": d.filename,
+             "published_at": d.published_at.isoformat(), "published_by": d.published_by}
+            for d in rows
+        ]  # fmt: skip

@@ -1,0 +1,327 @@
+"""``pathways``: the command line. Each command parses, calls one service, and prints.
+
+Every list/show command takes ``--json``. Errors print a plain message on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import services
+from engine.bootstrap import Runtime, bootstrap
+from engine.config import Settings
+from engine.errors import FormInvalid, PathwaysError
+from engine.persistence import database
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    if ctx.obj is None:
+        ctx.obj = bootstrap(Settings.from_env())
+    return ctx.obj
+
+
+def _json_arg(text: str | None, what: str = "--data") -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc.msg})", param_hint=what) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter('must be a JSON object like {"looked_after_date": "2026-12-18"}', param_hint=what)
+    return value
+
+
+def _emit(value: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(value, indent=2) if as_json else text(value))
+
+
+def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FormInvalid as exc:
+            click.echo("Error: some answers need correcting:", err=True)
+            for field, message in exc.errors.items():
+                click.echo(f"  {field}: {message}", err=True)
+            sys.exit(1)
+        except PathwaysError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Permanence Pathways: run children's permanence procedures as BPMN pathways."""
+
+
+# --- db ---------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the database schema."""
+    rt = _runtime(ctx)
+    database.upgrade(rt.db)
+    click.echo(f"database is up to date ({rt.db.url.render_as_string(hide_password=True)})")
+
+
+# --- workflows ----------------------------------------------------------------------------
+@main.group()
+def workflows() -> None:
+    """Pathway diagrams."""
+
+
+@workflows.command("load")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--user", default="system", help="Who is publishing (recorded in the audit log).")
+@click.pass_context
+@_friendly
+def workflows_load(ctx: click.Context, directory: Path | None, user: str) -> None:
+    """Publish every .bpmn file in DIRECTORY (default: workflows/); unchanged files are skipped."""
+    rt = _runtime(ctx)
+    results = services.publish_directory(rt, directory or rt.settings.workflows_dir, user)
+    for r in results:
+        click.echo(f"{r.key} v{r.version} ({r.filename}): {'published' if r.changed else 'unchanged'}")
+    if not results:
+        click.echo("no .bpmn files found")
+
+
+@workflows.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def workflows_list(ctx: click.Context, as_json: bool) -> None:
+    """Published pathways (newest version of each)."""
+    rows = services.list_definitions(_runtime(ctx))
+    _emit(rows, as_json, lambda rs: "\n".join(f"{r['key']}\tv{r['version']}\t{r['name']}" for r in rs) or "none")
+
+
+# --- calendar -----------------------------------------------------------------------------
+@main.group()
+def calendar() -> None:
+    """Working-day arithmetic (England and Wales bank holidays plus authority closures)."""
+
+
+@calendar.command("add")
+@click.argument("start")
+@click.argument("amount")
+@click.pass_context
+@_friendly
+def calendar_add(ctx: click.Context, start: str, amount: str) -> None:
+    """Print START + AMOUNT, e.g. `calendar add 2026-12-18 20wd` (units wd, d, w, m)."""
+    click.echo(services.add_amount(_runtime(ctx), start, amount).isoformat())
+
+
+@calendar.command("close")
+@click.argument("day")
+@click.option("--reason", required=True)
+@click.option("--user", default="system")
+@click.pass_context
+@_friendly
+def calendar_close(ctx: click.Context, day: str, reason: str, user: str) -> None:
+    """Add an authority closure day (not a working day from now on)."""
+    closure = services.add_closure(_runtime(ctx), day, reason, user)
+    click.echo(f"{closure['day']} is now a closure day")
+
+
+@calendar.command("closures")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def calendar_closures(ctx: click.Context, as_json: bool) -> None:
+    """List authority closure days."""
+    rows = services.list_closures(_runtime(ctx))
+    _emit(rows, as_json, lambda rs: "\n".join(f"{r['day']}\t{r['reason']}" for r in rs) or "none")
+
+
+# --- cases --------------------------------------------------------------------------------
+@main.group()
+def case() -> None:
+    """Cases: one pathway for one child reference."""
+
+
+def _case_text(c: dict[str, Any]) -> str:
+    lines = [f"case {c['id']}  {c['ref']}  {c['key']} v{c['version']}  {c['status']}"]
+    if c.get("outcome"):
+        lines.append(f"outcome: {c['outcome']}")
+    if c.get("error"):
+        lines.append(f"error at {c['error']['element']}: {c['error']['message']}")
+    lines += [f"  task {t['id']}: {t['title']} [{t['role']}] due {t['due']}" for t in c["open_tasks"]]
+    lines += [f"  deadline {d['name']}: {d['due']} {d['status']} ({d['source']})" for d in c["deadlines"]]
+    lines += [f"  gate {g['name']}: not before {g['not_before']} ({g['source']})" for g in c.get("gates", [])]
+    return "\n".join(lines)
+
+
+@case.command("start")
+@click.argument("key")
+@click.option("--ref", required=True, help="The child's case reference (never a name).")
+@click.option("--data", default="{}", help="Start data as a JSON object.")
+@click.option("--user", default="system")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def case_start(ctx: click.Context, key: str, ref: str, data: str, user: str, as_json: bool) -> None:
+    """Start pathway KEY for a child."""
+    shown = services.start_case(_runtime(ctx), key, ref, _json_arg(data), user)
+    _emit(shown, as_json, _case_text)
+
+
+@case.command("show")
+@click.argument("ref")
+@click.option("--key", help="Which pathway, when the child has more than one.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def case_show(ctx: click.Context, ref: str, key: str | None, as_json: bool) -> None:
+    """Show the child's case: status, open steps, deadlines, gates and audit trail."""
+    _emit(services.show_case(_runtime(ctx), ref, key), as_json, _case_text)
+
+
+def _case_change(name: str, service: Callable[..., dict[str, Any]], needs_reason: bool) -> None:
+    @case.command(name)
+    @click.argument("ref")
+    @click.option("--key")
+    @click.option("--reason", required=needs_reason, default="")
+    @click.option("--user", default="system")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    @_friendly
+    def command(ctx: click.Context, ref: str, key: str | None, reason: str, user: str, as_json: bool) -> None:
+        _emit(service(_runtime(ctx), ref, user, reason, key=key), as_json, _case_text)
+
+    command.__doc__ = f"{name.capitalize()} the child's case."
+
+
+_case_change("suspend", services.suspend_case, True)
+_case_change("resume", services.resume_case, False)
+_case_change("cancel", services.cancel_case, True)
+
+
+@case.command("retry")
+@click.argument("ref")
+@click.option("--key")
+@click.option("--data", default="{}", help="Corrected case data as a JSON object.")
+@click.option("--user", default="system")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def case_retry(ctx: click.Context, ref: str, key: str | None, data: str, user: str, as_json: bool) -> None:
+    """Run a case in error again (after fixing its cause)."""
+    _emit(services.retry_case(_runtime(ctx), ref, user, _json_arg(data), key=key), as_json, _case_text)
+
+
+# --- tasks --------------------------------------------------------------------------------
+def _tasks_text(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{t['id']}\t{t['ref']}\t{t['key']}\t{t['title']}\t{t['role']}\t{t['assignee'] or '-'}\t{t['due']}"
+             for t in rows]  # fmt: skip
+    return "\n".join(lines) or "no tasks"
+
+
+@main.command("tasks")
+@click.option("--ref")
+@click.option("--user")
+@click.option("--role")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tasks_list(ctx: click.Context, ref: str | None, user: str | None, role: str | None, as_json: bool) -> None:
+    """Open steps, soonest due first."""
+    _emit(services.list_tasks(_runtime(ctx), user=user, role=role, ref=ref), as_json, _tasks_text)
+
+
+@main.group()
+def task() -> None:
+    """One step."""
+
+
+@task.command("complete")
+@click.argument("task_id", type=int)
+@click.option("--user", required=True)
+@click.option("--data", default="{}", help="The step's answers as a JSON object.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def task_complete(ctx: click.Context, task_id: int, user: str, data: str, as_json: bool) -> None:
+    """Complete step TASK_ID with its form answers."""
+    done = services.complete_task(_runtime(ctx), task_id, _json_arg(data), user)
+    _emit(done, as_json, lambda t: f"completed step {t['id']}: {t['title']}")
+
+
+def _task_change(name: str, run: Callable[[Runtime, int, str, str | None], dict[str, Any]]) -> None:
+    @task.command(name)
+    @click.argument("task_id", type=int)
+    @click.option("--user", required=True)
+    @click.option("--to", "assignee", help="Assign to this user (assign only).")
+    @click.pass_context
+    @_friendly
+    def command(ctx: click.Context, task_id: int, user: str, assignee: str | None) -> None:
+        shown = run(_runtime(ctx), task_id, user, assignee)
+        click.echo(f"step {shown['id']} ({shown['title']}): assignee {shown['assignee'] or 'none'}")
+
+    command.__doc__ = f"{name.capitalize()} a step."
+
+
+_task_change("claim", lambda rt, i, u, _a: services.claim_task(rt, i, u))
+_task_change("unclaim", lambda rt, i, u, _a: services.unclaim_task(rt, i, u))
+_task_change("assign", lambda rt, i, u, a: services.assign_task(rt, i, a or "", u))
+
+
+# --- timers, serving ----------------------------------------------------------------------
+@main.group()
+def timers() -> None:
+    """BPMN timers."""
+
+
+@timers.command("fire")
+@click.option("--now", "now_text", help="Fire as if it were this time (ISO 8601 with timezone).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def timers_fire(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
+    """Fire every timer that is due."""
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter("use ISO 8601, e.g. 2027-01-21T09:00:00+00:00", param_hint="--now") from None
+    counts = services.fire_due_timers(_runtime(ctx), now)
+    _emit(counts, as_json, lambda c: ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in c.items()))
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Run the web app (development server; see README for gunicorn)."""
+    from web import create_app
+
+    create_app(runtime=_runtime(ctx)).run(host=host, port=port)
+
+
+@main.command("worker")
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the worker: fires due timers every TIMER_POLL_SECONDS."""
+    from worker import run
+
+    run(_runtime(ctx))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
