@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from engine.errors import InvalidInput
@@ -19,7 +19,7 @@ _state = threading.local()
 
 
 def _system_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _default_source: Callable[[], datetime] = _system_now
@@ -38,7 +38,7 @@ def require_aware(value: datetime, what: str = "time") -> datetime:
     """Reject naive datetimes where they enter; return the value in UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{what} must include a timezone (e.g. 2027-01-20T09:00:00+00:00)")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 @contextmanager

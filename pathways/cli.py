@@ -192,11 +192,11 @@ def case_show(ctx: click.Context, ref: str, key: str | None, as_json: bool) -> N
     _emit(services.show_case(_runtime(ctx), ref, key), as_json, _case_text)
 
 
-def _case_change(name: str, service: Callable[..., dict[str, Any]], needs_reason: bool) -> None:
+def _case_change(name: str, service: Callable[..., dict[str, Any]]) -> None:
     @case.command(name)
     @click.argument("ref")
     @click.option("--key")
-    @click.option("--reason", required=needs_reason, default="")
+    @click.option("--reason", default="", help="Why (recorded in the audit log; needed to suspend or cancel).")
     @click.option("--user", default="system")
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_context
@@ -207,9 +207,9 @@ def _case_change(name: str, service: Callable[..., dict[str, Any]], needs_reason
     command.__doc__ = f"{name.capitalize()} the child's case."
 
 
-_case_change("suspend", services.suspend_case, True)
-_case_change("resume", services.resume_case, False)
-_case_change("cancel", services.cancel_case, True)
+_case_change("suspend", services.suspend_case)
+_case_change("resume", services.resume_case)
+_case_change("cancel", services.cancel_case)
 
 
 @case.command("retry")

@@ -169,10 +169,11 @@ def _form(node: etree._Element) -> list[FormField]:
     fields = []
     for xml_field in node.findall("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
         constraints = {
-            c.get("name"): c.get("config", "")
-            for c in xml_field.findall("./camunda:validation/camunda:constraint", NS)
+            c.get("name"): c.get("config", "") for c in xml_field.findall("./camunda:validation/camunda:constraint", NS)
         }
-        props = {p.get("id"): p.get("value", "") for p in xml_field.findall("./camunda:properties/camunda:property", NS)}
+        props = {
+            p.get("id"): p.get("value", "") for p in xml_field.findall("./camunda:properties/camunda:property", NS)
+        }
         options = tuple((v.get("id"), v.get("name") or v.get("id")) for v in xml_field.findall("./camunda:value", NS))
         fields.append(
             FormField(

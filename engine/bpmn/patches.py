@@ -15,7 +15,7 @@ pinned in pyproject.toml because these touch module internals.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer
@@ -35,18 +35,18 @@ def due_instant(value: Any) -> datetime:
     """Normalise what a timer expression returned to an aware UTC datetime."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=LONDON)
-        return aware.astimezone(timezone.utc)
+        return aware.astimezone(UTC)
     if isinstance(value, date):
-        return end_of_day(value).astimezone(timezone.utc)
+        return end_of_day(value).astimezone(UTC)
     if isinstance(value, str) and len(value.strip()) == 10:
-        return end_of_day(date.fromisoformat(value.strip())).astimezone(timezone.utc)
+        return end_of_day(date.fromisoformat(value.strip())).astimezone(UTC)
     return _get_datetime(str(value))
 
 
 def _get_datetime(expression: str) -> datetime:
     parsed = datetime.fromisoformat(expression)
     aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
-    return aware.astimezone(timezone.utc)
+    return aware.astimezone(UTC)
 
 
 def _time_date_has_fired(self: Any, my_task: Any) -> bool:

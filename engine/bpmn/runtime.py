@@ -31,7 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import calendar as cal
 from engine.bpmn import patches
-from engine.bpmn.scripting import RestrictedScriptEngine
+from engine.bpmn.scripting import RestrictedScriptEngine, calendar_helpers
 from engine.bpmn.xml import parse_bpmn
 from engine.errors import DefinitionInvalid, NotAllowed, NotFound
 
@@ -59,24 +59,6 @@ def _serializer() -> BpmnWorkflowSerializer:
     # date is not registered by SpiffWorkflow (TypeError on save); forms record dates.
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
     return BpmnWorkflowSerializer(registry)
-
-
-def calendar_helpers(get_calendar: Callable[[], cal.WorkingCalendar]) -> dict[str, Any]:
-    """Functions diagrams may call; working-day ones read the authority's current calendar."""
-    return {
-        "add_days": cal.add_days,
-        "add_weeks": cal.add_weeks,
-        "add_months": cal.add_months,
-        "add_working_days": lambda d, n: get_calendar().add_working_days(d, n),
-        "working_days_between": lambda a, b: get_calendar().working_days_between(a, b),
-        "next_working_day": lambda d: get_calendar().next_working_day(d),
-        "is_working_day": lambda d: get_calendar().is_working_day(d),
-        "first_panel_date_on_or_after": lambda d: get_calendar().first_panel_date_on_or_after(d),
-        "last_weekday_of_month": cal.last_weekday_of_month,
-        "earliest": lambda *ds: min(cal.as_date(d) for d in ds if d is not None),
-        "latest": lambda *ds: max(cal.as_date(d) for d in ds if d is not None),
-        "as_date": cal.as_date,
-    }
 
 
 class Engine:
@@ -232,7 +214,8 @@ def compact(workflow: BpmnWorkflow) -> None:
 
 
 def _compact_tree(wf: Any) -> None:
-    live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    # ERROR counts as finished in SpiffWorkflow, but a failed step must survive for retry.
+    live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK) or t.state == TaskState.ERROR]
     root = wf.task_tree
     if not live or root is None:
         return

@@ -24,6 +24,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine import calendar as cal
 from engine.errors import UnsafeExpression
 
 TIME_LIMIT_S = 1.0
@@ -89,6 +90,28 @@ SAFE_BUILTINS: dict[str, Any] = {
 }  # fmt: skip
 
 
+def calendar_helpers(get_calendar: Callable[[], cal.WorkingCalendar]) -> dict[str, Any]:
+    """Functions diagrams may call; working-day ones read the authority's current calendar."""
+    return {
+        "add_days": cal.add_days,
+        "add_weeks": cal.add_weeks,
+        "add_months": cal.add_months,
+        "add_working_days": lambda d, n: get_calendar().add_working_days(d, n),
+        "working_days_between": lambda a, b: get_calendar().working_days_between(a, b),
+        "next_working_day": lambda d: get_calendar().next_working_day(d),
+        "is_working_day": lambda d: get_calendar().is_working_day(d),
+        "first_panel_date_on_or_after": lambda d: get_calendar().first_panel_date_on_or_after(d),
+        "last_weekday_of_month": cal.last_weekday_of_month,
+        "earliest": lambda *ds: min(cal.as_date(d) for d in ds if d is not None),
+        "latest": lambda *ds: max(cal.as_date(d) for d in ds if d is not None),
+        "as_date": cal.as_date,
+    }
+
+
+HELPER_NAMES = frozenset(calendar_helpers(cal.WorkingCalendar))
+ALLOWED_CALLS = frozenset(SAFE_BUILTINS) | HELPER_NAMES
+
+
 class _Guard(ast.NodeTransformer):
     """Rewrite size-sensitive operators into calls to the guard helpers."""
 
@@ -123,6 +146,8 @@ def check(source: str, mode: str = "eval") -> ast.AST:
         name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
         if name.startswith("_") or (isinstance(node, ast.Attribute) and name in _FORBIDDEN_ATTRIBUTES):
             raise UnsafeExpression(f"{name!r} may not be used in diagram expressions: {source!r}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in ALLOWED_CALLS:
+            raise UnsafeExpression(f"{node.func.id}() is not a function diagrams may call: {source!r}")
     return tree
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from lxml import etree
 
 from engine.bpmn.definition import DiagramInfo
-from engine.bpmn.scripting import SAFE_BUILTINS, check
+from engine.bpmn.scripting import ALLOWED_CALLS, check
 from engine.bpmn.xml import NS
 from engine.domain.forms import FIELD_TYPES, IDENTIFIER
 from engine.errors import UnsafeExpression
@@ -24,11 +24,7 @@ _EXPRESSION_PATHS = (
     ".//bpmn:loopCardinality",
 )
 _EXPRESSION_PROPERTIES = ("due", "not_before")
-RESERVED = set(SAFE_BUILTINS) | {
-    "add_days", "add_weeks", "add_months", "add_working_days", "working_days_between",
-    "next_working_day", "is_working_day", "first_panel_date_on_or_after", "last_weekday_of_month",
-    "earliest", "latest", "as_date",
-}  # fmt: skip
+RESERVED = ALLOWED_CALLS
 
 
 def _owner(node: etree._Element) -> str:

@@ -38,8 +38,7 @@ def parse_bpmn(content: bytes | str, filename: str = "diagram") -> etree._Elemen
     raw = content.encode("utf-8") if isinstance(content, str) else content
     if len(raw) > MAX_BYTES:
         raise DefinitionInvalid(
-            f"{filename}: the file is {len(raw) // 1024} KB; diagrams may be at most "
-            f"{MAX_BYTES // 1024} KB"
+            f"{filename}: the file is {len(raw) // 1024} KB; diagrams may be at most {MAX_BYTES // 1024} KB"
         )
     if _DOCTYPE.search(raw):
         raise DefinitionInvalid(f"{filename}: DOCTYPE and ENTITY declarations are not allowed in diagrams")

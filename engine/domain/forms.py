@@ -136,9 +136,7 @@ def _missing_message(spec: FormField) -> str:
 def validate(fields: list[FormField], data: dict[str, Any]) -> dict[str, Any]:
     """Check ``data`` against ``fields``; return typed values or raise FormInvalid with all errors."""
     known = {f.id: f for f in fields}
-    errors: dict[str, str] = {
-        key: "This step does not record that answer" for key in data if key not in known
-    }
+    errors: dict[str, str] = {key: "This step does not record that answer" for key in data if key not in known}
     cleaned: dict[str, Any] = {}
     for spec in fields:
         value = data.get(spec.id)

@@ -23,9 +23,7 @@ class CaseStatus(StrEnum):
         return self in (CaseStatus.RUNNING, CaseStatus.WAITING)
 
 
-ACTIVE_CASE_STATUSES = frozenset(
-    {CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.ERROR, CaseStatus.SUSPENDED}
-)
+ACTIVE_CASE_STATUSES = frozenset({CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.ERROR, CaseStatus.SUSPENDED})
 
 
 class TaskStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,12 +31,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime refused: store timezone-aware UTC")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -86,7 +86,7 @@ class Case(Base):
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
 
-    definition: Mapped[Definition] = relationship(lazy="joined")
+    definition: Mapped[Definition] = relationship(lazy="joined", innerjoin=True)
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -117,7 +117,7 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    case: Mapped[Case] = relationship(lazy="joined")
+    case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
 
 
 class Deadline(Base):

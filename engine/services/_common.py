@@ -65,7 +65,7 @@ def diagram(definition: Definition) -> DiagramInfo:
 
 
 def element(definition: Definition, element_id: str) -> ElementInfo | None:
-    raw = definition.info["elements"].get(element_id)
+    raw = definition.info["elements"].get(element_id) or definition.info.get("called_elements", {}).get(element_id)
     return ElementInfo.from_dict(raw) if raw else None
 
 
@@ -80,7 +80,7 @@ def refresh_calendar(rt: Runtime, session: Session) -> WorkingCalendar:
 def spec_for(rt: Runtime, session: Session, definition: Definition) -> tuple[Any, dict]:
     def files() -> list[tuple[str, bytes]]:
         found = [(definition.filename, definition.bpmn_xml.encode("utf-8"))]
-        for dep_id in _dependency_closure(session, definition):
+        for dep_id in dependency_closure(session, definition):
             dep = session.get(Definition, dep_id)
             if dep is not None:
                 found.append((dep.filename, dep.bpmn_xml.encode("utf-8")))
@@ -89,7 +89,7 @@ def spec_for(rt: Runtime, session: Session, definition: Definition) -> tuple[Any
     return rt.bpmn.spec((definition.id, definition.checksum), definition.key, files)
 
 
-def _dependency_closure(session: Session, definition: Definition) -> list[int]:
+def dependency_closure(session: Session, definition: Definition) -> list[int]:
     seen: list[int] = []
     pending = list(definition.depends_on)
     while pending:

@@ -80,7 +80,9 @@ def _sync_human_tasks(rt: Runtime, session: Session, case: Case, workflow: Any, 
 def _open_task(
     rt: Runtime, session: Session, case: Case, spiff_id: str, element_id: str, data: dict, actor: str
 ) -> None:
-    info = element(case.definition, element_id) or ElementInfo(id=element_id, kind="userTask", name=element_id, process="")
+    info = element(case.definition, element_id) or ElementInfo(
+        id=element_id, kind="userTask", name=element_id, process=""
+    )
     props = info.properties
     row = HumanTask(
         case_id=case.id,

@@ -33,7 +33,9 @@ def _definition(session: Session, key: str, version: int | None) -> Definition:
 
 def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:
     info = diagram(definition)
-    start_forms = [e.form for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key and e.form]
+    start_forms = [
+        e.form for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key and e.form
+    ]
     if start_forms:
         return forms.validate(start_forms[0], data)
     bad = [k for k in data if not forms.IDENTIFIER.match(k)]
@@ -91,6 +93,8 @@ def describe_case(session: Session, case: Case) -> dict[str, Any]:
 def suspend_case(rt: Runtime, ref: str, actor: str, reason: str, key: str | None = None,
                  case_id: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Pause a case: no step can be completed and no timer fires until it is resumed."""
+    if not (reason or "").strip():
+        raise InvalidInput("give a reason for suspending the case")
     return _set_status(rt, ref, key, case_id, actor, reason, "case.suspended",
                        {CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.ERROR}, CaseStatus.SUSPENDED)  # fmt: skip
 

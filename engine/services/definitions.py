@@ -16,7 +16,7 @@ from engine.bpmn.definition import DiagramInfo, describe
 from engine.bpmn.xml import parse_bpmn
 from engine.errors import DefinitionInvalid, NotFound
 from engine.persistence.models import Definition
-from engine.services._common import audit, commit, spec_for
+from engine.services._common import audit, commit, dependency_closure, spec_for
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ def _publish(rt: Runtime, session: Session, candidates: list[_Candidate], actor:
     for result in (r for r in results if r.changed):
         row = rows[result.key]
         row.depends_on = _dependencies(session, row, rows)
+        row.info = {**row.info, "called_elements": _called_elements(session, row)}
         _check_builds(rt, session, row)
         audit(session, None, actor, "definition.published", element=row.key,
               detail=f"{row.key} version {row.version} from {row.filename}",
@@ -103,6 +104,16 @@ def _dependencies(session: Session, row: Definition, batch: dict[str, Definition
             raise DefinitionInvalid(f"{row.filename}: calls process '{process_id}', which no diagram defines")
         ids.append(provider.id)
     return ids
+
+
+def _called_elements(session: Session, row: Definition) -> dict:
+    """Element metadata of every process this definition calls (steps inside call activities)."""
+    found: dict = {}
+    for dep_id in dependency_closure(session, row):
+        dep = session.get(Definition, dep_id)
+        if dep is not None:
+            found.update(dep.info["elements"])
+    return found
 
 
 def _provider(session: Session, process_id: str) -> Definition | None:

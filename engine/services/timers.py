@@ -50,7 +50,7 @@ def _fire_one(rt: Runtime, case_id: int, at: datetime) -> int:
         claim = (
             select(Case)
             .where(Case.id == case_id, Case.next_timer_due <= at, Case.status.in_(_ADVANCING))
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=Case, skip_locked=True)
         )
         case = session.scalar(claim)
         if case is None:  # another worker has it, or it moved on

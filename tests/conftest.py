@@ -1,0 +1,95 @@
+"""Fixtures: a migrated database per test (SQLite by default, PostgreSQL with TEST_DATABASE_URL),
+an injected clock, and the test diagrams. No test sleeps or reads wall-clock time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import clock
+from engine.bootstrap import Runtime, bootstrap
+from engine.config import Settings
+from engine.persistence import database
+from engine.persistence.models import Base
+
+DIAGRAMS = Path(__file__).parent / "diagrams"
+START = datetime(2026, 12, 18, 9, 0, tzinfo=UTC)
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return f"database: {'PostgreSQL ' + url if url else 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Migrate once per session: a SQLite file to copy, or a private PostgreSQL schema."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        template = tmp_path_factory.mktemp("db") / "template.db"
+        engine = database.make_engine(f"sqlite:///{template}")
+        database.upgrade(engine)
+        engine.dispose()
+        yield {"kind": "sqlite", "template": template}
+        return
+    schema = f"pp_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(database.normalise_url(url))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_engine(
+        database.normalise_url(url), connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True
+    )
+    database.upgrade(engine)
+    yield {"kind": "postgresql", "engine": engine, "schema": schema, "url": url}
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def rt(database_template: dict, tmp_path: Path) -> Iterator[Runtime]:
+    if database_template["kind"] == "sqlite":
+        path = tmp_path / "pathways.db"
+        shutil.copy(database_template["template"], path)
+        runtime = bootstrap(Settings(database_url=f"sqlite:///{path}"))
+        yield runtime
+        runtime.db.dispose()
+        return
+    engine = database_template["engine"]
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield bootstrap(Settings(database_url=database_template["url"]), db=engine)
+
+
+@pytest.fixture
+def is_postgres(database_template: dict) -> bool:
+    return database_template["kind"] == "postgresql"
+
+
+@pytest.fixture
+def now() -> Iterator[clock.SettableClock]:
+    """The injected clock, starting Fri 18 Dec 2026 09:00 UTC."""
+    source = clock.SettableClock(START)
+    clock.install(source)
+    yield source
+    clock.install(None)
+
+
+@pytest.fixture
+def diagrams() -> Path:
+    return DIAGRAMS
+
+
+def load(rt: Runtime, *names: str) -> None:
+    from engine import services
+
+    services.publish_files(rt, [(n, (DIAGRAMS / n).read_bytes()) for n in names], "test")

@@ -1,0 +1,94 @@
+"""The `pathways` command line, as the README shows it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pathways.cli import main
+from tests.conftest import DIAGRAMS
+
+
+@pytest.fixture
+def cli(rt):
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(main, list(args), obj=rt, catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output + result.stderr
+        return result
+
+    return run
+
+
+def test_db_upgrade_creates_a_fresh_sqlite_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/fresh/pathways.db")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0 and "up to date" in result.output
+    assert (tmp_path / "fresh" / "pathways.db").exists()
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0  # idempotent
+
+
+def test_calendar_add_prints_the_iso_date(cli):
+    assert cli("calendar", "add", "2026-12-18", "20wd").output.strip() == "2027-01-20"
+    assert cli("calendar", "add", "2027-01-31", "1m").output.strip() == "2027-02-28"
+    assert cli("calendar", "add", "2026-12-18", "10w").output.strip() == "2027-02-26"
+    assert cli("calendar", "add", "2026-12-18", "14d").output.strip() == "2027-01-01"
+    bad = cli("calendar", "add", "2026-12-18", "ten weeks", ok=False)
+    assert "amount must look like" in bad.stderr
+
+
+def test_closures_change_working_day_arithmetic(cli):
+    cli("calendar", "close", "2026-12-29", "--reason", "office closed")
+    assert cli("calendar", "add", "2026-12-24", "1wd").output.strip() == "2026-12-30"
+    assert json.loads(cli("calendar", "closures", "--json").output)[0]["day"] == "2026-12-29"
+
+
+def test_a_case_through_the_cli(cli, now):
+    assert "published" in cli("workflows", "load", str(DIAGRAMS)).output
+    assert "unchanged" in cli("workflows", "load", str(DIAGRAMS)).output
+    keys = [d["key"] for d in json.loads(cli("workflows", "list", "--json").output)]
+    assert keys == ["test_broken_script", "test_caller", "test_panel", "test_review_cycle"]
+    started = cli("case", "start", "test_review_cycle", "--ref", "CH-1001", "--data",
+                  '{"looked_after_date": "2026-12-18"}', "--json")  # fmt: skip
+    assert json.loads(started.output)["status"] == "running"
+    tasks = json.loads(cli("tasks", "--ref", "CH-1001", "--json").output)
+    assert [t["title"] for t in tasks] == ["Write the care plan"]
+    refused = cli("task", "complete", str(tasks[0]["id"]), "--user", "sw.alice", "--data", "{}", ok=False)
+    assert "care_plan_date: Enter the date the care plan was agreed" in refused.stderr
+    assert "not valid JSON" in cli("task", "complete", "1", "--user", "x", "--data", "{", ok=False).output
+    cli("task", "complete", str(tasks[0]["id"]), "--user", "sw.alice", "--data", '{"care_plan_date": "2026-12-20"}')
+    for element in ("Task_Visit", "Task_AppointIRO"):
+        task = next(t for t in json.loads(cli("tasks", "--json").output) if t["element"] == element)
+        field = {"Task_Visit": "visit_date", "Task_AppointIRO": "iro_appointed_on"}[element]
+        cli("task", "complete", str(task["id"]), "--user", "sw.alice", "--data", json.dumps({field: "2026-12-21"}))
+    fired = json.loads(cli("timers", "fire", "--now", "2027-01-21T09:00:00+00:00", "--json").output)
+    assert fired["cases_fired"] == 1
+    assert "timezone" in cli("timers", "fire", "--now", "2027-01-21T09:00:00", ok=False).stderr
+    shown = json.loads(cli("case", "show", "CH-1001", "--json").output)
+    assert {"ref", "key", "version", "status", "open_tasks", "deadlines", "gates", "audit"} <= set(shown)
+    assert (shown["ref"], shown["key"], shown["version"], shown["status"]) == ("CH-1001", "test_review_cycle", 1,
+                                                                               "running")  # fmt: skip
+    assert set(shown["open_tasks"][0]) == {"id", "element", "title", "role", "assignee", "due"}
+    assert {"name", "due", "source", "status"} <= set(shown["deadlines"][0])
+    first = next(d for d in shown["deadlines"] if d["name"] == "First CLA review")
+    assert (first["due"], first["status"]) == ("2027-01-20", "breached")
+    assert "Chase the overdue review" in cli("case", "show", "CH-1001").output
+
+
+def test_claim_assign_suspend_cancel_from_the_cli(cli, now):
+    cli("workflows", "load", str(DIAGRAMS))
+    cli("case", "start", "test_review_cycle", "--ref", "CH-7", "--data", '{"looked_after_date": "2026-12-18"}')
+    task_id = json.loads(cli("tasks", "--json").output)[0]["id"]
+    assert "assignee sw.alice" in cli("task", "claim", str(task_id), "--user", "sw.alice").output
+    assert "already claimed" in cli("task", "claim", str(task_id), "--user", "sw.dan", ok=False).stderr
+    assert "assignee sw.dan" in cli("task", "assign", str(task_id), "--user", "tm", "--to", "sw.dan").output
+    assert json.loads(cli("tasks", "--user", "sw.dan", "--json").output)[0]["id"] == task_id
+    assert "suspended" in cli("case", "suspend", "CH-7", "--reason", "court adjourned").output
+    assert "running" in cli("case", "resume", "CH-7").output
+    assert "give a reason for cancelling" in cli("case", "cancel", "CH-7", ok=False).stderr
+    assert "give a reason for suspending" in cli("case", "suspend", "CH-7", ok=False).stderr
+    assert "cancelled" in cli("case", "cancel", "CH-7", "--reason", "moved authority").output
+    assert "no case for child reference CH-404" in cli("case", "show", "CH-404", ok=False).stderr
