@@ -144,8 +144,8 @@ class Engine:
             task.data = {**task.data, **values}
 
     def next_timer_due(self, workflow: BpmnWorkflow) -> datetime | None:
-        dues = [_event_due(e.value) for e in workflow.waiting_events() if e.event_type in _TIMER_TYPES]
-        dues = [d for d in dues if d is not None]
+        found = (_event_due(e.value) for e in workflow.waiting_events() if e.event_type in _TIMER_TYPES)
+        dues = [d for d in found if d is not None]
         return min(dues) if dues else None
 
     def data(self, workflow: BpmnWorkflow) -> dict[str, Any]:

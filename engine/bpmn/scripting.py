@@ -131,6 +131,7 @@ class _Guard(ast.NodeTransformer):
         if target is None:
             raise UnsafeExpression("augmented *=, **= and <<= work only on plain names in diagrams")
         value = self.visit_BinOp(ast.BinOp(left=target, op=node.op, right=node.value))
+        assert isinstance(value, ast.expr)
         return ast.copy_location(ast.Assign(targets=[node.target], value=value), node)
 
 

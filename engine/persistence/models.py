@@ -54,7 +54,7 @@ class Definition(Base):
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(300))
     filename: Mapped[str] = mapped_column(String(300))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # read only to build a spec
     checksum: Mapped[str] = mapped_column(String(64))
     info: Mapped[dict[str, Any]]  # engine.bpmn.definition.DiagramInfo
     depends_on: Mapped[list[Any]]  # ids of the definitions whose processes this one calls

@@ -6,6 +6,7 @@ deadlines opened, met and breached, the pathway moving on, errors and completion
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -30,59 +31,78 @@ class _DueError(Exception):
         self.element_id = element_id
 
 
+@dataclass
+class _Rows:
+    """The case's open steps and unmet deadlines, loaded once per sync and changed in memory."""
+
+    open_tasks: dict[str, HumanTask]
+    deadlines: list[Deadline]
+
+    @classmethod
+    def load(cls, session: Session, case: Case) -> _Rows:
+        # No autoflush: pending inserts (audit rows) then go to the database in one batch at commit.
+        # Rows changed in this session but not yet flushed are filtered on their in-memory state.
+        with session.no_autoflush:
+            tasks = session.scalars(
+                select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN)
+            ).all()
+            deadlines = session.scalars(
+                select(Deadline).where(
+                    Deadline.case_id == case.id,
+                    Deadline.met_at.is_(None),
+                    Deadline.status.in_((DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)),
+                )
+            ).all()
+        return cls(
+            open_tasks={t.spiff_id: t for t in tasks if t.status == TaskStatus.OPEN},
+            deadlines=[d for d in deadlines if d.met_at is None],
+        )
+
+
 def sync(rt: Runtime, session: Session, case: Case, workflow: Any, result: StepResult, actor: str) -> None:
     """Record what ``result`` did to ``case`` and save the workflow state."""
+    rows = _Rows.load(session, case)
     data = rt.bpmn.data(workflow)
     error = result.error
     try:
-        _record_completions(rt, session, case, result.completed, data, actor)
-        _sync_human_tasks(rt, session, case, workflow, actor)
+        _record_completions(rt, session, case, rows, result.completed, data, actor)
+        _sync_human_tasks(rt, session, case, rows, workflow, actor)
     except _DueError as exc:
         error = error or StepError(element=exc.element_id, message=str(exc))
-    _set_status(rt, session, case, workflow, error, result, actor)
+    _set_status(rt, session, case, rows, workflow, error, result, actor)
     case.state = rt.bpmn.dump(workflow)
     case.updated_at = clock.utcnow()
 
 
 def _record_completions(
-    rt: Runtime, session: Session, case: Case, completed: list[str], data: dict, actor: str
+    rt: Runtime, session: Session, case: Case, rows: _Rows, completed: list[str], data: dict, actor: str
 ) -> None:
     named = [e for e in completed if e]
-    if not named:
-        return
     for element_id in named:
-        _meet_deadlines(session, case, element_id, actor)
+        _meet_deadlines(session, case, rows, element_id, actor)
         info = element(case.definition, element_id)
         if info is not None and info.kind != "userTask":
-            _open_deadlines(rt, session, case, info, data, actor)
+            _open_deadlines(rt, session, case, rows, info, data, actor)
     infos = [element(case.definition, e) for e in named]
     shown = [i.id for i in infos if i is not None and i.kind != "userTask" and i.kind not in _QUIET_KINDS]
     if shown:
         audit(session, case.id, actor, "pathway.advanced", detail=" -> ".join(shown), after={"elements": shown})
 
 
-def _sync_human_tasks(rt: Runtime, session: Session, case: Case, workflow: Any, actor: str) -> None:
+def _sync_human_tasks(rt: Runtime, session: Session, case: Case, rows: _Rows, workflow: Any, actor: str) -> None:
     ready = {str(t.id): t for t in rt.bpmn.ready_human_tasks(workflow)}
-    open_rows = {
-        r.spiff_id: r
-        for r in session.scalars(
-            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN)
-        )
-    }
-    for spiff_id, row in open_rows.items():
+    for spiff_id, row in list(rows.open_tasks.items()):
         if spiff_id not in ready:
-            _withdraw(session, case, row, actor)
+            _withdraw(session, case, rows, row, actor)
     for spiff_id, task in ready.items():
-        if spiff_id not in open_rows:
-            _open_task(rt, session, case, spiff_id, task.task_spec.bpmn_id, dict(task.data), actor)
+        if spiff_id not in rows.open_tasks:
+            _open_task(rt, session, case, rows, spiff_id, task.task_spec.bpmn_id, dict(task.data), actor)
 
 
 def _open_task(
-    rt: Runtime, session: Session, case: Case, spiff_id: str, element_id: str, data: dict, actor: str
+    rt: Runtime, session: Session, case: Case, rows: _Rows, spiff_id: str, element_id: str, data: dict, actor: str
 ) -> None:
-    info = element(case.definition, element_id) or ElementInfo(
-        id=element_id, kind="userTask", name=element_id, process=""
-    )
+    info = element(case.definition, element_id) or ElementInfo(element_id, "userTask", element_id, "")
     props = info.properties
     row = HumanTask(
         case_id=case.id,
@@ -98,26 +118,23 @@ def _open_task(
         created_at=clock.utcnow(),
     )
     session.add(row)
-    session.flush()
+    rows.open_tasks[spiff_id] = row
     audit(
         session, case.id, actor, "task.opened", element=element_id, detail=info.name,
-        after={"task": row.id, "role": row.role, "due": row.due_date, "not_before": row.not_before},
+        after={"role": row.role, "due": row.due_date, "not_before": row.not_before},
     )  # fmt: skip
-    _open_deadlines(rt, session, case, info, data, actor)
+    _open_deadlines(rt, session, case, rows, info, data, actor)
 
 
-def _withdraw(session: Session, case: Case, row: HumanTask, actor: str) -> None:
+def _withdraw(session: Session, case: Case, rows: _Rows, row: HumanTask, actor: str) -> None:
     row.status = TaskStatus.CANCELLED
     row.completed_at = clock.utcnow()
+    del rows.open_tasks[row.spiff_id]
     audit(session, case.id, actor, "task.withdrawn", element=row.element, detail=row.title,
           before={"status": TaskStatus.OPEN}, after={"status": TaskStatus.CANCELLED})  # fmt: skip
-    own = session.scalars(
-        select(Deadline).where(
-            Deadline.case_id == case.id, Deadline.key == row.element, Deadline.status == DeadlineStatus.RUNNING
-        )
-    )
-    for deadline in own:
+    for deadline in [d for d in rows.deadlines if d.key == row.element and d.status == DeadlineStatus.RUNNING]:
         deadline.status = DeadlineStatus.CANCELLED
+        rows.deadlines.remove(deadline)
         audit(session, case.id, actor, "deadline.cancelled", element=row.element, detail=deadline.name)
 
 
@@ -130,12 +147,16 @@ def _evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: d
         raise _DueError(element_id, f"could not work out the date '{expression}' on {element_id}: {exc}") from None
 
 
-def _open_deadlines(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
+def _open_deadlines(
+    rt: Runtime, session: Session, case: Case, rows: _Rows, info: ElementInfo, data: dict, actor: str
+) -> None:
     for spec in info.deadlines():
         due = _evaluate_date(rt, info.id, spec.due, data)
         if due is None:
             continue
-        session.add(_deadline_row(case, info, spec, due))
+        row = _deadline_row(case, info, spec, due)
+        session.add(row)
+        rows.deadlines.append(row)
         audit(session, case.id, actor, "deadline.opened", element=info.id, detail=spec.name,
               after={"key": spec.key, "due": due, "source": spec.source, "status": spec.status})  # fmt: skip
 
@@ -156,27 +177,25 @@ def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date) 
     )
 
 
-def _meet_deadlines(session: Session, case: Case, element_id: str, actor: str) -> None:
-    session.flush()
-    running = session.scalars(
-        select(Deadline).where(
-            Deadline.case_id == case.id,
-            Deadline.met_at.is_(None),
-            Deadline.status.in_((DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)),
-        )
-    )
+def _meet_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, actor: str) -> None:
     today = clock.london_today()
-    for deadline in running:
-        if element_id not in deadline.met_by:
-            continue
+    for deadline in [d for d in rows.deadlines if element_id in d.met_by]:
         deadline.met_at = clock.utcnow()
         deadline.status = DeadlineStatus.MET if today <= deadline.due_date else DeadlineStatus.BREACHED
+        rows.deadlines.remove(deadline)
         audit(session, case.id, actor, f"deadline.{deadline.status}", element=element_id, detail=deadline.name,
               after={"due": deadline.due_date, "met_on": today})  # fmt: skip
 
 
 def _set_status(
-    rt: Runtime, session: Session, case: Case, workflow: Any, error: StepError | None, result: StepResult, actor: str
+    rt: Runtime,
+    session: Session,
+    case: Case,
+    rows: _Rows,
+    workflow: Any,
+    error: StepError | None,
+    result: StepResult,
+    actor: str,
 ) -> None:
     before = case.status
     if error is not None or rt.bpmn.has_errors(workflow):
@@ -189,24 +208,19 @@ def _set_status(
         return
     case.error_message = case.error_element = None
     if rt.bpmn.is_completed(workflow):
-        _complete_case(session, case, result, actor)
+        _complete_case(session, case, rows, result, actor)
         return
-    has_open = session.scalar(
-        select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN).limit(1)
-    )
-    case.status = CaseStatus.RUNNING if has_open else CaseStatus.WAITING
+    case.status = CaseStatus.RUNNING if rows.open_tasks else CaseStatus.WAITING
     case.next_timer_due = rt.bpmn.next_timer_due(workflow)
 
 
-def _complete_case(session: Session, case: Case, result: StepResult, actor: str) -> None:
+def _complete_case(session: Session, case: Case, rows: _Rows, result: StepResult, actor: str) -> None:
     ends = [element(case.definition, e) for e in result.completed if e]
     outcomes = [i.properties["outcome"] for i in ends if i is not None and i.properties.get("outcome")]
     before = case.status
     case.status, case.next_timer_due, case.ended_at = CaseStatus.COMPLETED, None, clock.utcnow()
     case.outcome = outcomes[-1] if outcomes else case.outcome
-    for deadline in session.scalars(
-        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == DeadlineStatus.RUNNING)
-    ):
+    for deadline in [d for d in rows.deadlines if d.status == DeadlineStatus.RUNNING]:
         deadline.status = DeadlineStatus.CANCELLED
         audit(session, case.id, actor, "deadline.cancelled", element=deadline.element, detail=deadline.name)
     audit(session, case.id, actor or SYSTEM, "case.completed", detail=case.outcome,

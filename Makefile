@@ -1,0 +1,51 @@
+# Permanence Pathways: `make run` and `make test` are the two commands (see README).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint typecheck pytest test-postgres install db bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+db: install
+	$(BIN)/pathways db upgrade
+	$(BIN)/pathways workflows load workflows
+
+# Web app on http://$(HOST):$(PORT) in the foreground; the worker beside it, stopped with it.
+run: db
+	@echo "Permanence Pathways: http://$(HOST):$(PORT)  (Ctrl-C stops the web app and the worker)"
+	@$(BIN)/pathways worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/pathways serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy engine
+
+pytest: install
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+# The same suite against PostgreSQL (TEST_DATABASE_URL must point at a reachable server).
+test-postgres: install
+	@test -n "$(TEST_DATABASE_URL)" || (echo "set TEST_DATABASE_URL=postgresql://user@host:5432/db" && exit 2)
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/engine_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,33 @@
+"""The placeholder web page and the worker tick call the engine's services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine import services
+from tests.conftest import load
+from web import create_app
+from worker import tick
+
+
+def test_home_page_lists_published_pathways_and_open_steps(rt, now):
+    client = create_app({"TESTING": True}, runtime=rt).test_client()
+    assert "No pathways published yet" in client.get("/").get_data(as_text=True)
+    load(rt, "review_cycle.bpmn")
+    services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw")
+    page = client.get("/").get_data(as_text=True)
+    assert "test_review_cycle" in page and "Open steps: 1" in page
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_worker_tick_fires_due_timers(rt, now):
+    load(rt, "review_cycle.bpmn")
+    services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw")
+    for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
+                           ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
+        task = next(t for t in services.list_tasks(rt, ref="CH-1") if t["element"] == element)
+        services.complete_task(rt, task["id"], {field: "2026-12-18"}, "sw")
+    assert tick(rt)["cases_fired"] == 0
+    now.set(datetime(2027, 1, 21, 6, tzinfo=UTC))
+    assert tick(rt)["cases_fired"] == 1
+    assert "Task_ChaseReview" in [t["element"] for t in services.list_tasks(rt, ref="CH-1")]
