@@ -171,13 +171,14 @@ def _case_text(c: dict[str, Any]) -> str:
 @click.argument("key")
 @click.option("--ref", required=True, help="The child's case reference (never a name).")
 @click.option("--data", default="{}", help="Start data as a JSON object.")
+@click.option("--team", help="The team holding the case (its steps appear in that team's lists).")
 @click.option("--user", default="system")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_friendly
-def case_start(ctx: click.Context, key: str, ref: str, data: str, user: str, as_json: bool) -> None:
+def case_start(ctx: click.Context, key: str, ref: str, data: str, team: str | None, user: str, as_json: bool) -> None:
     """Start pathway KEY for a child."""
-    shown = services.start_case(_runtime(ctx), key, ref, _json_arg(data), user)
+    shown = services.start_case(_runtime(ctx), key, ref, _json_arg(data), user, team=team)
     _emit(shown, as_json, _case_text)
 
 
@@ -236,11 +237,15 @@ def _tasks_text(rows: list[dict[str, Any]]) -> str:
 @click.option("--ref")
 @click.option("--user")
 @click.option("--role")
+@click.option("--team")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def tasks_list(ctx: click.Context, ref: str | None, user: str | None, role: str | None, as_json: bool) -> None:
+def tasks_list(
+    ctx: click.Context, ref: str | None, user: str | None, role: str | None, team: str | None, as_json: bool
+) -> None:
     """Open steps, soonest due first."""
-    _emit(services.list_tasks(_runtime(ctx), user=user, role=role, ref=ref), as_json, _tasks_text)
+    rows = services.list_tasks(_runtime(ctx), user=user, role=role, ref=ref, team=team)
+    _emit(rows, as_json, _tasks_text)
 
 
 @main.group()

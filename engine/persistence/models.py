@@ -71,6 +71,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(100))  # the child's case reference, never a name
     key: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(100), index=True)  # the team holding the case
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
     status: Mapped[str] = mapped_column(String(20), index=True)
     state: Mapped[str] = mapped_column(Text)
@@ -97,6 +98,7 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_tasks_status_role_due", "status", "role", "due_date"),
         Index("ix_tasks_assignee_status", "assignee", "status"),
+        Index("ix_tasks_status_team_due", "status", "team", "due_date"),
         Index("ix_tasks_case", "case_id"),
     )
 
@@ -107,6 +109,7 @@ class HumanTask(Base):
     title: Mapped[str] = mapped_column(String(300))
     lane: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[str | None] = mapped_column(String(100))
+    team: Mapped[str | None] = mapped_column(String(100))
     assignee: Mapped[str | None] = mapped_column(String(200))
     due_date: Mapped[date | None]
     not_before: Mapped[date | None]

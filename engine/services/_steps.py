@@ -111,6 +111,7 @@ def _open_task(
         title=info.name,
         lane=info.lane,
         role=info.role,
+        team=case.team,
         due_date=_evaluate_date(rt, element_id, props.get("due"), data),
         not_before=_evaluate_date(rt, element_id, props.get("not_before"), data),
         not_before_source=props.get("not_before_source"),

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.bootstrap import Runtime
+from engine.bpmn.runtime import STATE_FORMAT
 from engine.domain import forms
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
@@ -45,9 +46,15 @@ def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any
 
 
 def start_case(
-    rt: Runtime, key: str, ref: str, data: dict[str, Any], actor: str, version: int | None = None
+    rt: Runtime,
+    key: str,
+    ref: str,
+    data: dict[str, Any],
+    actor: str,
+    version: int | None = None,
+    team: str | None = None,
 ) -> dict[str, Any]:
-    """Start pathway ``key`` for the child with case reference ``ref``."""
+    """Start pathway ``key`` for the child with case reference ``ref``, held by ``team``."""
     if not CHILD_REF.match(ref or ""):
         raise InvalidInput("the child reference must be letters, digits and . _ / - (no spaces, no names)")
     with rt.uow() as uow:
@@ -59,10 +66,9 @@ def start_case(
         workflow, result = rt.bpmn.start(spec_for(rt, session, definition), values)
         now = clock.utcnow()
         case = Case(
-            ref=ref, key=key, definition=definition, status=CaseStatus.RUNNING, state="", state_format="",
-            start_data=jsonable(values), started_at=now, started_by=actor, updated_at=now,
+            ref=ref, key=key, team=team or None, definition=definition, status=CaseStatus.RUNNING, state="",
+            state_format=STATE_FORMAT, start_data=jsonable(values), started_at=now, started_by=actor, updated_at=now,
         )  # fmt: skip
-        case.state_format = "spiff-1.5+pp-1"
         session.add(case)
         session.flush()
         audit(session, case.id, actor, "case.started", detail=f"{key} version {definition.version}", after=values)

@@ -24,6 +24,7 @@ def list_tasks(
     role: str | None = None,
     ref: str | None = None,
     status: str = TaskStatus.OPEN,
+    team: str | None = None,
 ) -> list[dict[str, Any]]:
     with rt.uow() as uow:
         query = select(HumanTask).join(Case).where(HumanTask.status == status)
@@ -33,6 +34,8 @@ def list_tasks(
             query = query.where(HumanTask.role == role)
         if ref:
             query = query.where(Case.ref == ref)
+        if team:
+            query = query.where(HumanTask.team == team)
         query = query.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
         return [task_view(t) for t in uow.session.scalars(query)]
 
@@ -78,9 +81,16 @@ def complete_task(
     """Complete a step with the answers its form records, then run the pathway on.
 
     Raises FormInvalid (with every message and the data as entered), GateClosed before a gate
-    date, NotAllowed when the case is paused or the step is someone else's, and Conflict when
-    another person completed it or changed the case first.
+    date, NotAllowed when the case is paused or the step is someone else's, and Conflict (with
+    the answers in ``details["data"]``) when someone else completed it or changed the case first.
     """
+    try:
+        return _complete(rt, task_id, data, user, expected_version)
+    except Conflict as exc:  # hand the answers back so nothing entered is lost
+        raise Conflict(exc.message, data=dict(data)) from None
+
+
+def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expected_version: int | None) -> dict:
     with rt.uow() as uow:
         session = uow.session
         task = _open_task(session, task_id)

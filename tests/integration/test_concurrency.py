@@ -19,7 +19,8 @@ def _race(rt, task_id: int) -> list[str]:
         try:
             services.complete_task(rt, task_id, {"care_plan_date": "2026-12-20"}, user)
             result = "ok"
-        except Conflict:
+        except Conflict as exc:
+            assert exc.details["data"] == {"care_plan_date": "2026-12-20"}  # nothing entered is lost
             result = "conflict"
         with lock:
             outcomes.append(result)

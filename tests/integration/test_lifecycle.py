@@ -153,6 +153,18 @@ def test_suspend_resume_cancel(rt, now):
         services.suspend_case(rt, REF, "tm.carol", "again")
 
 
+def test_steps_are_listed_by_team_role_user_and_case(rt, now):
+    load(rt, "review_cycle.bpmn")
+    services.start_case(rt, "test_review_cycle", "CH-N", {"looked_after_date": "2026-12-18"}, "sw", team="north")
+    services.start_case(rt, "test_review_cycle", "CH-S", {"looked_after_date": "2026-12-11"}, "sw", team="south")
+    assert [t["ref"] for t in services.list_tasks(rt, team="north")] == ["CH-N"]
+    assert [t["ref"] for t in services.list_tasks(rt, role="social_worker")] == ["CH-S", "CH-N"]  # soonest first
+    assert services.list_tasks(rt, role="iro") == []
+    services.claim_task(rt, services.list_tasks(rt, ref="CH-S")[0]["id"], "sw.sam")
+    assert [t["ref"] for t in services.list_tasks(rt, user="sw.sam")] == ["CH-S"]
+    assert services.show_case(rt, "CH-N")["team"] == "north"
+
+
 def test_one_open_pathway_per_child_and_clear_errors(rt, now):
     _start(rt)
     with pytest.raises(NotAllowed, match="already has an open test_review_cycle"):

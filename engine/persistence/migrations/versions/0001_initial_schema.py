@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ref', sa.String(length=100), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('team', sa.String(length=100), nullable=True),
     sa.Column('definition_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
@@ -66,6 +67,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_next_timer_due'), ['next_timer_due'], unique=False)
         batch_op.create_index('ix_cases_ref_key', ['ref', 'key'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_team'), ['team'], unique=False)
 
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -112,6 +114,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('lane', sa.String(length=100), nullable=True),
     sa.Column('role', sa.String(length=100), nullable=True),
+    sa.Column('team', sa.String(length=100), nullable=True),
     sa.Column('assignee', sa.String(length=200), nullable=True),
     sa.Column('due_date', sa.Date(), nullable=True),
     sa.Column('not_before', sa.Date(), nullable=True),
@@ -129,6 +132,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_tasks_assignee_status', ['assignee', 'status'], unique=False)
         batch_op.create_index('ix_tasks_case', ['case_id'], unique=False)
         batch_op.create_index('ix_tasks_status_role_due', ['status', 'role', 'due_date'], unique=False)
+        batch_op.create_index('ix_tasks_status_team_due', ['status', 'team', 'due_date'], unique=False)
 
     _audit_append_only()
 
@@ -158,6 +162,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
     with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_tasks_status_team_due')
         batch_op.drop_index('ix_tasks_status_role_due')
         batch_op.drop_index('ix_tasks_case')
         batch_op.drop_index('ix_tasks_assignee_status')
@@ -173,6 +178,7 @@ def downgrade() -> None:
 
     op.drop_table('audit_events')
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cases_team'))
         batch_op.drop_index(batch_op.f('ix_cases_status'))
         batch_op.drop_index('ix_cases_ref_key')
         batch_op.drop_index(batch_op.f('ix_cases_next_timer_due'))
