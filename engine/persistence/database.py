@@ -40,8 +40,12 @@ def make_engine(url: str) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        # The driver's own transaction handling is off so that every transaction starts with
+        # BEGIN IMMEDIATE: a writer then waits its turn (busy_timeout) instead of failing with
+        # "database is locked" when its read snapshot went stale (web and worker share the file).
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

@@ -18,6 +18,7 @@ from engine.persistence.models import Case, Deadline, Definition, HumanTask
 from engine.services import _steps
 from engine.services._common import audit, commit, diagram, find_case, jsonable, refresh_calendar, spec_for
 from engine.services.definitions import latest
+from engine.services.views import case_view
 
 CHILD_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 
@@ -74,7 +75,7 @@ def start_case(
         audit(session, case.id, actor, "case.started", detail=f"{key} version {definition.version}", after=values)
         _steps.sync(rt, session, case, workflow, result, actor)
         commit(uow)
-        return describe_case(session, case)
+        return case_view(session, case)
 
 
 def _refuse_duplicate(session: Session, ref: str, key: str) -> None:
@@ -87,13 +88,7 @@ def _refuse_duplicate(session: Session, ref: str, key: str) -> None:
 
 def show_case(rt: Runtime, ref: str, key: str | None = None, case_id: int | None = None) -> dict[str, Any]:
     with rt.uow() as uow:
-        return describe_case(uow.session, find_case(uow.session, ref, key, case_id))
-
-
-def describe_case(session: Session, case: Case) -> dict[str, Any]:
-    from engine.services.views import case_view
-
-    return case_view(session, case)
+        return case_view(uow.session, find_case(uow.session, ref, key, case_id))
 
 
 def suspend_case(rt: Runtime, ref: str, actor: str, reason: str, key: str | None = None,
@@ -128,7 +123,7 @@ def _set_status(
         case.updated_at = clock.utcnow()
         audit(session, case.id, actor, action, detail=reason, before={"status": before}, after={"status": case.status})
         commit(uow)
-        return describe_case(session, case)
+        return case_view(session, case)
 
 
 def cancel_case(rt: Runtime, ref: str, actor: str, reason: str, key: str | None = None,
@@ -150,7 +145,7 @@ def cancel_case(rt: Runtime, ref: str, actor: str, reason: str, key: str | None 
         audit(session, case.id, actor, "case.cancelled", detail=reason, before={"status": before},
               after={"status": CaseStatus.CANCELLED})  # fmt: skip
         commit(uow)
-        return describe_case(session, case)
+        return case_view(session, case)
 
 
 def _close_rows(session: Session, case: Case) -> None:
@@ -178,4 +173,4 @@ def retry_case(rt: Runtime, ref: str, actor: str, data: dict[str, Any] | None = 
               after={"data": data or {}})  # fmt: skip
         _steps.sync(rt, session, case, workflow, rt.bpmn.retry(workflow), actor)
         commit(uow)
-        return describe_case(session, case)
+        return case_view(session, case)
