@@ -132,6 +132,12 @@ def add_months(start: date | str, count: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+def age_in_years(date_of_birth: date | str, on: date | str) -> int:
+    """Whole years of age on ``on`` (a 29 February birthday counts from 1 March in other years)."""
+    born, day = as_date(date_of_birth), as_date(on)
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 def last_weekday_of_month(year: int, month: int, weekday: int = WEDNESDAY) -> date:
     last = date(year, month, _stdlib_calendar.monthrange(year, month)[1])
     return last - timedelta(days=(last.weekday() - weekday) % 7)

@@ -103,11 +103,15 @@ class Engine:
         except Exception:
             raise NotFound(f"step {task_id} is not part of this case any more") from None
 
-    def complete(self, workflow: BpmnWorkflow, task_id: str, values: dict[str, Any]) -> StepResult:
+    def complete(
+        self, workflow: BpmnWorkflow, task_id: str, values: dict[str, Any], declared: Iterable[str] = ()
+    ) -> StepResult:
+        """Complete a ready step. ``declared`` form fields left blank become None unless already set."""
         task = self.task(workflow, task_id)
         if task.state != TaskState.READY or not task.task_spec.manual:
             raise NotAllowed(f"step {task.task_spec.bpmn_id} is not waiting for anyone")
-        task.data = {**task.data, **values}  # replace, never mutate shared nested data
+        blanks = {name: None for name in declared}
+        task.data = {**blanks, **task.data, **values}  # replace, never mutate shared nested data
         task.run()
         result = StepResult(completed=[task.task_spec.bpmn_id])
         more = self.advance(workflow)
@@ -153,7 +157,12 @@ class Engine:
         if workflow.is_completed():
             return dict(workflow.data)
         live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
-        return dict(live[-1].data) if live else dict(workflow.last_task.data if workflow.last_task else {})
+        if not live:
+            return dict(workflow.last_task.data if workflow.last_task else {})
+        merged: dict[str, Any] = {}  # parallel branches: the most recently changed value wins
+        for task in sorted(live, key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        return merged
 
     def is_completed(self, workflow: BpmnWorkflow) -> bool:
         return workflow.is_completed()

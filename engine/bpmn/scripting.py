@@ -102,6 +102,7 @@ def calendar_helpers(get_calendar: Callable[[], cal.WorkingCalendar]) -> dict[st
         "is_working_day": lambda d: get_calendar().is_working_day(d),
         "first_panel_date_on_or_after": lambda d: get_calendar().first_panel_date_on_or_after(d),
         "last_weekday_of_month": cal.last_weekday_of_month,
+        "age_in_years": cal.age_in_years,
         "earliest": lambda *ds: min(cal.as_date(d) for d in ds if d is not None),
         "latest": lambda *ds: max(cal.as_date(d) for d in ds if d is not None),
         "as_date": cal.as_date,

@@ -37,6 +37,7 @@ class DeadlineStatus(StrEnum):
     MET = "met"
     BREACHED = "breached"  # met late, or still open past its due date
     CANCELLED = "cancelled"  # the pathway left the branch that owed it
+    MOVED = "moved"  # replaced by a recomputed deadline (e.g. the court extended proceedings)
 
 
 class RuleStatus(StrEnum):

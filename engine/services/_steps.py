@@ -19,8 +19,9 @@ from engine.bpmn.definition import DeadlineSpec, ElementInfo
 from engine.bpmn.runtime import StepError, StepResult
 from engine.calendar import as_date
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
+from engine.errors import PathwaysError
 from engine.persistence.models import Case, Deadline, HumanTask
-from engine.services._common import SYSTEM, audit, element
+from engine.services._common import SYSTEM, audit, element, jsonable
 
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
 
@@ -83,6 +84,8 @@ def _record_completions(
         info = element(case.definition, element_id)
         if info is not None and info.kind != "userTask":
             _open_deadlines(rt, session, case, rows, info, data, actor)
+        if info is not None and info.kind == "endEvent":
+            _record_outcome(rt, session, case, info, data, actor)
     infos = [element(case.definition, e) for e in named]
     shown = [i.id for i in infos if i is not None and i.kind != "userTask" and i.kind not in _QUIET_KINDS]
     if shown:
@@ -143,7 +146,8 @@ def _evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: d
     if not expression:
         return None
     try:
-        return as_date(rt.bpmn.script_engine.environment.evaluate(expression, dict(data)))
+        value = rt.bpmn.script_engine.environment.evaluate(expression, dict(data))
+        return None if value is None else as_date(value)  # None: not applicable to this case
     except Exception as exc:
         raise _DueError(element_id, f"could not work out the date '{expression}' on {element_id}: {exc}") from None
 
@@ -155,11 +159,21 @@ def _open_deadlines(
         due = _evaluate_date(rt, info.id, spec.due, data)
         if due is None:
             continue
+        _move_earlier(session, case, rows, spec.key, due, info.id, actor)
         row = _deadline_row(case, info, spec, due)
         session.add(row)
         rows.deadlines.append(row)
         audit(session, case.id, actor, "deadline.opened", element=info.id, detail=spec.name,
               after={"key": spec.key, "due": due, "source": spec.source, "status": spec.status})  # fmt: skip
+
+
+def _move_earlier(session: Session, case: Case, rows: _Rows, key: str, due: date, element_id: str, actor: str) -> None:
+    """Reaching a deadline's element again recomputes it: the running row is replaced, not reset."""
+    for old in [d for d in rows.deadlines if d.key == key]:
+        old.status = DeadlineStatus.MOVED
+        rows.deadlines.remove(old)
+        audit(session, case.id, actor, "deadline.moved", element=element_id, detail=old.name,
+              before={"due": old.due_date}, after={"due": due})  # fmt: skip
 
 
 def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date) -> Deadline:
@@ -215,12 +229,45 @@ def _set_status(
     case.next_timer_due = rt.bpmn.next_timer_due(workflow)
 
 
+def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
+    props = info.properties
+    if props.get("outcome"):
+        detail = _evaluate(rt, info.id, props.get("outcome_detail"), data)
+        case.outcome = f"{props['outcome']}: {detail}" if detail else props["outcome"]
+        audit(session, case.id, actor, "case.outcome", element=info.id, detail=case.outcome)
+    if props.get("start_pathway"):
+        follow_on = _evaluate(rt, info.id, props.get("start_pathway_data"), data) or {}
+        _start_follow_on(rt, session, case, props["start_pathway"], follow_on, info.id, actor)
+
+
+def _evaluate(rt: Runtime, element_id: str, expression: str | None, data: dict) -> Any:
+    if not expression:
+        return None
+    try:
+        return rt.bpmn.script_engine.environment.evaluate(expression, dict(data))
+    except Exception as exc:
+        raise _DueError(element_id, f"could not work out '{expression}' on {element_id}: {exc}") from None
+
+
+def _start_follow_on(
+    rt: Runtime, session: Session, case: Case, key: str, data: dict, element_id: str, actor: str
+) -> None:
+    """Start the next pathway for the same child; a failure is recorded, never lost or fatal."""
+    from engine.services.cases import open_case
+
+    try:
+        with session.begin_nested():
+            started = open_case(rt, session, key, case.ref, jsonable(data), actor, team=case.team)
+        audit(session, case.id, actor, "case.follow_on_started", element=element_id,
+              detail=f"{key} started as case {started.id}", after={"key": key, "case": started.id})  # fmt: skip
+    except PathwaysError as exc:
+        audit(session, case.id, actor, "case.follow_on_failed", element=element_id,
+              detail=f"{key} could not start: {exc.message}", after={"key": key, "data": data})  # fmt: skip
+
+
 def _complete_case(session: Session, case: Case, rows: _Rows, result: StepResult, actor: str) -> None:
-    ends = [element(case.definition, e) for e in result.completed if e]
-    outcomes = [i.properties["outcome"] for i in ends if i is not None and i.properties.get("outcome")]
     before = case.status
     case.status, case.next_timer_due, case.ended_at = CaseStatus.COMPLETED, None, clock.utcnow()
-    case.outcome = outcomes[-1] if outcomes else case.outcome
     for deadline in [d for d in rows.deadlines if d.status == DeadlineStatus.RUNNING]:
         deadline.status = DeadlineStatus.CANCELLED
         audit(session, case.id, actor, "deadline.cancelled", element=deadline.element, detail=deadline.name)

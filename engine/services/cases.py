@@ -38,8 +38,8 @@ def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any
     start_forms = [
         e.form for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key and e.form
     ]
-    if start_forms:
-        return forms.validate(start_forms[0], data)
+    if start_forms:  # every declared field exists in the case data, None when left blank
+        return {**{f.id: None for f in start_forms[0]}, **forms.validate(start_forms[0], data)}
     bad = [k for k in data if not forms.IDENTIFIER.match(k)]
     if bad:
         raise InvalidInput(f"start data names must look like looked_after_date, not {', '.join(bad)}")
@@ -56,26 +56,40 @@ def start_case(
     team: str | None = None,
 ) -> dict[str, Any]:
     """Start pathway ``key`` for the child with case reference ``ref``, held by ``team``."""
+    with rt.uow() as uow:
+        case = open_case(rt, uow.session, key, ref, data, actor, version=version, team=team)
+        commit(uow)
+        return case_view(uow.session, case)
+
+
+def open_case(
+    rt: Runtime,
+    session: Session,
+    key: str,
+    ref: str,
+    data: dict[str, Any],
+    actor: str,
+    version: int | None = None,
+    team: str | None = None,
+) -> Case:
+    """Create and run a new case inside the caller's transaction (also used for follow-on pathways)."""
     if not CHILD_REF.match(ref or ""):
         raise InvalidInput("the child reference must be letters, digits and . _ / - (no spaces, no names)")
-    with rt.uow() as uow:
-        session = uow.session
-        definition = _definition(session, key, version)
-        _refuse_duplicate(session, ref, key)
-        values = _start_values(definition, data)
-        refresh_calendar(rt, session)
-        workflow, result = rt.bpmn.start(spec_for(rt, session, definition), values)
-        now = clock.utcnow()
-        case = Case(
-            ref=ref, key=key, team=team or None, definition=definition, status=CaseStatus.RUNNING, state="",
-            state_format=STATE_FORMAT, start_data=jsonable(values), started_at=now, started_by=actor, updated_at=now,
-        )  # fmt: skip
-        session.add(case)
-        session.flush()
-        audit(session, case.id, actor, "case.started", detail=f"{key} version {definition.version}", after=values)
-        _steps.sync(rt, session, case, workflow, result, actor)
-        commit(uow)
-        return case_view(session, case)
+    definition = _definition(session, key, version)
+    _refuse_duplicate(session, ref, key)
+    values = _start_values(definition, data)
+    refresh_calendar(rt, session)
+    workflow, result = rt.bpmn.start(spec_for(rt, session, definition), values)
+    now = clock.utcnow()
+    case = Case(
+        ref=ref, key=key, team=team or None, definition=definition, status=CaseStatus.RUNNING, state="",
+        state_format=STATE_FORMAT, start_data=jsonable(values), started_at=now, started_by=actor, updated_at=now,
+    )  # fmt: skip
+    session.add(case)
+    session.flush()
+    audit(session, case.id, actor, "case.started", detail=f"{key} version {definition.version}", after=values)
+    _steps.sync(rt, session, case, workflow, result, actor)
+    return case
 
 
 def _refuse_duplicate(session: Session, ref: str, key: str) -> None:

@@ -1,0 +1,52 @@
+"""A small driver for pathway scenarios: start a case, do steps by element id, look at it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+from engine import clock, services
+from engine.bootstrap import Runtime
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+
+
+def publish_workflows(rt: Runtime) -> None:
+    services.publish_directory(rt, WORKFLOWS, "test")
+
+
+class Scenario:
+    def __init__(self, rt: Runtime, now: clock.SettableClock, key: str, ref: str = "CH-1001") -> None:
+        self.rt, self.now, self.key, self.ref = rt, now, key, ref
+
+    def on(self, day: str) -> Scenario:
+        """Move the clock to 10:00 UTC on ``day``."""
+        self.now.set(datetime.combine(datetime.fromisoformat(day).date(), time(10), tzinfo=UTC))
+        return self
+
+    def start(self, **data: Any) -> dict:
+        return services.start_case(self.rt, self.key, self.ref, data, "sw.alice", team="north")
+
+    def open(self) -> dict[str, dict]:
+        return {t["element"]: t for t in services.list_tasks(self.rt, ref=self.ref)}
+
+    def due(self, element: str) -> str:
+        return self.open()[element]["due"]
+
+    def do(self, element: str, user: str = "user", **answers: Any) -> None:
+        task = self.open()[element]
+        services.complete_task(self.rt, task["id"], answers, user)
+
+    def show(self, key: str | None = None) -> dict:
+        return services.show_case(self.rt, self.ref, key or self.key)
+
+    def deadline(self, name: str) -> dict:
+        [found] = [d for d in self.show()["deadlines"] if d["name"] == name and d["status"] != "moved"]
+        return found
+
+    def fire(self, at: str) -> dict:
+        return services.fire_due_timers(self.rt, datetime.fromisoformat(at))
+
+    def actions(self) -> list[str]:
+        return [e["action"] for e in self.show()["audit"]]
