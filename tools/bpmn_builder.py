@@ -122,18 +122,21 @@ class Diagram:
             self.flow(source, target)
 
     # --- layout --------------------------------------------------------------------------
-    def _columns(self) -> dict[str, int]:
+    def _outgoing(self) -> dict[str, list[str]]:
         outgoing: dict[str, list[str]] = defaultdict(list)
         for f in self.flows:
             outgoing[f.source].append(f.target)
         for n in self.nodes.values():
             if n.attached_to:
                 outgoing[n.attached_to].append(n.id)
-        starts = [n.id for n in self.nodes.values() if n.tag == "startEvent"]
+        return outgoing
+
+    @staticmethod
+    def _loops(outgoing: dict[str, list[str]], starts: list[str]) -> set[tuple[str, str]]:
         back: set[tuple[str, str]] = set()
         state: dict[str, int] = {}
 
-        def visit(node: str) -> None:  # DFS to find loop edges
+        def visit(node: str) -> None:  # depth-first: an edge to a node still on the stack closes a loop
             state[node] = 1
             for nxt in outgoing[node]:
                 if state.get(nxt) == 1:
@@ -142,20 +145,25 @@ class Diagram:
                     visit(nxt)
             state[node] = 2
 
-        for s in starts:
-            visit(s)
+        for start in starts:
+            visit(start)
+        return back
+
+    def _columns(self) -> dict[str, int]:
+        """Longest path from a start event, ignoring loop edges; boundary events share their task's column."""
+        outgoing = self._outgoing()
+        starts = [n.id for n in self.nodes.values() if n.tag == "startEvent"]
+        back = self._loops(outgoing, starts)
         col = {s: 0 for s in starts}
         changed = True
         while changed:
             changed = False
-            for source, targets in outgoing.items():
-                for target in targets:
-                    if (source, target) in back or source not in col:
-                        continue
-                    step = 0 if self.nodes[target].attached_to == source else 1
-                    if col.get(target, -1) < col[source] + step:
-                        col[target] = col[source] + step
-                        changed = True
+            edges = [(s, t) for s, ts in outgoing.items() for t in ts if (s, t) not in back and s in col]
+            for source, target in edges:
+                step = 0 if self.nodes[target].attached_to == source else 1
+                if col.get(target, -1) < col[source] + step:
+                    col[target] = col[source] + step
+                    changed = True
         return col
 
     def layout(self) -> dict[str, tuple[float, float, float, float]]:
@@ -194,23 +202,16 @@ class Diagram:
         self.height = y - POOL_Y
         return boxes
 
-    @staticmethod
-    def _route(src: tuple, tgt: tuple, src_boundary: bool) -> list[tuple[float, float]]:
-        sx, sy, sw, sh = src
-        tx, ty, tw, th = tgt
-        scy, tcy = sy + sh / 2, ty + th / 2
-        if src_boundary:
-            start = (sx + sw / 2, sy + sh)
-            return [start, (start[0], tcy), (tx, tcy)] if tcy > start[1] else [start, (start[0], start[1] + 20),
-                                                                               (tx - 20, start[1] + 20), (tx - 20, tcy),
-                                                                               (tx, tcy)]  # fmt: skip
-        if tx >= sx + sw:
-            if abs(scy - tcy) < 1:
-                return [(sx + sw, scy), (tx, tcy)]
-            mid = tx - 25
-            return [(sx + sw, scy), (mid, scy), (mid, tcy), (tx, tcy)]
-        below = max(sy + sh, ty + th) + 25
-        return [(sx + sw / 2, sy + sh), (sx + sw / 2, below), (tx + tw / 2, below), (tx + tw / 2, ty + th)]
+    def _route(self, boxes: dict, flow: Flow) -> list[tuple[float, float]]:
+        """The first candidate route that crosses no other shape (else the simplest one)."""
+        source = self.nodes[flow.source]
+        src, tgt = boxes[flow.source], boxes[flow.target]
+        others = [b for k, b in boxes.items() if k not in (flow.source, flow.target, source.attached_to)]
+        candidates = _candidates(src, tgt, source.shape, bool(source.attached_to), others)
+        for points in candidates:
+            if not any(_crosses(points, box) for box in others):
+                return points
+        return candidates[0]
 
     # --- XML -----------------------------------------------------------------------------
     def to_xml(self) -> bytes:
@@ -245,35 +246,21 @@ class Diagram:
 
     def _node_xml(self, process: Any, node: Node) -> None:
         el = etree.SubElement(process, q(BPMN, node.tag), id=node.id)
-        if node.name:
-            el.set("name", node.name)
-        if node.groups:
-            el.set(q(CAMUNDA, "candidateGroups"), node.groups)
+        attributes = {"name": node.name, q(CAMUNDA, "candidateGroups"): node.groups, "attachedToRef": node.attached_to,
+                      "calledElement": node.called, "default": node.default,
+                      "scriptFormat": "python" if node.tag == "scriptTask" else ""}  # fmt: skip
+        for key, value in attributes.items():
+            if value:
+                el.set(key, value)
         if node.attached_to:
-            el.set("attachedToRef", node.attached_to)
             el.set("cancelActivity", "true" if node.cancel else "false")
-        if node.called:
-            el.set("calledElement", node.called)
-        if node.tag == "scriptTask":
-            el.set("scriptFormat", "python")
-        if node.default:
-            el.set("default", node.default)
         if node.doc:
             etree.SubElement(el, q(BPMN, "documentation")).text = node.doc
-        if node.form or node.props:
-            ext = etree.SubElement(el, q(BPMN, "extensionElements"))
-            if node.form:
-                self._form_xml(ext, node.form)
-            if node.props:
-                props = etree.SubElement(ext, q(CAMUNDA, "properties"))
-                for name, value in node.props.items():
-                    etree.SubElement(props, q(CAMUNDA, "property"), name=name.replace("__", "."), value=value)
-        for f in self.flows:
-            if f.target == node.id:
-                etree.SubElement(el, q(BPMN, "incoming")).text = f.id
-        for f in self.flows:
-            if f.source == node.id:
-                etree.SubElement(el, q(BPMN, "outgoing")).text = f.id
+        self._extensions(el, node)
+        for tag, ids in (("incoming", [f.id for f in self.flows if f.target == node.id]),
+                         ("outgoing", [f.id for f in self.flows if f.source == node.id])):  # fmt: skip
+            for flow_id in ids:
+                etree.SubElement(el, q(BPMN, tag)).text = flow_id
         if node.script:
             etree.SubElement(el, q(BPMN, "script")).text = node.script
         if node.timer:
@@ -281,6 +268,17 @@ class Diagram:
             time_date = etree.SubElement(timer, q(BPMN, "timeDate"))
             time_date.set(q(XSI, "type"), "bpmn:tFormalExpression")
             time_date.text = node.timer
+
+    def _extensions(self, el: Any, node: Node) -> None:
+        if not (node.form or node.props):
+            return
+        ext = etree.SubElement(el, q(BPMN, "extensionElements"))
+        if node.form:
+            self._form_xml(ext, node.form)
+        if node.props:
+            props = etree.SubElement(ext, q(CAMUNDA, "properties"))
+            for name, value in node.props.items():
+                etree.SubElement(props, q(CAMUNDA, "property"), name=name, value=value)
 
     @staticmethod
     def _form_xml(ext: Any, form: list[Field]) -> None:
@@ -313,14 +311,14 @@ class Diagram:
                                  height="27")  # fmt: skip
         for f in self.flows:
             edge = etree.SubElement(plane, q(BPMNDI, "BPMNEdge"), id=f"{f.id}_di", bpmnElement=f.id)
-            points = self._route(boxes[f.source], boxes[f.target], bool(self.nodes[f.source].attached_to))
+            points = self._route(boxes, f)
             for x, y in points:
                 etree.SubElement(edge, q(DI, "waypoint"), x=f"{x:.0f}", y=f"{y:.0f}")
             if f.name:
                 label = etree.SubElement(edge, q(BPMNDI, "BPMNLabel"))
-                (x0, y0), (x1, _) = points[0], points[1]
-                etree.SubElement(label, q(DC, "Bounds"), x=f"{min(x0, x1) + 4:.0f}", y=f"{y0 - 18:.0f}", width="60",
-                                 height="14")  # fmt: skip
+                (x0, y0), (_, y1) = points[0], points[1]
+                x, y = (x0 + 6, y0 - 18) if abs(y0 - y1) < 1 else (x0 + 6, (y0 + y1) / 2 - 7)
+                etree.SubElement(label, q(DC, "Bounds"), x=f"{x:.0f}", y=f"{y:.0f}", width="70", height="14")
 
     @staticmethod
     def _shape(plane: Any, element: str, box: tuple, horizontal: bool = False) -> Any:
@@ -330,3 +328,46 @@ class Diagram:
         x, y, w, h = box
         etree.SubElement(shape, q(DC, "Bounds"), x=f"{x:.0f}", y=f"{y:.0f}", width=f"{w:.0f}", height=f"{h:.0f}")
         return shape
+
+
+Point = tuple[float, float]
+
+
+def _candidates(src: tuple, tgt: tuple, shape: str, boundary: bool, others: list[tuple]) -> list[list[Point]]:
+    sx, sy, sw, sh = src
+    tx, ty, tw, th = tgt
+    scx, scy, tcy = sx + sw / 2, sy + sh / 2, ty + th / 2
+    if boundary:
+        start = (scx, sy + sh)
+        down = [start, (scx, tcy), (tx, tcy)] if tcy > start[1] else []
+        return [
+            r for r in (down, [start, (scx, sy + sh + 20), (tx - 20, sy + sh + 20), (tx - 20, tcy), (tx, tcy)]) if r
+        ]
+    if tx < sx + sw:  # a loop back: run below (or above) both shapes
+        below = max(sy + sh, ty + th) + 25
+        above = min(sy, ty) - 25
+        return [[(scx, sy + sh), (scx, below), (tx + tw / 2, below), (tx + tw / 2, ty + th)],
+                [(scx, sy), (scx, above), (tx + tw / 2, above), (tx + tw / 2, ty)]]  # fmt: skip
+    found: list[list[Point]] = []
+    if abs(scy - tcy) < 1:
+        found.append([(sx + sw, scy), (tx, tcy)])
+    elif shape == "gateway":
+        found.append([(scx, sy + sh) if tcy > scy else (scx, sy), (scx, tcy), (tx, tcy)])
+    found.append([(sx + sw, scy), (tx - 25, scy), (tx - 25, tcy), (tx, tcy)])
+    found.append([(sx + sw, scy), (sx + sw + 20, scy), (sx + sw + 20, tcy), (tx, tcy)])
+    span = [b for b in others if b[0] < tx and b[0] + b[2] > sx + sw]
+    below = max([sy + sh, ty + th] + [b[1] + b[3] for b in span if b[1] < max(sy + sh, ty + th) + 60]) + 20
+    above = min([sy, ty] + [b[1] for b in span if b[1] + b[3] > min(sy, ty) - 60]) - 20
+    found.append([(scx, sy + sh), (scx, below), (tx - 25, below), (tx - 25, tcy), (tx, tcy)])
+    found.append([(scx, sy), (scx, above), (tx - 25, above), (tx - 25, tcy), (tx, tcy)])
+    return found
+
+
+def _crosses(points: list[Point], box: tuple) -> bool:
+    x, y, w, h = box
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if abs(y0 - y1) < 1 and y < y0 < y + h and min(x0, x1) < x + w and max(x0, x1) > x:
+            return True
+        if abs(x0 - x1) < 1 and x < x0 < x + w and min(y0, y1) < y + h and max(y0, y1) > y:
+            return True
+    return False

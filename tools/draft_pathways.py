@@ -83,13 +83,15 @@ def ppm_to_adm() -> Diagram:
                        f"{CPPCR} reg 33(1): within 20 working days of becoming looked after", "STAT",
                        "looked_after_date", "Task_FirstReview"),
             **deadline("ppm", "Permanence planning meeting held",
-                       "add_weeks(looked_after_date, 10) if looked_after_date else add_weeks(proceedings_start_date, 14)",
+                       "add_weeks(looked_after_date, 10) if looked_after_date "
+                       "else add_weeks(proceedings_start_date, 14)",
                        f"{HERTS} section 4: no more than 10 weeks after becoming looked after, or 14 weeks after "
                        "proceedings start for a child who is not looked after", "LOCAL",
                        "looked_after_date (else proceedings_start_date)", "Task_HoldPPM,Task_AgreeNoPPM"))  # fmt: skip
     d.script("Script_Anchors", "Work out the case clocks", sw,
              "clock_start = looked_after_date if looked_after_date else proceedings_start_date\n"
-             "ppm_due = add_weeks(looked_after_date, 10) if looked_after_date else add_weeks(proceedings_start_date, 14)\n"
+             "ppm_due = add_weeks(looked_after_date, 10) if looked_after_date "
+             "else add_weeks(proceedings_start_date, 14)\n"
              "age_at_start = age_in_years(date_of_birth, clock_start)\n"
              "proceedings_weeks = 26\n"
              "first_review_date = None\n"
@@ -377,7 +379,313 @@ def ppm_to_adm() -> Diagram:
     return d
 
 
-DRAFTS = {"ppm_to_adm": ppm_to_adm}
+DERBY = "Derby permanency policy"
+PANEL_DECISIONS = [("approve", "Approve"), ("reject", "Reject"), ("defer", "Defer")]
+
+
+def permanency_panel() -> Diagram:
+    d = Diagram(
+        "permanency_panel",
+        "Permanency panel: booking and decision",
+        [
+            ("social_worker", "Social worker"),
+            ("panel_support", "Panel support"),
+            ("permanency_panel", "Permanency panel chair"),
+            ("team_manager", "Team manager"),
+        ],  # fmt: skip
+        doc="Shared by the SGO and placement-order revocation pathways. The caller sets panel_ready_date; the "
+        "case is booked onto the first panel after it. Panel sits monthly on the last Wednesday (Derby).",
+    )
+    sw, support, chair, tm = "social_worker", "panel_support", "permanency_panel", "team_manager"
+    d.start("Start_Panel", "Case ready for panel", support)
+    d.script("Script_BookPanel", "Book the first panel after the ready date", support,
+             "panel_date = first_panel_date_on_or_after(add_days(panel_ready_date, 1))\n"
+             "panel_decision = None")  # fmt: skip
+    d.user("Task_RemindSocialWorker", "Remind the social worker that the case is at panel in 2 weeks", support,
+           [date_field("panel_reminder_sent_date", "Date the reminder was sent")],
+           **due("add_weeks(panel_date, -2)", f"{DERBY}: panel support reminds the social worker 2 weeks before",
+                 "LOCAL", "panel_date"))  # fmt: skip
+    d.user(
+        "Task_SubmitPaperwork",
+        "Submit the panel paperwork (BAAF form C and support plan)",
+        sw,
+        [
+            date_field("paperwork_submitted_date", "Date the paperwork was submitted"),
+            yes_no("support_plan_included", "Is the support plan included"),
+        ],
+        doc="Paperwork is due one week before panel, otherwise the case is removed from the list and the team "
+        "manager is told.",
+        **due("add_weeks(panel_date, -1)", f"{DERBY}: paperwork 1 week before panel", "LOCAL", "panel_date"),
+    )
+    d.boundary_timer("Timer_PaperworkLate", "Paperwork late", "Task_SubmitPaperwork", "add_weeks(panel_date, -1)",
+                     cancel=True)  # fmt: skip
+    d.user("Task_RemovedFromPanel", "Paperwork late: case removed from the panel list", tm,
+           [text("paperwork_delay_reason", "Reason for delay", required=True)],
+           doc="Derby: when the paperwork is late the case is removed from the list and the team manager is told. "
+           "The case is booked onto the next panel.",
+           **due("add_working_days(add_weeks(panel_date, -1), 2)", "Escalation to the team manager within 2 WD (OURS)",
+                 "OURS", "panel_date"))  # fmt: skip
+    d.script("Script_NextPanel", "Move to the next panel", tm, "panel_ready_date = panel_date")
+    d.user(
+        "Task_PanelDecision",
+        "Record the panel's recommendation",
+        chair,
+        [
+            choice("panel_decision", "Panel decision", PANEL_DECISIONS),
+            date_field("panel_held_date", "Date the panel sat"),
+            text("panel_reasons", "Reasons and conditions", required=True),
+        ],
+        doc="The adoption social worker and the children-in-care social worker both attend (Derby).",
+        not_before="panel_date",
+        not_before_source=f"{DERBY}: the panel sits on the last Wednesday of the month",
+        **due("panel_date", f"{DERBY}: panel sits monthly on the last Wednesday", "LOCAL", "panel_date"),
+    )
+    d.par("Gateway_AfterPanel", chair)
+    d.user("Task_PanelMinutes", "Circulate the panel minutes", support,
+           [date_field("panel_minutes_date", "Date the minutes were circulated")],
+           **due("add_working_days(panel_held_date, 5)", f"{DERBY}: minutes within 5 WD of panel", "LOCAL",
+                 "panel_held_date"))  # fmt: skip
+    d.user("Task_VisitChildAfterPanel", "Visit the child to explain the panel's decision", sw,
+           [date_field("post_panel_visit_date", "Date of the visit")],
+           **due("add_working_days(panel_held_date, 5)", f"{DERBY}: social worker visits the child after every "
+                 "outcome; 5 WD is our default", "OURS", "panel_held_date"))  # fmt: skip
+    d.user("Task_ChairLetter", "Send the chair's letter to the carers", chair,
+           [date_field("chair_letter_date", "Date the letter was sent")],
+           **due("add_working_days(panel_held_date, 5)", f"{DERBY}: chair's letter after every outcome; 5 WD is our "
+                 "default", "OURS", "panel_held_date"))  # fmt: skip
+    d.xor("Gateway_Outcome", "Decision?", tm)
+    d.user("Task_UrgentCarePlanning", "Make an urgent care-planning decision", tm,
+           [text("care_planning_decision", "Decision", required=True), date_field("care_planning_date", "Date")],
+           **due("add_working_days(panel_held_date, 2)", f"{DERBY}: rejection needs an urgent care-planning decision; "
+                 "2 WD is our default", "OURS", "panel_held_date"))  # fmt: skip
+    d.user("Task_DeferralActionPlan", "Agree the deferral action plan with timescales", sw,
+           [text("deferral_actions", "Actions, owners and timescales", required=True)],
+           **due("add_working_days(panel_held_date, 5)", f"{DERBY}: deferral needs an action plan and re-booking on "
+                 "the next panel; 5 WD is our default", "OURS", "panel_held_date"))  # fmt: skip
+    d.xor("Gateway_OutcomeDone", "", tm)
+    d.par("Gateway_AfterPanelJoin", chair)
+    d.xor("Gateway_Deferred", "Deferred?", chair)
+    d.end("End_PanelDone", "Panel decision made", chair)
+    d.chain("Start_Panel", "Script_BookPanel", "Task_RemindSocialWorker", "Task_SubmitPaperwork", "Task_PanelDecision",
+            "Gateway_AfterPanel")  # fmt: skip
+    d.chain("Timer_PaperworkLate", "Task_RemovedFromPanel", "Script_NextPanel")
+    d.flow("Script_NextPanel", "Script_BookPanel")
+    for task in ("Task_PanelMinutes", "Task_VisitChildAfterPanel", "Task_ChairLetter"):
+        d.chain("Gateway_AfterPanel", task, "Gateway_AfterPanelJoin")
+    d.flow("Gateway_AfterPanel", "Gateway_Outcome")
+    d.flow("Gateway_Outcome", "Task_UrgentCarePlanning", "reject", "panel_decision == 'reject'")
+    d.flow("Gateway_Outcome", "Task_DeferralActionPlan", "defer", "panel_decision == 'defer'")
+    d.flow("Gateway_Outcome", "Gateway_OutcomeDone", "approve", default=True)
+    d.chain("Task_UrgentCarePlanning", "Gateway_OutcomeDone")
+    d.chain("Task_DeferralActionPlan", "Gateway_OutcomeDone", "Gateway_AfterPanelJoin", "Gateway_Deferred")
+    d.flow("Gateway_Deferred", "Script_NextPanel", "deferred", "panel_decision == 'defer'")
+    d.flow("Gateway_Deferred", "End_PanelDone", "decided", default=True)
+    return d
+
+
+def sgo_assessment() -> Diagram:
+    d = Diagram(
+        "sgo_assessment",
+        "Special guardianship assessment within 12 weeks",
+        [
+            ("social_worker", "Child's social worker"),
+            ("sgo_assessor", "SGO assessor (kinship team)"),
+            ("team_manager", "Team manager"),
+            ("nominated_officer", "Nominated officer"),
+        ],  # fmt: skip
+        doc="From carers expressing an interest in an SGO to the panel's decision and the court's order. "
+        "Source: pathways.md section 4 (Derby) and timescales.md section 5.",
+    )
+    sw, assessor, tm, officer = "social_worker", "sgo_assessor", "team_manager", "nominated_officer"
+    d.start(
+        "Start_Interest",
+        "Carers express an interest in an SGO",
+        assessor,
+        form=[
+            date_field("expression_of_interest_date", "Date of the expression of interest"),
+            date_field(
+                "assessment_request_date", "Date the formal request to be assessed was received", required=False
+            ),
+            choice(
+                "carer_type",
+                "Who are the carers",
+                [
+                    ("connected_person", "Connected persons (family or friends)"),
+                    ("foster_carer", "The child's foster carers"),
+                ],
+            ),
+            date_field("placement_start_date", "Date the child's placement with them started", required=False),
+        ],
+    )
+    d.par("Gateway_Tracks", assessor)
+    d.user("Task_VisitCarers", "Visit the carers to share information about SGOs", assessor,
+           [date_field("carers_visit_date", "Date of the visit"),
+            yes_no("carers_proceed", "Do the carers want to be assessed")],
+           **due("add_weeks(expression_of_interest_date, 2)", f"{DERBY}: visit within 2 weeks of the expression of "
+                 "interest", "LOCAL", "expression_of_interest_date"))  # fmt: skip
+    d.xor("Gateway_Proceed", "Carers proceed?", assessor)
+    d.end(
+        "End_NotProceeding",
+        "Carers did not proceed",
+        assessor,
+        outcome="SGO application withdrawn",
+        outcome_detail="'the carers decided not to be assessed'",
+    )
+    d.xor("Gateway_RequestKnown", "Request received?", assessor)
+    d.user("Task_RecordRequest", "Record the formal request to be assessed", assessor,
+           [date_field("assessment_request_date", "Date the formal request was received")],
+           **due("add_weeks(carers_visit_date, 4)", "Our default: the formal request within 4 weeks of the visit",
+                 "OURS", "carers_visit_date"))  # fmt: skip
+    d.xor("Gateway_RequestDone", "", assessor)
+    d.script("Script_AssessmentClock", "Start the 12-week clock", assessor,
+             "twelve_week_date = add_weeks(assessment_request_date, 12)\npanel_ready_date = twelve_week_date",
+             **deadline("assessment", "SGO assessment completed (12 weeks)", "add_weeks(assessment_request_date, 12)",
+                        f"{DERBY}: assessment completed no later than 12 weeks from receipt of the request", "LOCAL",
+                        "assessment_request_date", "Task_CompleteAssessment"),
+             **deadline("court_report", "Report ready before the 3-month notice ends",
+                        "add_months(assessment_request_date, 3)",
+                        "Children Act 1989 s14A(7)-(8): 3 months' written notice, and the authority must report "
+                        "(report deadline inferred from the notice period; notice taken as the request date)", "STAT",
+                        "assessment_request_date", "Task_CompleteAssessment"))  # fmt: skip
+    d.user("Task_AllocateAssessment", "Allocate the assessment and record its timeline", tm,
+           [date_field("allocated_on", "Date allocated"), yes_no("timeline_recorded",
+            "Timeline recorded in supervision (request date, 12-week date, panel date)")],
+           **due("add_working_days(assessment_request_date, 5)", f"{DERBY}: allocate on receipt of the request; "
+                 "5 WD is our default", "OURS", "assessment_request_date"))  # fmt: skip
+    d.user("Task_CompleteAssessment", "Complete the SGO assessment and support plan", assessor,
+           [date_field("assessment_completed_date", "Date the assessment was completed"),
+            choice("assessment_recommendation", "Recommendation", [("recommend", "Recommend an SGO"),
+                                                                   ("not_recommended", "Do not recommend")]),
+            yes_no("support_plan_done", "Is the SGO support plan written"),
+            yes_no("application_withdrawn", "Have the carers withdrawn their application", required=False)],
+           doc="Special Guardianship Regulations 2005 reg 21 and Schedule (as amended 2016); the support plan "
+           "accompanies the report.",
+           **due("twelve_week_date", f"{DERBY}: 12 weeks from receipt of the request", "LOCAL",
+                 "assessment_request_date"))  # fmt: skip
+    d.boundary_timer("Timer_AssessmentOverdue", "Assessment overdue", "Task_CompleteAssessment", "twelve_week_date")
+    d.user("Task_AssessmentOverdue", "Assessment overdue: record the reason for delay in supervision", tm,
+           [text("assessment_delay_reason", "Reason for delay", required=True)],
+           **due("add_working_days(twelve_week_date, 2)", "Escalation ladder: team manager 2 WD after the due date",
+                 "OURS", "twelve_week_date"))  # fmt: skip
+    d.end("End_AssessmentDelayRecorded", "Delay recorded", tm)
+    d.xor("Gateway_Withdrawn", "Withdrawn?", assessor)
+    d.end(
+        "End_Withdrawn",
+        "Application withdrawn",
+        assessor,
+        outcome="SGO application withdrawn",
+        outcome_detail="'withdrawn during the assessment'",
+    )
+    d.call("Call_Panel", "Permanency panel", sw, "permanency_panel")
+    d.xor("Gateway_PanelDecision", "Approved?", sw)
+    d.end("End_NotApproved", "Not approved at panel", sw, outcome="SGO assessment not approved at panel")
+    d.user("Task_RecordCourtDecision", "Record the court's decision on the special guardianship order", sw,
+           [yes_no("sgo_made", "Did the court make the special guardianship order"),
+            date_field("court_decision_date", "Date of the court's decision")],
+           **due("add_months(assessment_request_date, 3)", "Children Act 1989 s14A(7): the application may be made "
+                 "3 months after notice; record the court's decision from then", "STAT",
+                 "assessment_request_date"))  # fmt: skip
+    d.xor("Gateway_SGOMade", "SGO made?", sw)
+    d.end("End_SGOMade", "SGO made", sw, outcome="SGO made")
+    d.end("End_SGONotMade", "SGO not made", sw, outcome="SGO not made by the court")
+
+    # Connected-person placements: reg 24 temporary approval, one extension, hard stop.
+    d.xor("Gateway_Connected", "Connected person placed?", officer)
+    d.end("End_NoTemporaryApproval", "No temporary approval to track", officer)
+    d.script("Script_TemporaryApproval", "Start the temporary approval clock", officer,
+             "approval_expiry = add_weeks(placement_start_date, 16)\napproval_extended = False",
+             **deadline("sgo_within_12_months", "SGO within 12 months of the placement starting",
+                        "add_months(placement_start_date, 12)", f"{DERBY}: connected-person placements: SGO expected "
+                        "within 12 months of the placement starting", "LOCAL", "placement_start_date",
+                        "End_SGOMade"))  # fmt: skip
+    d.script("Script_ApprovalClock", "Set the approval expiry", officer, "approval_review_due = add_weeks("
+             "approval_expiry, -4)",
+             **deadline("temporary_approval", "Temporary approval expires", "approval_expiry",
+                        f"{CPPCR} reg 24 (16 weeks) and reg 25 (one extension of up to 8 weeks); at expiry without "
+                        "approval the placement must end (reg 25(6))", "STAT", "placement_start_date",
+                        "End_FullyApproved,Task_EndPlacement"))  # fmt: skip
+    d.user("Task_ReviewTemporaryApproval", "Decide before temporary approval expires", tm,
+           [choice("approval_status", "What happens", [("fully_approved", "The carers are fully approved"),
+                                                       ("extend", "Ask the nominated officer to extend"),
+                                                       ("end_placement", "The placement must end")])],
+           doc="Escalated 4 weeks before expiry (recommended practice, timescales.md S7). Only one extension is "
+           "possible; at expiry without approval the placement must end.",
+           **due("approval_review_due", f"{CPPCR} reg 25(6): act 4 weeks before expiry (recommended)", "OURS",
+                 "approval_expiry"))  # fmt: skip
+    d.xor("Gateway_ApprovalStatus", "Approved, extend or end?", tm)
+    d.end("End_FullyApproved", "Carers fully approved", tm)
+    d.user(
+        "Task_ApproveExtension",
+        "Approve an extension of temporary approval",
+        officer,
+        [
+            Field(
+                "extension_weeks", "Weeks of extension (at most 8)", "long", True, constraints={"min": "1", "max": "8"}
+            ),
+            yes_no("fostering_panel_views", "Have the fostering panel's views been sought"),
+            yes_no("iro_informed", "Has the IRO been informed"),
+        ],
+        **due("approval_expiry", f"{CPPCR} reg 25(1)(a), (2), (4), (5)", "STAT", "approval_expiry"),
+    )
+    d.script(
+        "Script_Extend",
+        "Extend the approval once",
+        officer,
+        "approval_expiry = add_weeks(approval_expiry, extension_weeks)\napproval_extended = True",
+    )
+    d.user(
+        "Task_EndPlacement",
+        "End the placement after making other arrangements",
+        sw,
+        [
+            date_field("placement_end_date", "Date the placement ended"),
+            text("new_arrangements", "Other arrangements made", required=True),
+        ],
+        **due("approval_expiry", f"{CPPCR} reg 25(6)", "STAT", "approval_expiry"),
+    )
+    d.end("End_PlacementEnded", "Placement ended", sw)
+
+    d.chain("Start_Interest", "Gateway_Tracks", "Task_VisitCarers", "Gateway_Proceed")
+    d.flow("Gateway_Proceed", "Gateway_RequestKnown", "yes", "carers_proceed == True")
+    d.flow("Gateway_Proceed", "End_NotProceeding", "no", default=True)
+    d.flow("Gateway_RequestKnown", "Gateway_RequestDone", "received", "assessment_request_date is not None")
+    d.flow("Gateway_RequestKnown", "Task_RecordRequest", "not yet", default=True)
+    d.chain("Task_RecordRequest", "Gateway_RequestDone", "Script_AssessmentClock", "Task_AllocateAssessment",
+            "Task_CompleteAssessment", "Gateway_Withdrawn")  # fmt: skip
+    d.chain("Timer_AssessmentOverdue", "Task_AssessmentOverdue", "End_AssessmentDelayRecorded")
+    d.flow("Gateway_Withdrawn", "End_Withdrawn", "withdrawn", "application_withdrawn == True")
+    d.flow("Gateway_Withdrawn", "Call_Panel", "to panel", default=True)
+    d.chain("Call_Panel", "Gateway_PanelDecision")
+    d.flow("Gateway_PanelDecision", "Task_RecordCourtDecision", "approved", "panel_decision == 'approve'")
+    d.flow("Gateway_PanelDecision", "End_NotApproved", "rejected", default=True)
+    d.chain("Task_RecordCourtDecision", "Gateway_SGOMade")
+    d.flow("Gateway_SGOMade", "End_SGOMade", "yes", "sgo_made == True")
+    d.flow("Gateway_SGOMade", "End_SGONotMade", "no", default=True)
+    d.flow("Gateway_Tracks", "Gateway_Connected")
+    d.flow(
+        "Gateway_Connected",
+        "Script_TemporaryApproval",
+        "yes",
+        "carer_type == 'connected_person' and placement_start_date is not None",
+    )
+    d.flow("Gateway_Connected", "End_NoTemporaryApproval", "no", default=True)
+    d.chain("Script_TemporaryApproval", "Script_ApprovalClock", "Task_ReviewTemporaryApproval",
+            "Gateway_ApprovalStatus")  # fmt: skip
+    d.flow("Gateway_ApprovalStatus", "End_FullyApproved", "approved", "approval_status == 'fully_approved'")
+    d.flow(
+        "Gateway_ApprovalStatus",
+        "Task_ApproveExtension",
+        "extend",
+        "approval_status == 'extend' and approval_extended == False",
+    )
+    d.flow("Gateway_ApprovalStatus", "Task_EndPlacement", "end", default=True)
+    d.chain("Task_ApproveExtension", "Script_Extend")
+    d.flow("Script_Extend", "Script_ApprovalClock")
+    d.chain("Task_EndPlacement", "End_PlacementEnded")
+    return d
+
+
+DRAFTS = {"ppm_to_adm": ppm_to_adm, "permanency_panel": permanency_panel, "sgo_assessment": sgo_assessment}
 
 
 def main(keys: list[str]) -> None:
