@@ -685,7 +685,386 @@ def sgo_assessment() -> Diagram:
     return d
 
 
-DRAFTS = {"ppm_to_adm": ppm_to_adm, "permanency_panel": permanency_panel, "sgo_assessment": sgo_assessment}
+AAR = "Adoption Agencies Regulations 2005"
+ACA = "Adoption and Children Act 2002"
+
+
+def relinquished_baby() -> Diagram:
+    d = Diagram(
+        "relinquished_baby",
+        "Relinquished baby: adoption with parental consent",
+        [
+            ("adoption_social_worker", "Adoption social worker"),
+            ("social_worker", "Child's social worker"),
+            ("team_manager", "Team manager"),
+            ("legal", "Legal"),
+            ("adoption_panel", "Adoption panel"),
+            ("adm", "Agency decision maker"),
+            ("iro", "Independent reviewing officer"),
+        ],  # fmt: skip
+        doc="A birth parent asks the authority to place the child for adoption (often before birth). The adoption "
+        "worker is the responsible social worker. Source: pathways.md section 1 and timescales.md section 2.",
+    )
+    asw, sw, tm, legal, panel, adm, iro = ("adoption_social_worker", "social_worker", "team_manager", "legal",
+                                           "adoption_panel", "adm", "iro")  # fmt: skip
+    d.start(
+        "Start_Request",
+        "Birth parent asks for adoption",
+        asw,
+        form=[
+            date_field("request_date", "Date the request was received"),
+            date_field("date_of_birth", "Child's date of birth (if born)", required=False),
+            date_field("expected_date_of_birth", "Expected date of birth (if not yet born)", required=False),
+        ],
+    )
+    d.script("Script_Init", "Set the clocks", asw,
+             "counselling_from = request_date\n"
+             "consent_gate = add_days(date_of_birth, 42) if date_of_birth else None\n"
+             "birth_or_due = date_of_birth if date_of_birth else expected_date_of_birth")  # fmt: skip
+    d.user("Task_Allocate", "Allocate the child's social worker and an adoption social worker", tm,
+           [date_field("allocated_on", "Date allocated")],
+           **due("add_working_days(request_date, 2)", "Our default: allocate within 2 WD of the request", "OURS",
+                 "request_date"))  # fmt: skip
+    d.user("Task_SingleAssessment", "Record the single assessment", sw,
+           [date_field("single_assessment_date", "Date the single assessment was recorded")],
+           **due("add_working_days(request_date, 7)", "One Adoption West Yorkshire: single assessment within 7 WD "
+                 "of the referral (timescales.md R1)", "LOCAL", "request_date"))  # fmt: skip
+    d.user("Task_Counselling", "Counsel the birth parent about adoption and its alternatives", asw,
+           [date_field("counselling_date", "Date of the counselling session"),
+            yes_no("wishes_recorded", "Wishes on religion and contact recorded"),
+            yes_no("more_counselling", "Is further counselling needed")],
+           doc=f"{AAR} reg 14: explain the procedure, the legal effect of adoption and of s19/s20 consent, orally "
+           "and in writing, and ascertain the parent's wishes. Repeat as often as needed.",
+           **due("add_working_days(counselling_from, 10)", f"{AAR} reg 14 sets no period; 10 WD is our configurable "
+                 "default", "OURS", "request_date"))  # fmt: skip
+    d.xor("Gateway_MoreCounselling", "More counselling?", asw)
+    d.script("Script_NextCounselling", "Next session", asw, "counselling_from = counselling_date")
+    d.user("Task_Father", "Establish the father's parental responsibility and decide on notifying him", tm,
+           [choice("father_has_pr", "Does the father have parental responsibility",
+                   [("yes", "Yes: his consent is needed"), ("no", "No"), ("unknown", "Father not known")]),
+            choice("father_notification", "Decision on notifying the father", [
+                ("notify", "Notify and counsel him"), ("seek_directions", "Do not notify: seek the court's directions"),
+                ("not_applicable", "Not applicable")]),
+            text("father_decision_reasons", "Reasons", required=True)],
+           doc="Statutory guidance on adoption (2013) paras 2.39-2.49; where the mother objects, take legal advice and "
+           "seek the court's directions early (Re A, B and C [2020] EWCA Civ 41).",
+           **due("add_weeks(birth_or_due, 2) if birth_or_due else add_working_days(request_date, 10)",
+                 "Re A, B and C [2020] EWCA Civ 41: decide at a very early stage; birth + 2 weeks is the recommended "
+                 "threshold (timescales.md R3)", "CASE", "date_of_birth"))  # fmt: skip
+    d.xor("Gateway_Directions", "Seek directions?", tm)
+    d.user("Task_SeekDirections", "Apply to the court for directions on not notifying the father", legal,
+           [date_field("directions_application_date", "Date the application was issued")],
+           **due("add_weeks(birth_or_due, 8) if birth_or_due else add_weeks(request_date, 8)",
+                 "A LA v JK & W [2021] EWHC 33 (Fam): issue well before birth + 8 weeks (timescales.md R3)", "CASE",
+                 "date_of_birth"))  # fmt: skip
+    d.xor("Gateway_DirectionsDone", "", tm)
+    d.user("Task_EarlyPermanence", "Consider a fostering-for-adoption placement", asw,
+           [choice("early_permanence", "Placement decision", [("ffa", "Fostering for adoption"),
+                                                              ("foster", "Foster placement"),
+                                                              ("with_parent", "Stays with the birth parent")]),
+            date_field("accommodated_date", "Date the child became looked after (s20), if placed", required=False),
+            yes_no("placement_agreed_in_writing", "Did the parent agree in writing to an adoptive placement before "
+                   "6 weeks", required=False)],
+           doc="Children Act 1989 s22C(9A): consider placement with approved prospective adopters temporarily "
+           "approved as foster carers (reg 25A).",
+           **due("add_working_days(birth_or_due, 2) if birth_or_due else add_working_days(request_date, 10)",
+                 "Our default: decide by discharge from hospital", "OURS", "date_of_birth"))  # fmt: skip
+    d.xor("Gateway_Born", "Born?", sw)
+    d.user("Task_RecordBirth", "Record the child's birth", sw,
+           [date_field("date_of_birth", "Child's date of birth")],
+           **due("add_working_days(expected_date_of_birth, 2)", "Our default: 2 WD after the expected date",
+                 "OURS", "expected_date_of_birth"))  # fmt: skip
+    d.script("Script_ConsentGate", "Set the consent gate", sw, "consent_gate = add_days(date_of_birth, 42)")
+    d.xor("Gateway_BornDone", "", sw)
+    d.user("Task_CPR", "Write the Child's Permanence Report", sw,
+           [date_field("cpr_completed_date", "Date the CPR was completed")],
+           doc=f"{AAR} regs 15-17: health report, family information and the CPR.",
+           **due("add_weeks(date_of_birth, 3)", "Our default: ready for panel so that consent can be witnessed at "
+                 "6 weeks", "OURS", "date_of_birth"))  # fmt: skip
+    d.user("Task_AdoptionPanel", "Adoption panel: should the child be placed for adoption?", panel,
+           [choice("panel_recommendation", "Recommendation", [("should_be_placed", "Should be placed for adoption"),
+                                                              ("should_not_be_placed", "Should not be placed")]),
+            date_field("adoption_panel_date", "Date of the panel"),
+            date_field("final_minutes_received_date", "Date the final minutes were received")],
+           doc=f"A relinquished case still goes to panel: no placement order is sought ({AAR} reg 18).",
+           **due("add_working_days(cpr_completed_date, 15)", "Our default: panel 15 WD after the CPR", "OURS",
+                 "cpr_completed_date"))  # fmt: skip
+    d.user("Task_ADMDecision", "Decide whether the child should be placed for adoption", adm,
+           [choice("adm_decision", "Decision", [("placed_for_adoption", "Should be placed for adoption"),
+                                                ("not_placed", "Should not be placed")]),
+            date_field("adm_decision_date", "Date of the decision"), text("adm_reasons", "Reasons", required=True)],
+           **due("add_working_days(final_minutes_received_date, 7)", "Statutory guidance: within 7 WD of receiving "
+                 "the panel's recommendation and final minutes (timescales.md R6)", "GUID",
+                 "final_minutes_received_date"))  # fmt: skip
+    d.user("Task_NotifyParent", "Notify the birth parent of the decision in writing", asw,
+           [date_field("parent_notified_date", "Date the written notice was sent")],
+           **due("add_working_days(adm_decision_date, 5)", f"{AAR} reg 19(3) (written notice); 5 WD is our "
+                 "configurable default: the 2 WD oral / 5 WD written rule is unverified", "OURS",
+                 "adm_decision_date"))  # fmt: skip
+    d.xor("Gateway_ADM", "Decision?", adm)
+    d.end("End_NotPlaced", "Should not be placed", adm, outcome="ADM decided: should not be placed for adoption")
+    d.user("Task_RequestCafcass", "Ask Cafcass to appoint a reporting officer", asw,
+           [date_field("cafcass_request_date", "Date Cafcass was asked (with the Schedule 2 information)")],
+           **due("latest(add_days(date_of_birth, 28), add_working_days(adm_decision_date, 2))",
+                 f"{AAR} reg 20 (no period); by 4 weeks old so consent can be witnessed at 6 weeks "
+                 "(timescales.md R8)", "OURS", "date_of_birth"))  # fmt: skip
+    d.user("Task_ConsentWitnessed", "Record consent witnessed by the Cafcass reporting officer", asw,
+           [choice("consent_outcome", "Consent", [("given", "Consent to placement given (s19)"),
+                                                  ("withdrawn", "Consent withdrawn"), ("refused", "Consent refused")]),
+            date_field("consent_date", "Date"),
+            yes_no("advance_consent", "Advance consent to adoption given (s20)", required=False)],
+           not_before="consent_gate",
+           not_before_source=f"{ACA} s52(3): a mother's consent less than 6 weeks after the birth is ineffective; good "
+           "practice applies the same to s19 consent (A LA v C [2008] EWHC 2555 (Fam))",
+           **due("add_days(date_of_birth, 56)", "Our default: 2 weeks after the earliest valid date (birth + 42 days)",
+                 "OURS", "date_of_birth"))  # fmt: skip
+    d.xor("Gateway_Consent", "Consent given?", asw)
+    d.user("Task_ReturnChild", "Return the child to the parent, or seek an order", asw,
+           [choice("return_outcome", "What happened", [("returned", "Child returned to the parent"),
+                                                       ("order_sought", "Care proceedings or an order sought")]),
+            date_field("return_date", "Date")],
+           doc=f"{ACA} s31: when consent is withdrawn and the child is not yet placed for adoption, the child is "
+           "returned within 7 days of the request unless an application is made.",
+           **due("add_days(consent_date, 7)", f"{ACA} s31", "STAT", "consent_date"))  # fmt: skip
+    d.end("End_CareProceedings", "Switched to care proceedings", asw,
+          outcome="consent withdrawn: switched to care proceedings", start_pathway="ppm_to_adm",
+          start_pathway_data="{'date_of_birth': date_of_birth, 'looked_after_date': accommodated_date, "
+          "'in_care_proceedings': return_outcome == 'order_sought', 'proceedings_start_date': "
+          "return_date if return_outcome == 'order_sought' else None}")  # fmt: skip
+    d.script("Script_Authorised", "Authorised to place", asw, "authorised_date = consent_date",
+             **deadline("adoption_review", "First adoption review while not placed", "add_months(consent_date, 3)",
+                        f"{AAR} reg 36(1): within 3 months of authority to place, then every 6 months", "STAT",
+                        "consent_date", "Task_PlaceWithAdopters"))  # fmt: skip
+    d.user("Task_PlaceWithAdopters", "Match and place the child with the adopters", asw,
+           [date_field("match_approved_date", "Date the ADM approved the match (regs 32-33)"),
+            date_field("adoptive_placement_date", "Date of the adoptive placement")],
+           not_before="add_days(date_of_birth, 42) if placement_agreed_in_writing != True else None",
+           not_before_source=f"{AAR} reg 35(4): no adoptive placement before 6 weeks without the parent's written "
+           "agreement",
+           **due("add_months(consent_date, 3)", "Our default: placed before the first review falls due", "OURS",
+                 "consent_date"))  # fmt: skip
+    d.par("Gateway_Placed", asw)
+    d.user("Task_FirstVisit", "Visit the child in the adoptive placement", asw,
+           [date_field("first_visit_date", "Date of the visit")],
+           **due("add_weeks(adoptive_placement_date, 1)", f"{AAR} reg 36(4)(a): within 1 week, then weekly until the "
+                 "first review", "STAT", "adoptive_placement_date"))  # fmt: skip
+    d.user("Task_FirstAdoptionReview", "Hold the first adoption review after placement", iro,
+           [date_field("first_adoption_review_date", "Date of the review")],
+           **due("add_weeks(adoptive_placement_date, 4)", f"{AAR} reg 36(3): within 4 weeks of placement", "STAT",
+                 "adoptive_placement_date"))  # fmt: skip
+    d.par("Gateway_PlacedJoin", asw)
+    d.user("Task_AdoptionOrder", "Record the adoption application and the court's order", asw,
+           [date_field("adoption_application_date", "Date the adopters applied"),
+            yes_no("adoption_order_made", "Was the adoption order made"),
+            date_field("adoption_order_date", "Date of the court's decision")],
+           not_before="add_weeks(adoptive_placement_date, 10)",
+           not_before_source=f"{ACA} s42(2): the child must have lived with the adopters for 10 weeks",
+           **due("add_months(adoptive_placement_date, 6)", "Our default: the order within 6 months of placement",
+                 "OURS", "adoptive_placement_date"))  # fmt: skip
+    d.xor("Gateway_Order", "Order made?", asw)
+    d.end("End_Adopted", "Adoption order made", asw, outcome="adoption order made")
+    d.end("End_NoOrder", "No adoption order", asw, outcome="adoption order not made")
+
+    d.chain("Start_Request", "Script_Init", "Task_Allocate", "Task_SingleAssessment", "Task_Counselling",
+            "Gateway_MoreCounselling")  # fmt: skip
+    d.flow("Gateway_MoreCounselling", "Script_NextCounselling", "more", "more_counselling == True")
+    d.flow("Script_NextCounselling", "Task_Counselling")
+    d.flow("Gateway_MoreCounselling", "Task_Father", "done", default=True)
+    d.chain("Task_Father", "Gateway_Directions")
+    d.flow("Gateway_Directions", "Task_SeekDirections", "seek directions", "father_notification == 'seek_directions'")
+    d.flow("Gateway_Directions", "Gateway_DirectionsDone", "no", default=True)
+    d.chain("Task_SeekDirections", "Gateway_DirectionsDone", "Task_EarlyPermanence", "Gateway_Born")
+    d.flow("Gateway_Born", "Task_RecordBirth", "not yet born", "date_of_birth is None")
+    d.flow("Gateway_Born", "Gateway_BornDone", "born", default=True)
+    d.chain("Task_RecordBirth", "Script_ConsentGate", "Gateway_BornDone", "Task_CPR", "Task_AdoptionPanel",
+            "Task_ADMDecision", "Task_NotifyParent", "Gateway_ADM")  # fmt: skip
+    d.flow("Gateway_ADM", "Task_RequestCafcass", "place for adoption", "adm_decision == 'placed_for_adoption'")
+    d.flow("Gateway_ADM", "End_NotPlaced", "not placed", default=True)
+    d.chain("Task_RequestCafcass", "Task_ConsentWitnessed", "Gateway_Consent")
+    d.flow("Gateway_Consent", "Script_Authorised", "given", "consent_outcome == 'given'")
+    d.flow("Gateway_Consent", "Task_ReturnChild", "withdrawn or refused", default=True)
+    d.chain("Task_ReturnChild", "End_CareProceedings")
+    d.chain("Script_Authorised", "Task_PlaceWithAdopters", "Gateway_Placed")
+    d.chain("Gateway_Placed", "Task_FirstVisit", "Gateway_PlacedJoin")
+    d.chain("Gateway_Placed", "Task_FirstAdoptionReview", "Gateway_PlacedJoin", "Task_AdoptionOrder", "Gateway_Order")
+    d.flow("Gateway_Order", "End_Adopted", "made", "adoption_order_made == True")
+    d.flow("Gateway_Order", "End_NoOrder", "not made", default=True)
+    return d
+
+
+FUTURE_PLANS = [("connected_person", "Connected person (SGO or child arrangements order)"),
+                ("long_term_fostering", "Long-term fostering"), ("reunification", "Reunification"),
+                ("residential", "Residential care")]  # fmt: skip
+
+
+def placement_order_revocation() -> Diagram:
+    d = Diagram(
+        "placement_order_revocation",
+        "Placement order revocation",
+        [
+            ("social_worker", "Child permanence social worker"),
+            ("cic_social_worker", "Children in care social worker"),
+            ("team_manager", "Team manager"),
+            ("head_of_service", "Head of service"),
+            ("legal", "Legal"),
+            ("adm", "Agency decision maker"),
+            ("iro", "Independent reviewing officer"),
+        ],  # fmt: skip
+        doc="A child with a plan of adoption under a placement order, where the decision is made to seek "
+        "revocation. Source: pathways.md section 3 (Derby, Hertfordshire) and timescales.md section 4.",
+    )
+    sw, cic, tm, hos, legal, adm, iro = ("social_worker", "cic_social_worker", "team_manager", "head_of_service",
+                                         "legal", "adm", "iro")  # fmt: skip
+    d.start("Start_Revocation", "Decision to seek revocation", tm,
+            form=[date_field("date_of_birth", "Child's date of birth"),
+                  date_field("placement_order_date", "Date of the placement order"),
+                  date_field("revocation_decision_date", "Date of the decision to seek revocation")],
+            **deadline("hos_referral", "Referred to the head of service (6 months under a placement order)",
+                       "add_months(placement_order_date, 6) if revocation_decision_date > "
+                       "add_months(placement_order_date, 6) else None",
+                       f"{HERTS} section 10: a child still under a placement order after 6 months, where adoption "
+                       "is unlikely within 12 months, is referred to the head of service", "LOCAL",
+                       "placement_order_date", "Task_HoSReview"))  # fmt: skip
+    d.xor("Gateway_Drift", "Over 6 months?", tm)
+    d.user("Task_HoSReview", "Review the drift: child under a placement order for over 6 months", hos,
+           [date_field("hos_review_date", "Date of the review"), text("hos_direction", "Direction", required=True)],
+           **due("add_working_days(revocation_decision_date, 5)", f"{HERTS} section 10; 5 WD is our default", "OURS",
+                 "revocation_decision_date"))  # fmt: skip
+    d.xor("Gateway_DriftDone", "", tm)
+    d.user("Task_CaseManagementMeeting", "Hold the case management meeting on the future care plan", tm,
+           [date_field("cmm_date", "Date of the meeting"),
+            choice("future_plan", "Future care plan", FUTURE_PLANS),
+            yes_no("carer_offers_permanence", "Does the current carer offer permanence")],
+           doc="Decides the future care plan and the child's long-term placement needs (Derby). While revocation is "
+           "pending the child may not be placed for adoption without the court's leave (ACA 2002 s24(4)).",
+           **due("add_working_days(revocation_decision_date, 10)", "Our default: 10 WD after the decision", "OURS",
+                 "revocation_decision_date"))  # fmt: skip
+    d.user("Task_ADMRatify", "Ratify the change of plan away from adoption", adm,
+           [yes_no("plan_change_ratified", "Is the change of plan ratified"),
+            date_field("ratification_date", "Date of the decision"), text("ratification_reasons", "Reasons",
+                                                                          required=True)],
+           doc="Birmingham: the team manager agrees, then the ADM ratifies, rejects or defers with the alternative "
+           "plan stated. Good practice, not a legal requirement (revocation aide-memoire).",
+           **due("add_working_days(cmm_date, 10)", "Our default: 10 WD after the case management meeting", "OURS",
+                 "cmm_date"))  # fmt: skip
+    d.xor("Gateway_Ratified", "Ratified?", adm)
+    d.end(
+        "End_NotRatified",
+        "Adoption plan continues",
+        adm,
+        outcome="change of plan not ratified: adoption plan continues",
+    )
+    d.user("Task_RevocationApplication", "Apply to revoke the placement order (form A52)", legal,
+           [date_field("application_date", "Date the application was issued")],
+           doc="With chronology, statement, care plan and review minutes (ACA 2002 s24(1)).",
+           **due("add_working_days(ratification_date, 20)", "Recommended: within 20 WD of the ADM ratifying "
+                 "(timescales.md V5)", "OURS", "ratification_date"))  # fmt: skip
+    d.par("Gateway_AfterApplication", legal)
+    d.user("Task_AllocateCiCWorker", "Allocate a children-in-care social worker", tm,
+           [date_field("cic_allocated_date", "Date allocated")],
+           **due("add_working_days(application_date, 5)", f"{DERBY}: allocate once the application is made; 5 WD is "
+                 "our default", "OURS", "application_date"))  # fmt: skip
+    d.user("Task_BirthFamilyWork", "Complete the revocation work, including birth family work", sw,
+           [date_field("revocation_work_date", "Date the work was completed")],
+           **due("add_working_days(application_date, 20)", f"{DERBY}: revocation work by the child permanence team; "
+                 "20 WD is our default", "OURS", "application_date"))  # fmt: skip
+    d.par("Gateway_AfterApplicationJoin", legal)
+    d.user("Task_RecordRevocation", "Record the court's decision on revocation", legal,
+           [yes_no("placement_order_revoked", "Did the court revoke the placement order"),
+            date_field("revocation_order_date", "Date of the court's decision")],
+           **due("add_weeks(application_date, 12)", "Our default: expect the hearing within 12 weeks", "OURS",
+                 "application_date"))  # fmt: skip
+    d.xor("Gateway_Revoked", "Revoked?", legal)
+    d.end("End_NotRevoked", "Placement order stands", legal, outcome="placement order not revoked")
+    d.par("Gateway_AfterRevocation", iro)
+    d.user("Task_ReviewAfterRevocation", "Hold a CLA review to reset the care plan", iro,
+           [date_field("post_revocation_review_date", "Date of the review")],
+           doc="The care order revives (ACA 2002 s29(1)); a significant change to the care plan needs a review.",
+           **due("add_working_days(revocation_order_date, 20)", f"{CPPCR} reg 32(2) (duty); 20 WD is the recommended "
+                 "timer (timescales.md V7)", "OURS", "revocation_order_date"))  # fmt: skip
+    d.xor("Gateway_CarerOffers", "Carer offers permanence?", sw)
+    d.user("Task_CarerAssessment", "Assess the current carer for permanence", sw,
+           [date_field("carer_assessment_date", "Date the assessment was completed")],
+           **due("add_weeks(revocation_order_date, 8)", f"{DERBY}: the assessment reaches panel no later than 3 months "
+                 "after revocation; 8 weeks leaves time to book it", "OURS", "revocation_order_date"))  # fmt: skip
+    d.script(
+        "Script_CarerToPanel",
+        "Book the carer's assessment",
+        sw,
+        "panel_ready_date = carer_assessment_date",
+        **deadline(
+            "carer_panel",
+            "Carer's assessment at panel (3 months after revocation)",
+            "add_months(revocation_order_date, 3)",
+            f"{DERBY}: no later than 3 months after revocation (sooner if uncontested)",
+            "LOCAL",
+            "revocation_order_date",
+            "Task_PanelDecision",
+        ),
+    )
+    d.user("Task_FindPlacement", "Find an alternative long-term placement", cic,
+           [date_field("new_placement_start_date", "Date the new placement started")],
+           **due("add_months(revocation_order_date, 3)", "Our default: 3 months after revocation", "OURS",
+                 "revocation_order_date"))  # fmt: skip
+    d.script("Script_NewPlacementClock", "Start the 9-month clock", cic, "placement_clock = new_placement_start_date",
+             **deadline("placement_panel", "Permanence plan at panel (9 months after the placement starts)",
+                        "add_months(new_placement_start_date, 9)", f"{DERBY}: within 9 months of the placement "
+                        "starting", "LOCAL", "new_placement_start_date", "Task_PanelDecision"))  # fmt: skip
+    d.user("Task_PreparePanelPlan", "Prepare the permanence plan for panel", cic,
+           [date_field("panel_plan_ready_date", "Date the plan was ready")],
+           **due("add_months(new_placement_start_date, 8)", f"{DERBY}: panel within 9 months; ready a month before",
+                 "OURS", "new_placement_start_date"))  # fmt: skip
+    d.script("Script_PlanToPanel", "Book the plan", cic, "panel_ready_date = panel_plan_ready_date")
+    d.xor("Gateway_ToPanel", "", sw)
+    d.call("Call_Panel", "Permanency panel", sw, "permanency_panel")
+    d.par("Gateway_AfterRevocationJoin", iro)
+    d.xor("Gateway_PanelOutcome", "Approved?", sw)
+    d.end(
+        "End_PlanApproved",
+        "Permanence plan approved",
+        sw,
+        outcome="placement order revoked: plan approved at panel",
+        outcome_detail="future_plan",
+    )
+    d.end("End_PlanNotApproved", "Plan not approved", sw, outcome="placement order revoked: plan not approved at panel")
+
+    d.chain("Start_Revocation", "Gateway_Drift")
+    d.flow(
+        "Gateway_Drift",
+        "Task_HoSReview",
+        "over 6 months",
+        "revocation_decision_date > add_months(placement_order_date, 6)",
+    )
+    d.flow("Gateway_Drift", "Gateway_DriftDone", "no", default=True)
+    d.chain("Task_HoSReview", "Gateway_DriftDone", "Task_CaseManagementMeeting", "Task_ADMRatify", "Gateway_Ratified")
+    d.flow("Gateway_Ratified", "Task_RevocationApplication", "ratified", "plan_change_ratified == True")
+    d.flow("Gateway_Ratified", "End_NotRatified", "not ratified", default=True)
+    d.chain("Task_RevocationApplication", "Gateway_AfterApplication")
+    d.chain("Gateway_AfterApplication", "Task_AllocateCiCWorker", "Gateway_AfterApplicationJoin")
+    d.chain("Gateway_AfterApplication", "Task_BirthFamilyWork", "Gateway_AfterApplicationJoin",
+            "Task_RecordRevocation", "Gateway_Revoked")  # fmt: skip
+    d.flow("Gateway_Revoked", "Gateway_AfterRevocation", "revoked", "placement_order_revoked == True")
+    d.flow("Gateway_Revoked", "End_NotRevoked", "not revoked", default=True)
+    d.chain("Gateway_AfterRevocation", "Task_ReviewAfterRevocation", "Gateway_AfterRevocationJoin")
+    d.chain("Gateway_AfterRevocation", "Gateway_CarerOffers")
+    d.flow("Gateway_CarerOffers", "Task_CarerAssessment", "yes", "carer_offers_permanence == True")
+    d.flow("Gateway_CarerOffers", "Task_FindPlacement", "no", default=True)
+    d.chain("Task_CarerAssessment", "Script_CarerToPanel", "Gateway_ToPanel")
+    d.chain("Task_FindPlacement", "Script_NewPlacementClock", "Task_PreparePanelPlan", "Script_PlanToPanel",
+            "Gateway_ToPanel")  # fmt: skip
+    d.chain("Gateway_ToPanel", "Call_Panel", "Gateway_AfterRevocationJoin", "Gateway_PanelOutcome")
+    d.flow("Gateway_PanelOutcome", "End_PlanApproved", "approved", "panel_decision == 'approve'")
+    d.flow("Gateway_PanelOutcome", "End_PlanNotApproved", "not approved", default=True)
+    return d
+
+
+DRAFTS = {
+    "ppm_to_adm": ppm_to_adm,
+    "permanency_panel": permanency_panel,
+    "sgo_assessment": sgo_assessment,
+    "relinquished_baby": relinquished_baby,
+    "placement_order_revocation": placement_order_revocation,
+}
 
 
 def main(keys: list[str]) -> None:
