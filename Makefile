@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest test-postgres install db bench clean
+.PHONY: run test lint typecheck pytest test-postgres install db bench diagrams clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Front-end packages (bpmn-js) from the lock file.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 db: install
 	$(BIN)/pathways db upgrade
 	$(BIN)/pathways workflows load workflows
 
 # Web app on http://$(HOST):$(PORT) in the foreground; the worker beside it, stopped with it.
-run: db
+run: db node_modules/.package-lock.json
 	@echo "Permanence Pathways: http://$(HOST):$(PORT)  (Ctrl-C stops the web app and the worker)"
 	@$(BIN)/pathways worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
@@ -44,8 +48,13 @@ test-postgres: install
 	@test -n "$(TEST_DATABASE_URL)" || (echo "set TEST_DATABASE_URL=postgresql://user@host:5432/db" && exit 2)
 	$(BIN)/python -m pytest
 
+# Pictures of every diagram in workflows/ (bpmn-js in Debian's headless Chromium) into docs/diagrams/.
+diagrams: install node_modules/.package-lock.json
+	@command -v chromium >/dev/null || (echo "needs Debian's chromium: apt-get install chromium" && exit 2)
+	$(BIN)/python tools/render_diagrams.py
+
 bench: install
 	$(BIN)/python bench/engine_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache .mypy_cache .hypothesis

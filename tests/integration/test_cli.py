@@ -92,3 +92,47 @@ def test_claim_assign_suspend_cancel_from_the_cli(cli, now):
     assert "give a reason for suspending" in cli("case", "suspend", "CH-7", ok=False).stderr
     assert "cancelled" in cli("case", "cancel", "CH-7", "--reason", "moved authority").output
     assert "no case for child reference CH-404" in cli("case", "show", "CH-404", ok=False).stderr
+
+
+def test_a_real_pathway_from_the_cli_lists_deadlines_sources_and_gates(cli, now):
+    from tests.scenario import WORKFLOWS
+
+    cli("workflows", "load", str(WORKFLOWS))
+    start = {"request_date": "2026-11-02", "date_of_birth": "2026-12-18"}
+    cli("case", "start", "relinquished_baby", "--ref", "CH-77", "--data", json.dumps(start))
+
+    def complete(element: str, answers: dict) -> None:
+        task = next(t for t in json.loads(cli("tasks", "--ref", "CH-77", "--json").output) if t["element"] == element)
+        cli("task", "complete", str(task["id"]), "--user", "u", "--data", json.dumps(answers))
+
+    for element, answers in (
+        ("Task_Allocate", {"allocated_on": "2026-11-03"}),
+        ("Task_SingleAssessment", {"single_assessment_date": "2026-11-05"}),
+        ("Task_Counselling", {"counselling_date": "2026-11-06", "wishes_recorded": "yes", "more_counselling": "no"}),
+        ("Task_Father", {"father_has_pr": "no", "father_notification": "notify", "father_decision_reasons": "r"}),
+        ("Task_EarlyPermanence", {"early_permanence": "ffa", "accommodated_date": "2026-12-19"}),
+        ("Task_CPR", {"cpr_completed_date": "2027-01-05"}),
+        ("Task_AdoptionPanel", {"panel_recommendation": "should_be_placed", "adoption_panel_date": "2027-01-13",
+                                "final_minutes_received_date": "2027-01-15"}),
+        ("Task_ADMDecision", {"adm_decision": "placed_for_adoption", "adm_decision_date": "2027-01-20",
+                              "adm_reasons": "consent route"}),
+        ("Task_NotifyParent", {"parent_notified_date": "2027-01-21"}),
+        ("Task_RequestCafcass", {"cafcass_request_date": "2027-01-21"}),
+    ):  # fmt: skip
+        complete(element, answers)
+    shown = json.loads(cli("case", "show", "CH-77", "--json").output)
+    assert shown["gates"] == [{"name": "Record consent witnessed by the Cafcass reporting officer",
+                               "element": "Task_ConsentWitnessed", "not_before": "2027-01-29",
+                               "source": shown["gates"][0]["source"]}]  # fmt: skip
+    assert "s52(3)" in shown["gates"][0]["source"]
+    adm = next(d for d in shown["deadlines"] if d["key"] == "Task_ADMDecision")
+    assert (adm["due"], adm["rule_status"], adm["status"]) == ("2027-01-26", "GUID", "met")
+    assert all(d["source"] for d in shown["deadlines"])
+    now.set(now.now.replace(year=2027, month=2, day=1))
+    complete("Task_ConsentWitnessed", {"consent_outcome": "withdrawn", "consent_date": "2027-02-01"})
+    complete("Task_ReturnChild", {"return_outcome": "returned", "return_date": "2027-02-04"})
+    assert json.loads(cli("case", "show", "CH-77", "--key", "relinquished_baby", "--json").output)["status"] == (
+        "completed"
+    )
+    follow_on = json.loads(cli("case", "show", "CH-77", "--json").output)
+    assert (follow_on["key"], follow_on["status"]) == ("ppm_to_adm", "running")
