@@ -181,3 +181,28 @@ def test_no_final_plan_at_the_second_review_triggers_a_further_ppm(case):
             permanence_option="reunification", contingency_plan="long_term_fostering")  # fmt: skip
     # a further PPM due 20 WD after the review (7 May, over the early May bank holiday); the plan 5 WD before
     assert case.due("Task_PreparePlan") == "2027-04-29"
+
+
+def test_overdue_second_review_escalates_and_the_audit_log_tells_the_story(case):
+    _to_ppm(case)
+    case.do("Task_HoldPPM", "tm", ppm_date="2027-02-24", permanence_option="reunification",
+            contingency_plan="long_term_fostering", cannot_live_with_parents=False)  # fmt: skip
+    case.do("Task_SendMinutes", "tm", minutes_sent_date="2027-03-30")
+    case.do("Task_InformParents", "sw", parents_informed_date="2027-04-01")
+    assert case.fire("2027-04-09T22:59:00+00:00")["cases_fired"] == 0  # 9 April is still running (BST)
+    assert case.fire("2027-04-09T23:00:00+00:00")["cases_fired"] == 1
+    escalation = case.open()["Task_SecondReviewOverdue"]
+    assert (escalation["role"], escalation["due"]) == ("team_manager", "2027-04-13")  # +2 WD
+    story = [
+        (e["action"], e["element"])
+        for e in case.show()["audit"]
+        if e["action"] in ("case.started", "task.completed", "timer.fired", "task.opened", "deadline.breached")
+    ]
+    assert story[0] == ("case.started", None)
+    completed = [element for action, element in story if action == "task.completed"]
+    assert completed == ["Task_FirstReview", "Task_UpdateCarePlan", "Task_DecidePPM", "Task_PreparePlan",
+                         "Task_HoldPPM", "Task_SendMinutes", "Task_InformParents"]  # fmt: skip
+    assert story[-3:] == [("timer.fired", None), ("task.opened", "Task_SecondReviewOverdue"),
+                          ("deadline.breached", "Task_SecondReview")]  # fmt: skip
+    actors = {e["element"]: e["actor"] for e in case.show()["audit"] if e["action"] == "task.completed"}
+    assert actors["Task_FirstReview"] == "iro" and actors["Task_HoldPPM"] == "tm"

@@ -115,3 +115,23 @@ def test_adm_decides_against_adoption(case):
             adm_reasons="mother now wishes to care")  # fmt: skip
     case.do("Task_NotifyParent", "asw", parent_notified_date="2026-12-02")
     assert case.show()["outcome"] == "ADM decided: should not be placed for adoption"
+
+
+def test_consent_refused_returns_the_child_and_the_order_not_made_branch(case, rt, now):
+    _to_consent(case)
+    case.on("2027-02-01").do("Task_ConsentWitnessed", "asw", consent_outcome="refused", consent_date="2027-02-01")
+    case.do("Task_ReturnChild", "asw", return_outcome="returned", return_date="2027-02-03")
+    assert case.show("relinquished_baby")["outcome"] == "consent withdrawn: switched to care proceedings"
+    follow_on = services.show_case(rt, case.ref, "ppm_to_adm")
+    assert follow_on["start_data"]["in_care_proceedings"] is False
+    assert follow_on["open_tasks"][0]["element"] == "Task_FirstReview"
+
+    other = Scenario(rt, now, "relinquished_baby", ref="CH-2002")
+    _to_consent(other)
+    other.on("2027-02-01").do("Task_ConsentWitnessed", "asw", consent_outcome="given", consent_date="2027-02-01")
+    other.do("Task_PlaceWithAdopters", "asw", match_approved_date="2027-02-10", adoptive_placement_date="2027-02-15")
+    other.do("Task_FirstVisit", "asw", first_visit_date="2027-02-19")
+    other.do("Task_FirstAdoptionReview", "iro", first_adoption_review_date="2027-03-10")
+    other.on("2027-06-30").do("Task_AdoptionOrder", "asw", adoption_application_date="2027-04-28",
+                              adoption_order_made=False, adoption_order_date="2027-06-30")  # fmt: skip
+    assert other.show()["outcome"] == "adoption order not made"

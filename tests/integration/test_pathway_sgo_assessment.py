@@ -162,3 +162,11 @@ def test_connected_person_fully_approved(case):
     case.do("Task_ReviewTemporaryApproval", "tm", approval_status="fully_approved")
     assert case.deadline("Temporary approval expires")["status"] == "met"
     assert "Task_VisitCarers" in case.open()  # the assessment track goes on
+
+
+def test_the_court_does_not_make_the_order(case):
+    _to_panel(case)
+    _assess(case)
+    _panel(case, "approve")
+    case.do("Task_RecordCourtDecision", "sw", sgo_made=False, court_decision_date="2027-06-15")
+    assert case.show()["outcome"] == "SGO not made by the court"
