@@ -48,5 +48,16 @@ class Scenario:
     def fire(self, at: str) -> dict:
         return services.fire_due_timers(self.rt, datetime.fromisoformat(at))
 
+    def panel(self, decision: str, held: str) -> None:
+        """Take the case through one sitting of the shared permanency panel."""
+        self.do("Task_RemindSocialWorker", "support", panel_reminder_sent_date=held)
+        self.do("Task_SubmitPaperwork", "sw", paperwork_submitted_date=held, support_plan_included=True)
+        self.on(held).do("Task_PanelDecision", "chair", panel_decision=decision, panel_held_date=held,
+                         panel_reasons="as minuted")  # fmt: skip
+        for element, field in (("Task_PanelMinutes", "panel_minutes_date"),
+                               ("Task_VisitChildAfterPanel", "post_panel_visit_date"),
+                               ("Task_ChairLetter", "chair_letter_date")):  # fmt: skip
+            self.do(element, "x", **{field: held})
+
     def actions(self) -> list[str]:
         return [e["action"] for e in self.show()["audit"]]

@@ -136,3 +136,27 @@ def test_a_real_pathway_from_the_cli_lists_deadlines_sources_and_gates(cli, now)
     )
     follow_on = json.loads(cli("case", "show", "CH-77", "--json").output)
     assert (follow_on["key"], follow_on["status"]) == ("ppm_to_adm", "running")
+
+
+START_DATA = {
+    "relinquished_baby": {"request_date": "2026-11-02", "expected_date_of_birth": "2026-12-20"},
+    "ppm_to_adm": {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": True,
+                   "proceedings_start_date": "2026-12-10"},
+    "placement_order_revocation": {"date_of_birth": "2022-05-10", "placement_order_date": "2025-09-15",
+                                   "revocation_decision_date": "2026-11-16"},
+    "sgo_assessment": {"expression_of_interest_date": "2027-01-04", "carer_type": "connected_person",
+                       "placement_start_date": "2027-01-11"},
+}  # fmt: skip
+
+
+def test_every_pathway_starts_from_the_cli_with_its_documented_start_data(cli, now):
+    from tests.scenario import WORKFLOWS
+
+    cli("workflows", "load", str(WORKFLOWS))
+    for number, (key, data) in enumerate(START_DATA.items()):
+        ref = f"CH-{900 + number}"
+        cli("case", "start", key, "--ref", ref, "--data", json.dumps(data))
+        shown = json.loads(cli("case", "show", ref, "--json").output)
+        assert (shown["key"], shown["status"], shown["error"]) == (key, "running", None)
+        assert shown["open_tasks"] and all(t["due"] and t["role"] for t in shown["open_tasks"])
+        assert shown["deadlines"] and all(d["source"] and d["due"] for d in shown["deadlines"])

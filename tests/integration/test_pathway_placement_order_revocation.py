@@ -40,23 +40,13 @@ def _to_revocation(case, carer_offers: bool):
     case.do("Task_ReviewAfterRevocation", "iro", post_revocation_review_date="2027-03-20")
 
 
-def _panel(case, decision, held):
-    case.do("Task_RemindSocialWorker", "support", panel_reminder_sent_date=held)
-    case.do("Task_SubmitPaperwork", "sw", paperwork_submitted_date=held, support_plan_included=True)
-    case.on(held).do("Task_PanelDecision", "chair", panel_decision=decision, panel_held_date=held,
-                     panel_reasons="as minuted")  # fmt: skip
-    for element, field in (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAfterPanel",
-                           "post_panel_visit_date"), ("Task_ChairLetter", "chair_letter_date")):  # fmt: skip
-        case.do(element, "x", **{field: held})
-
-
 def test_carer_offers_permanence_and_panel_approves_within_three_months(case):
     _to_revocation(case, carer_offers=True)
     assert case.due("Task_CarerAssessment") == "2027-04-26"
     case.do("Task_CarerAssessment", "sw", carer_assessment_date="2027-04-20")
     assert case.deadline("Carer's assessment at panel (3 months after revocation)")["due"] == "2027-06-01"
     assert case.due("Task_RemindSocialWorker") == "2027-04-14"  # 2 weeks before the 28 April panel
-    _panel(case, "approve", "2027-04-28")
+    case.panel("approve", "2027-04-28")
     shown = case.show()
     assert (shown["status"], shown["outcome"]) == (
         "completed",
@@ -74,7 +64,7 @@ def test_new_placement_goes_to_panel_within_nine_months(case):
     assert case.due("Task_PreparePanelPlan") == "2028-01-10"
     case.do("Task_PreparePanelPlan", "cic", panel_plan_ready_date="2027-12-01")
     assert case.due("Task_RemindSocialWorker") == "2027-12-15"  # 2 weeks before Wed 29 Dec, the last Wednesday
-    _panel(case, "reject", "2027-12-29")
+    case.panel("reject", "2027-12-29")
     case.do("Task_UrgentCarePlanning", "tm", care_planning_decision="residential", care_planning_date="2027-12-30")
     assert case.show()["outcome"] == "placement order revoked: plan not approved at panel"
 

@@ -33,16 +33,6 @@ def _assess(case):
             assessment_recommendation="recommend", support_plan_done=True)  # fmt: skip
 
 
-def _panel(case, decision, held="2027-04-28"):
-    case.do("Task_RemindSocialWorker", "support", panel_reminder_sent_date="2027-04-13")
-    case.do("Task_SubmitPaperwork", "sw", paperwork_submitted_date="2027-04-20", support_plan_included=True)
-    case.on(held).do("Task_PanelDecision", "chair", panel_decision=decision, panel_held_date=held,
-                     panel_reasons="as minuted")  # fmt: skip
-    for element, field in (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAfterPanel",
-                           "post_panel_visit_date"), ("Task_ChairLetter", "chair_letter_date")):  # fmt: skip
-        case.do(element, "x", **{field: held})
-
-
 def test_foster_carers_assessed_in_twelve_weeks_approved_at_panel_and_sgo_made(case):
     _to_panel(case)
     _assess(case)
@@ -98,7 +88,7 @@ def test_withdrawal_during_the_assessment(case):
 def test_rejection_needs_an_urgent_care_planning_decision(case):
     _to_panel(case)
     _assess(case)
-    _panel(case, "reject")
+    case.panel("reject", "2027-04-28")
     assert case.due("Task_UrgentCarePlanning") == "2027-04-30"
     case.do("Task_UrgentCarePlanning", "tm", care_planning_decision="long-term fostering",
             care_planning_date="2027-04-29")  # fmt: skip
@@ -108,10 +98,10 @@ def test_rejection_needs_an_urgent_care_planning_decision(case):
 def test_deferral_books_the_next_panel(case):
     _to_panel(case)
     _assess(case)
-    _panel(case, "defer")
+    case.panel("defer", "2027-04-28")
     case.do("Task_DeferralActionPlan", "sw", deferral_actions="update the support plan by 14 May")
     assert case.due("Task_RemindSocialWorker") == "2027-05-12"  # next panel: last Wednesday of May (26th)
-    _panel(case, "approve", held="2027-05-26")
+    case.panel("approve", "2027-05-26")
     assert "Task_RecordCourtDecision" in case.open()
 
 
@@ -167,6 +157,6 @@ def test_connected_person_fully_approved(case):
 def test_the_court_does_not_make_the_order(case):
     _to_panel(case)
     _assess(case)
-    _panel(case, "approve")
+    case.panel("approve", "2027-04-28")
     case.do("Task_RecordCourtDecision", "sw", sgo_made=False, court_decision_date="2027-06-15")
     assert case.show()["outcome"] == "SGO not made by the court"
