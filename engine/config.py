@@ -14,6 +14,12 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     workflows_dir: Path = Path("workflows")
     timer_poll_seconds: float = 30.0
+    escalation_intervals: str = "2,5,5"  # working days: overdue -> TM -> SM -> HoS
+    app_url: str = "http://127.0.0.1:5000"  # links in notifications
+    mail_domain: str = "pathways.local"  # team mailboxes: <role>.<team>@<domain> until user accounts exist
+    smtp_url: str = ""  # smtp://user:password@host:587 ; empty: write messages to mail_dir
+    mail_dir: Path = Path("var/mail")
+    mail_from: str = "permanence-pathways@pathways.local"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -21,6 +27,12 @@ class Settings:
             "database_url": os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
             "workflows_dir": Path(os.environ.get("WORKFLOWS_DIR", "workflows")),
             "timer_poll_seconds": float(os.environ.get("TIMER_POLL_SECONDS", "30")),
+            "escalation_intervals": os.environ.get("ESCALATION_INTERVALS", "2,5,5"),
+            "app_url": os.environ.get("APP_URL", "http://127.0.0.1:5000"),
+            "mail_domain": os.environ.get("MAIL_DOMAIN", "pathways.local"),
+            "smtp_url": os.environ.get("SMTP_URL", ""),
+            "mail_dir": Path(os.environ.get("MAIL_DIR", "var/mail")),
+            "mail_from": os.environ.get("MAIL_FROM", "permanence-pathways@pathways.local"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -119,6 +119,9 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(200))
     completed_at: Mapped[datetime | None]
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    delay_reason: Mapped[str | None] = mapped_column(Text)  # recorded by a manager: stops the ladder
+    delay_recorded_by: Mapped[str | None] = mapped_column(String(200))
+    delay_recorded_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
 
@@ -142,6 +145,59 @@ class Deadline(Base):
     status: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime]
     met_at: Mapped[datetime | None]
+    delay_reason: Mapped[str | None] = mapped_column(Text)  # recorded by a manager: stops the ladder
+    delay_recorded_by: Mapped[str | None] = mapped_column(String(200))
+    delay_recorded_at: Mapped[datetime | None]
+
+
+class Escalation(Base):
+    """One rung of the ladder raised for one overdue step or breached deadline: recorded once (``key``)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_case", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # e.g. task:12:2
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"))
+    level: Mapped[int]
+    name: Mapped[str] = mapped_column(String(40))
+    due_date: Mapped[date]
+    raise_on: Mapped[date]
+    raised_at: Mapped[datetime]
+    late: Mapped[bool]  # raised after its day (the worker was down)
+
+
+class Notification(Base):
+    """The outbox: every message is recorded (unique ``key``) before anything is sent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        Index("ix_notifications_inbox", "recipient_role", "recipient_team", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(140), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
+    channel: Mapped[str] = mapped_column(String(20))  # in_app | email
+    recipient_role: Mapped[str | None] = mapped_column(String(100))
+    recipient_team: Mapped[str | None] = mapped_column(String(100))
+    recipient_user: Mapped[str | None] = mapped_column(String(200))
+    recipient_address: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)  # references only: never a child's name
+    link: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))  # pending | sent | dead (email); unread | read (in-app)
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):

@@ -64,6 +64,9 @@ def _fire_one(rt: Runtime, case_id: int, at: datetime) -> int:
               after={"elements": [e for e in result.completed if e]})  # fmt: skip
         _steps.sync(rt, session, case, workflow, result, SYSTEM)
         commit(uow, f"case {case_id}")
+        elements = ",".join(e for e in result.completed if e) or "-"
+        log.info("event=timer_fired case=%s key=%s elements=%s due=%s%s", case.ref, case.key, elements,
+                 due.isoformat() if due else "?", " late=true" if late else "")  # fmt: skip
         return 1
 
 

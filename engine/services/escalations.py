@@ -1,0 +1,173 @@
+"""Raising the escalation ladder for overdue steps and breached deadlines, once per rung.
+
+Safe with N workers: the subjects are claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), and
+every rung and message has a unique key, so a race can only ever record it once. A rung whose day
+passed while the worker was down is raised on the next sweep and marked late.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.domain.escalation import Rung, due_rungs, parse_intervals
+from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
+from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.persistence.models import Case, Deadline, Escalation, HumanTask, Notification
+from engine.services._common import SYSTEM, audit, commit, refresh_calendar
+
+log = logging.getLogger(__name__)
+_ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
+_UNMET = (DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)
+
+
+def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
+    """Raise every rung whose day has come for open overdue steps and breached declared deadlines."""
+    at = clock.require_aware(now, "now") if now is not None else clock.utcnow()
+    today = at.astimezone(clock.LONDON).date()
+    intervals = parse_intervals(rt.settings.escalation_intervals)
+    counts = {"escalations_raised": 0, "escalations_late": 0}
+    with clock.frozen(at), rt.uow() as uow:
+        session = uow.session
+        calendar = refresh_calendar(rt, session)
+        for subject in _overdue_tasks(session, today, batch) + _breached_deadlines(session, today, batch):
+            existing = set(session.scalars(select(Escalation.level).where(Escalation.key.like(f"{_key(subject)}:%"))))
+            for rung in due_rungs(subject.due_date, today, calendar, intervals):
+                if rung.level not in existing and _raise(rt, session, subject, rung, today):
+                    counts["escalations_raised"] += 1
+                    counts["escalations_late"] += rung.raise_on < today
+        commit(uow, "escalations")
+    return counts
+
+
+def _overdue_tasks(session: Session, today: Any, batch: int) -> list[HumanTask]:
+    query = (
+        select(HumanTask)
+        .join(Case, HumanTask.case_id == Case.id)
+        .where(
+            HumanTask.status == TaskStatus.OPEN,
+            HumanTask.due_date < today,
+            HumanTask.delay_reason.is_(None),
+            Case.status.in_(_ADVANCING),
+        )  # fmt: skip
+        .order_by(HumanTask.due_date, HumanTask.id)
+        .limit(batch)
+        .with_for_update(of=HumanTask, skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def _breached_deadlines(session: Session, today: Any, batch: int) -> list[Deadline]:
+    """Declared deadlines only: a step's own due date is escalated through the step itself."""
+    query = (
+        select(Deadline)
+        .join(Case, Deadline.case_id == Case.id)
+        .where(Deadline.status.in_(_UNMET), Deadline.met_at.is_(None), Deadline.due_date < today,
+               Deadline.delay_reason.is_(None), Deadline.key != Deadline.element, Case.status.in_(_ADVANCING))
+        .order_by(Deadline.due_date, Deadline.id)
+        .limit(batch)
+        .with_for_update(of=Deadline, skip_locked=True)
+    )  # fmt: skip
+    return list(session.scalars(query))
+
+
+def _key(subject: HumanTask | Deadline) -> str:
+    return f"{'task' if isinstance(subject, HumanTask) else 'deadline'}:{subject.id}"
+
+
+def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: Rung, today: Any) -> bool:
+    """Record one rung with its messages; False when another worker recorded it first."""
+    case = session.get(Case, subject.case_id)
+    assert case is not None
+    try:
+        with session.begin_nested():
+            escalation = Escalation(
+                key=f"{_key(subject)}:{rung.level}", case_id=case.id, level=rung.level, name=rung.name,
+                task_id=subject.id if isinstance(subject, HumanTask) else None,
+                deadline_id=subject.id if isinstance(subject, Deadline) else None,
+                due_date=subject.due_date, raise_on=rung.raise_on, raised_at=clock.utcnow(),
+                late=rung.raise_on < today,
+            )  # fmt: skip
+            session.add(escalation)
+            session.flush()
+            for notification in _messages(rt, case, subject, rung, escalation):
+                session.add(notification)
+            session.flush()
+    except IntegrityError:
+        return False
+    title = subject.title if isinstance(subject, HumanTask) else subject.name
+    log.info("event=escalation case=%s element=%s level=%s late=%s", case.ref, subject.element, rung.name,
+             str(escalation.late).lower())  # fmt: skip
+    audit(session, case.id, SYSTEM, "escalation.raised", element=subject.element,
+          detail=f"{rung.name}: {title} was due {subject.due_date:%d/%m/%Y}" + (" (raised late)" if escalation.late
+                                                                                 else ""),
+          after={"level": rung.level, "name": rung.name, "notify": list(rung.notify)})  # fmt: skip
+    return True
+
+
+def _recipients(case: Case, subject: HumanTask | Deadline, rung: Rung) -> list[tuple[str | None, str | None]]:
+    """(role, user) pairs; the holder is the step's assignee, or its role when nobody has claimed it."""
+    found = []
+    for role in rung.notify:
+        if role != "holder":
+            found.append((role, None))
+        elif isinstance(subject, HumanTask):
+            found.append((subject.role, subject.assignee))
+        else:
+            found.append(("social_worker", None))
+    return found
+
+
+def _messages(rt: Runtime, case: Case, subject: HumanTask | Deadline, rung: Rung, escalation: Escalation) -> list:
+    title = subject.title if isinstance(subject, HumanTask) else subject.name
+    link = f"{rt.settings.app_url}/tasks/{subject.id}" if isinstance(subject, HumanTask) else (
+        f"{rt.settings.app_url}/cases/{case.id}")  # fmt: skip
+    level = {"overdue": "Overdue", "team_manager": "Escalated to the team manager",
+             "services_manager": "Escalated to the services manager",
+             "head_of_service": "Escalated to the head of service"}[rung.name]  # fmt: skip
+    subject_line = f"{level}: {case.ref} {title}"
+    body = (f"Child {case.ref} ({case.key}): '{title}' was due on {subject.due_date:%d/%m/%Y} and is not done.\n"
+            f"{level}. Record a reason for delay to stop further escalation.\n{link}\n")  # fmt: skip
+    messages = []
+    for role, user in _recipients(case, subject, rung):
+        mailbox = user or (f"{role}.{case.team}" if case.team else role)  # team mailboxes until accounts exist
+        address = f"{mailbox}@{rt.settings.mail_domain}"
+        for channel in ("in_app", "email"):
+            messages.append(Notification(
+                key=f"{escalation.key}:{channel}:{user or role}", case_id=case.id, escalation_id=escalation.id,
+                channel=channel, recipient_role=role, recipient_team=case.team, recipient_user=user,
+                recipient_address=address if channel == "email" else None, subject=subject_line, body=body,
+                link=link, status="pending" if channel == "email" else "unread", attempts=0,
+                next_attempt_at=clock.utcnow() if channel == "email" else None, created_at=clock.utcnow(),
+            ))  # fmt: skip
+    return messages
+
+
+def record_delay_reason(
+    rt: Runtime, reason: str, actor: str, task_id: int | None = None, deadline_id: int | None = None
+) -> dict[str, Any]:
+    """A manager's reason for delay: shown on the case, and it stops the ladder for that step or deadline."""
+    if not (reason or "").strip():
+        raise InvalidInput("give the reason for the delay")
+    if (task_id is None) == (deadline_id is None):
+        raise InvalidInput("say which step or which deadline the reason is for")
+    with rt.uow() as uow:
+        model = HumanTask if task_id is not None else Deadline
+        subject = uow.session.get(model, task_id if task_id is not None else deadline_id)
+        if subject is None:
+            raise NotFound(f"there is no {'step' if task_id is not None else 'deadline'} {task_id or deadline_id}")
+        if subject.delay_reason:
+            raise NotAllowed(f"a reason for delay was already recorded by {subject.delay_recorded_by}")
+        subject.delay_reason, subject.delay_recorded_by = reason, actor
+        subject.delay_recorded_at = clock.utcnow()
+        audit(uow.session, subject.case_id, actor, "escalation.acknowledged", element=subject.element,
+              detail=reason, after={"reason": reason})  # fmt: skip
+        commit(uow, "the reason for delay")
+        return {"case_id": subject.case_id, "element": subject.element, "reason": reason, "recorded_by": actor}

@@ -1,0 +1,247 @@
+"""The escalation ladder and the outbox: each rung and each message exactly once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import services
+from engine.errors import InvalidInput, NotAllowed
+from engine.persistence.models import Escalation, Notification
+from engine.services import notifications
+from tests.conftest import load
+from worker import _single_sqlite_worker, tick
+from worker.mail import FileSender
+
+
+def at(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+def _start(rt, ref="CH-1", team="north"):
+    load(rt, "review_cycle.bpmn")
+    return services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw", team=team)
+
+
+def _escalations(rt):
+    with rt.uow() as uow:
+        return [(e.key, e.name, e.late) for e in uow.session.scalars(select(Escalation).order_by(Escalation.id))]
+
+
+def _notes(rt, **where):
+    with rt.uow() as uow:
+        rows = uow.session.scalars(select(Notification).filter_by(**where).order_by(Notification.id))
+        return [(n.channel, n.recipient_role, n.recipient_user, n.recipient_address, n.subject, n.body, n.status)
+                for n in rows]  # fmt: skip
+
+
+class FakeSender:
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[str] = []
+        self.failures = failures
+        self.lock = threading.Lock()
+
+    def send(self, message) -> None:
+        with self.lock:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("smtp down")
+            self.sent.append(message.key)
+
+
+def test_an_overdue_step_climbs_the_ladder_one_rung_at_a_time(rt, now):
+    _start(rt)  # "Write the care plan" due Wed 6 Jan 2027
+    assert services.escalate_overdue(rt, at("2027-01-06", 23))["escalations_raised"] == 0  # still the 6th
+    for day, name in (("2027-01-07", "overdue"), ("2027-01-08", "team_manager"),
+                      ("2027-01-15", "services_manager"), ("2027-01-22", "head_of_service")):  # fmt: skip
+        services.escalate_overdue(rt, at(day))
+        assert services.escalate_overdue(rt, at(day, 15))["escalations_raised"] == 0  # never twice
+        step = [e for e in _escalations(rt) if e[0].startswith("task:1:")]
+        assert step[-1][1] == name and len(step) == {"overdue": 1, "team_manager": 2, "services_manager": 3,
+                                                     "head_of_service": 4}[name]  # fmt: skip
+    # by 22 January the declared first-review deadline (due 20 January) has breached too: its own ladder
+    assert [k for k, _, _ in _escalations(rt) if k.startswith("deadline:")] == ["deadline:1:1", "deadline:1:2"]
+    services.escalate_overdue(rt, at("2027-03-01"))
+    assert [e for e in _escalations(rt) if e[0].startswith("task:1:")][-1][0] == "task:1:4"
+    assert [late for key, _, late in _escalations(rt) if key.startswith("task:1:")] == [False] * 4
+    first = _notes(rt, escalation_id=1)
+    assert [(c, r, a) for c, r, _, a, *_ in first] == [
+        ("in_app", "social_worker", None), ("email", "social_worker", "social_worker.north@pathways.local"),
+        ("in_app", "team_manager", None), ("email", "team_manager", "team_manager.north@pathways.local")]  # fmt: skip
+    subject, body = first[1][4], first[1][5]
+    assert subject == "Overdue: CH-1 Write the care plan"
+    assert "Child CH-1 (test_review_cycle): 'Write the care plan' was due on 06/01/2027" in body
+    assert "http://127.0.0.1:5000/tasks/1" in body
+    actions = [e["action"] for e in services.show_case(rt, "CH-1")["audit"]]
+    assert actions.count("escalation.raised") == len(_escalations(rt))
+
+
+def test_after_downtime_missed_rungs_are_raised_once_and_marked_late(rt, now):
+    _start(rt)
+    counts = services.escalate_overdue(rt, at("2027-01-20"))
+    assert counts == {"escalations_raised": 3, "escalations_late": 3}
+    assert [name for _, name, _ in _escalations(rt)] == ["overdue", "team_manager", "services_manager"]
+    assert services.escalate_overdue(rt, at("2027-01-20", 10))["escalations_raised"] == 0
+
+
+def test_a_claimed_step_tells_its_holder_by_name(rt, now):
+    _start(rt)
+    services.claim_task(rt, 1, "sw.alice")
+    services.escalate_overdue(rt, at("2027-01-07"))
+    holder = _notes(rt, recipient_user="sw.alice", channel="email")
+    assert holder[0][3] == "sw.alice@pathways.local"
+    assert services.in_app(rt, user="sw.alice")[0]["subject"] == "Overdue: CH-1 Write the care plan"
+    assert [n["subject"] for n in services.in_app(rt, role="team_manager", team="north")] == [
+        "Overdue: CH-1 Write the care plan"]  # fmt: skip
+    assert services.in_app(rt, role="team_manager", team="south") == []
+
+
+def test_a_reason_for_delay_stops_the_ladder_and_is_audited(rt, now):
+    _start(rt)
+    services.escalate_overdue(rt, at("2027-01-07"))
+    with pytest.raises(InvalidInput):
+        services.record_delay_reason(rt, " ", "tm.carol", task_id=1)
+    services.record_delay_reason(rt, "care plan awaits the court's directions", "tm.carol", task_id=1)
+    services.escalate_overdue(rt, at("2027-01-30"))
+    assert [k for k, _, _ in _escalations(rt) if k.startswith("task:1:")] == ["task:1:1"]  # the step's ladder stopped
+    with pytest.raises(NotAllowed, match="already recorded by tm.carol"):
+        services.record_delay_reason(rt, "again", "tm.dan", task_id=1)
+    acknowledged = [e for e in services.show_case(rt, "CH-1")["audit"] if e["action"] == "escalation.acknowledged"]
+    assert (acknowledged[0]["actor"], acknowledged[0]["detail"]) == (
+        "tm.carol",
+        "care plan awaits the court's directions",
+    )
+
+
+def test_suspended_cases_do_not_escalate(rt, now):
+    _start(rt)
+    services.suspend_case(rt, "CH-1", "tm", "court adjourned")
+    assert services.escalate_overdue(rt, at("2027-01-20"))["escalations_raised"] == 0
+
+
+def test_a_breached_declared_deadline_escalates_beside_its_step(rt, now):
+    _start(rt)
+    for task_id, answers in ((1, {"care_plan_date": "2026-12-18"}), (3, {"visit_date": "2026-12-18"}),
+                             (2, {"iro_appointed_on": "2026-12-18"})):  # fmt: skip
+        services.complete_task(rt, task_id, answers, "sw")
+    services.escalate_overdue(rt, at("2027-01-21"))
+    keys = [k for k, _, _ in _escalations(rt)]
+    assert keys == ["task:4:1", "deadline:1:1"]  # the review step, and the first-review statutory clock
+    services.record_delay_reason(rt, "IRO off sick; review booked for 25/01", "tm", deadline_id=1)
+    services.escalate_overdue(rt, at("2027-01-25"))
+    assert [k for k, _, _ in _escalations(rt)] == ["task:4:1", "deadline:1:1", "task:4:2"]
+
+
+def test_email_is_sent_once_and_failures_back_off_then_dead_letter(rt, now):
+    _start(rt)
+    services.escalate_overdue(rt, at("2027-01-07"))
+    flaky = FakeSender(failures=3)
+    t = at("2027-01-07", 10)
+    assert services.deliver_notifications(rt, flaky, "w1", t) == {"sent": 0, "retrying": 2, "dead": 0}
+    assert services.deliver_notifications(rt, flaky, "w1", t) == {"sent": 0, "retrying": 0, "dead": 0}  # backing off
+    t += timedelta(minutes=1)
+    assert services.deliver_notifications(rt, flaky, "w1", t) == {"sent": 1, "retrying": 1, "dead": 0}
+    t += timedelta(minutes=3)
+    assert services.deliver_notifications(rt, flaky, "w1", t)["sent"] == 1
+    assert sorted(flaky.sent) == sorted(k for k in _keys(rt, "email"))
+    assert services.deliver_notifications(rt, flaky, "w1", t + timedelta(hours=9)) == {"sent": 0, "retrying": 0,
+                                                                                       "dead": 0}  # fmt: skip
+    services.escalate_overdue(rt, at("2027-01-08"))
+    broken, t = FakeSender(failures=10**6), at("2027-01-08", 10)
+    for _ in range(notifications.MAX_ATTEMPTS):
+        services.deliver_notifications(rt, broken, "w1", t)
+        t += timedelta(hours=7)
+    assert [s for *_, s in _notes(rt, escalation_id=2, channel="email")] == ["dead"]
+    services.redeliver(rt, _ids(rt, "dead")[0])
+    assert services.deliver_notifications(rt, FakeSender(), "w1", at("2027-01-09"))["sent"] == 1
+
+
+def test_an_expired_lease_is_taken_over_and_the_first_workers_late_result_ignored(rt, now):
+    _start(rt)
+    services.escalate_overdue(rt, at("2027-01-07"))
+    claimed = notifications._claim(rt, "dead-worker", at("2027-01-07", 10), 50)  # then it was killed
+    assert len(claimed) == 2
+    assert services.deliver_notifications(rt, FakeSender(), "w2", at("2027-01-07", 10))["sent"] == 0  # leased
+    later = at("2027-01-07", 10) + notifications.LEASE + timedelta(seconds=1)
+    assert services.deliver_notifications(rt, FakeSender(), "w2", later)["sent"] == 2
+    assert notifications._record(rt, "dead-worker", later, {c["id"]: None for c in claimed})["sent"] == 0
+
+
+def test_the_file_sink_writes_one_message_per_key(rt, now, tmp_path):
+    _start(rt)
+    services.escalate_overdue(rt, at("2027-01-07"))
+    sink = FileSender(tmp_path / "mail", "pathways@test")
+    services.deliver_notifications(rt, sink, "w1", at("2027-01-07", 10))
+    files = sorted(p.name for p in (tmp_path / "mail").iterdir())
+    assert files == ["task_1_1_email_social_worker.eml", "task_1_1_email_team_manager.eml"]
+    text = (tmp_path / "mail" / files[0]).read_text()
+    assert "Message-ID: <task.1.1.email.social.worker@permanence-pathways>" in text and "CH-1" in text
+
+
+def test_the_worker_tick_runs_every_job(rt, now, tmp_path):
+    _start(rt)
+    now.set(at("2027-01-07"))
+    sender = FakeSender()
+    counts = tick(rt, sender, "w1")
+    assert counts["escalations_raised"] == 1 and counts["sent"] == 2
+
+
+def test_a_second_worker_on_sqlite_is_refused(rt, is_postgres):
+    if is_postgres:
+        pytest.skip("the single-worker lock is for SQLite")
+    first = _single_sqlite_worker(rt)
+    assert first is not None and _single_sqlite_worker(rt) is None
+    first.close()
+    again = _single_sqlite_worker(rt)
+    assert again is not None
+    again.close()
+
+
+def test_two_workers_on_the_same_due_set_do_each_item_exactly_once(rt, now, is_postgres):
+    cases = 40 if is_postgres else 10
+    load(rt, "review_cycle.bpmn")
+    for i in range(cases):
+        services.start_case(rt, "test_review_cycle", f"CH-{i}", {"looked_after_date": "2026-12-18"}, "sw",
+                            team="north")  # fmt: skip
+    sender, barrier, errors = FakeSender(), threading.Barrier(2), []
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            for day in ("2027-01-07", "2027-01-08", "2027-01-15"):
+                services.escalate_overdue(rt, at(day))
+                services.deliver_notifications(rt, sender, name, at(day, 10))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("w1", "w2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if not is_postgres:  # SQLite: a writer may find the other's lock; that worker simply tries next tick
+        errors = [e for e in errors if "busy" not in str(e)]
+        for day in ("2027-01-07", "2027-01-08", "2027-01-15"):
+            services.escalate_overdue(rt, at(day))
+            services.deliver_notifications(rt, sender, "w1", at(day, 10))
+    assert errors == []
+    # the next tick sends what one worker raised while the other was already sweeping the outbox
+    while services.deliver_notifications(rt, sender, "w3", at("2027-01-15", 11))["sent"]:
+        pass
+    with rt.uow() as uow:
+        assert uow.session.scalar(select(func.count(Escalation.id))) == cases * 3
+    # per case: overdue to the holder and the TM, then the TM, then the SM
+    assert len(sender.sent) == len(set(sender.sent)) == cases * 4
+
+
+def _keys(rt, channel):
+    with rt.uow() as uow:
+        return list(uow.session.scalars(select(Notification.key).where(Notification.channel == channel)))
+
+
+def _ids(rt, status):
+    with rt.uow() as uow:
+        return list(uow.session.scalars(select(Notification.id).where(Notification.status == status)))
