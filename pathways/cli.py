@@ -298,13 +298,7 @@ def timers() -> None:
 @_friendly
 def timers_fire(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
     """Fire every timer that is due."""
-    now = None
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            raise click.BadParameter("use ISO 8601, e.g. 2027-01-21T09:00:00+00:00", param_hint="--now") from None
-    counts = services.fire_due_timers(_runtime(ctx), now)
+    counts = services.fire_due_timers(_runtime(ctx), _parse_now(now_text) if now_text else None)
     _emit(counts, as_json, lambda c: ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in c.items()))
 
 
@@ -320,12 +314,36 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
 
 @main.command("worker")
+@click.option("--once", is_flag=True, help="Run one sweep and exit.")
+@click.option("--interval", type=float, help="Seconds between sweeps (default TIMER_POLL_SECONDS).")
+@click.option("--now", "now_text", help="Run as if it were this time (ISO 8601 with timezone): demos and drills.")
 @click.pass_context
-def worker(ctx: click.Context) -> None:
-    """Run the worker: fires due timers every TIMER_POLL_SECONDS."""
-    from worker import run
+@_friendly
+def worker(ctx: click.Context, once: bool, interval: float | None, now_text: str | None) -> None:
+    """Run the worker: due timers, escalations and email, every TIMER_POLL_SECONDS."""
+    from dataclasses import replace
 
-    run(_runtime(ctx))
+    from engine import clock
+    from worker import run, tick
+
+    if now_text:
+        frozen = clock.require_aware(_parse_now(now_text), "--now")
+        clock.install(lambda: frozen)
+    rt = _runtime(ctx)
+    if interval:
+        rt.settings = replace(rt.settings, timer_poll_seconds=interval)
+    if once:
+        counts = tick(rt)
+        click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
+        return
+    run(rt)
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2027-01-21T09:00:00+00:00", param_hint="--now") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

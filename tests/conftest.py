@@ -71,6 +71,14 @@ def rt(database_template: dict, tmp_path: Path) -> Iterator[Runtime]:
 
 
 @pytest.fixture
+def subprocess_database_url(rt: Runtime, database_template: dict) -> str:
+    """The URL a separate process (a real worker) uses to reach this test's database."""
+    if database_template["kind"] == "sqlite":
+        return rt.settings.database_url
+    return f"{database_template['url']}?options=-csearch_path%3D{database_template['schema']}"
+
+
+@pytest.fixture
 def is_postgres(database_template: dict) -> bool:
     return database_template["kind"] == "postgresql"
 

@@ -38,6 +38,8 @@ def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 500)
         session = uow.session
         calendar = refresh_calendar(rt, session)
         for subject in _overdue_tasks(session, today, batch) + _breached_deadlines(session, today, batch):
+            if subject.due_date is None:
+                continue
             existing = set(session.scalars(select(Escalation.level).where(Escalation.key.like(f"{_key(subject)}:%"))))
             for rung in due_rungs(subject.due_date, today, calendar, intervals):
                 if rung.level not in existing and _raise(rt, session, subject, rung, today):
@@ -114,7 +116,7 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
 
 def _recipients(case: Case, subject: HumanTask | Deadline, rung: Rung) -> list[tuple[str | None, str | None]]:
     """(role, user) pairs; the holder is the step's assignee, or its role when nobody has claimed it."""
-    found = []
+    found: list[tuple[str | None, str | None]] = []
     for role in rung.notify:
         if role != "holder":
             found.append((role, None))
@@ -159,8 +161,9 @@ def record_delay_reason(
     if (task_id is None) == (deadline_id is None):
         raise InvalidInput("say which step or which deadline the reason is for")
     with rt.uow() as uow:
-        model = HumanTask if task_id is not None else Deadline
-        subject = uow.session.get(model, task_id if task_id is not None else deadline_id)
+        subject: HumanTask | Deadline | None = (
+            uow.session.get(HumanTask, task_id) if task_id is not None else uow.session.get(Deadline, deadline_id)
+        )
         if subject is None:
             raise NotFound(f"there is no {'step' if task_id is not None else 'deadline'} {task_id or deadline_id}")
         if subject.delay_reason:

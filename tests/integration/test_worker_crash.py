@@ -1,0 +1,104 @@
+"""Kill a real worker with SIGKILL at random moments while work falls due: nothing lost, nothing doubled.
+
+The wall-clock waits here only choose when to kill the process; the worker's own time is fixed
+with ``pathways worker --now``, as the rest of the suite fixes it with the injected clock.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import services
+from engine.persistence.models import AuditEvent, Case, Escalation, Notification
+from tests.conftest import load
+
+START = datetime(2027, 1, 4, 9, tzinfo=UTC)
+PATHWAYS = Path(sys.executable).with_name("pathways")
+
+
+def _seed(rt, cases: int) -> None:
+    """Cases whose clocks are staggered over ten days, so work falls due on every day of the run."""
+    load(rt, "review_cycle.bpmn")
+    for i in range(cases):
+        ref, looked_after = f"CH-{i}", (date(2026, 12, 14) + timedelta(days=i % 10)).isoformat()
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw", team="north")
+        if i % 2:  # half wait on the review's boundary timer; half have an overdue step
+            for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
+                                   ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
+                task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
+                services.complete_task(rt, task["id"], {field: looked_after}, "sw")
+
+
+def _worker(env: dict, at: datetime, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(PATHWAYS), "worker", "--now", at.isoformat(), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def _count(rt, query) -> int:
+    with rt.uow() as uow:
+        return uow.session.scalar(query)
+
+
+def _unfinished(rt, at: datetime) -> bool:
+    """Was due work left when the worker died (a timer, a rung or an email)?"""
+    timers = _count(rt, select(func.count(Case.id)).where(Case.next_timer_due <= at, Case.status.in_(
+        ("running", "waiting"))))  # fmt: skip
+    emails = _count(rt, select(func.count(Notification.id)).where(Notification.status == "pending",
+                                                                   Notification.next_attempt_at <= at))  # fmt: skip
+    return bool(timers or emails)
+
+
+@pytest.mark.slow
+def test_fifty_kills_while_work_falls_due_lose_nothing_and_double_nothing(
+    rt, now, subprocess_database_url, is_postgres, tmp_path
+):
+    _seed(rt, cases=120)
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url, "MAIL_DIR": str(tmp_path / "mail"),
+           "TIMER_POLL_SECONDS": "0.2"}  # fmt: skip
+    rng = random.Random(20261123)
+    kills = 50 if is_postgres else 20
+    interrupted = 0
+    for day in range(kills):
+        at = START + timedelta(days=day * 30 / kills)  # the worker's clock moves on a little each restart
+        process = _worker(env, at)
+        time.sleep(rng.uniform(0.8, 2.0))  # chooses the kill point only: the worker's clock is fixed
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        interrupted += _unfinished(rt, at)
+    last = START + timedelta(days=30)
+    for _ in range(20):  # recovery: sweep until nothing is left (a killed worker's email leases must expire)
+        done = subprocess.run([str(PATHWAYS), "worker", "--once", "--now", last.isoformat()], env=env,
+                              capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+        if not _unfinished(rt, last) and "escalations raised: 0" in done.stdout:
+            break
+        last += timedelta(minutes=3)  # past the lease of any email a killed worker had claimed
+    print(f"{interrupted} of {kills} kills landed while due work was unfinished")
+    assert interrupted >= kills // 5, f"only {interrupted} of {kills} kills landed while work was due"
+    _assert_exactly_once(rt, last)
+
+
+def _assert_exactly_once(rt, at: datetime) -> None:
+    escalations = _count(rt, select(func.count(Escalation.id)))
+    assert escalations > 0
+    assert _count(rt, select(func.count(func.distinct(Escalation.key)))) == escalations
+    audited = _count(rt, select(func.count(AuditEvent.id)).where(AuditEvent.action == "escalation.raised"))
+    assert audited == escalations  # raised and audited in one transaction: never one without the other
+    fired = _count(rt, select(func.count(AuditEvent.id)).where(AuditEvent.action == "timer.fired"))
+    assert fired == 60  # each waiting case's review timer fired exactly once
+    assert not _unfinished(rt, at)
+    notes = _count(rt, select(func.count(Notification.id)))
+    assert _count(rt, select(func.count(func.distinct(Notification.key)))) == notes
+    emails = _count(rt, select(func.count(Notification.id)).where(Notification.channel == "email"))
+    assert _count(rt, select(func.count(Notification.id)).where(Notification.status == "sent")) == emails
+    assert notes == 2 * emails  # every email has its in-app twin
+    assert services.escalate_overdue(rt, at) == {"escalations_raised": 0, "escalations_late": 0}
