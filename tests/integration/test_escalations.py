@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from engine import services
 from engine.errors import InvalidInput, NotAllowed
-from engine.persistence.models import Escalation, Notification
+from engine.persistence.models import AuditEvent, Escalation, Notification
 from engine.services import notifications
 from tests.conftest import load
 from worker import _single_sqlite_worker, tick
@@ -245,3 +245,21 @@ def _keys(rt, channel):
 def _ids(rt, status):
     with rt.uow() as uow:
         return list(uow.session.scalars(select(Notification.id).where(Notification.status == status)))
+
+
+def test_after_downtime_timers_fire_once_in_due_order_marked_late(rt, now):
+    load(rt, "review_cycle.bpmn")
+    for ref, looked_after in (("CH-C", "2026-12-22"), ("CH-A", "2026-12-18"), ("CH-B", "2026-12-21")):
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw")
+        for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
+                               ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
+            task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
+            services.complete_task(rt, task["id"], {field: looked_after}, "sw")
+    # the worker was stopped from 20 January to 1 February: three review timers fell due meanwhile
+    assert services.fire_due_timers(rt, at("2027-02-01"))["cases_fired"] == 3
+    assert services.fire_due_timers(rt, at("2027-02-01", 10))["cases_fired"] == 0
+    with rt.uow() as uow:
+        query = select(AuditEvent).where(AuditEvent.action == "timer.fired").order_by(AuditEvent.id)
+        fired = [(e.after, e.detail) for e in uow.session.scalars(query)]
+    assert [after["due"][:10] for after, _ in fired] == ["2027-01-21", "2027-01-22", "2027-01-23"]  # due order
+    assert all(after["late"] for after, _ in fired) and "fired late" in fired[0][1]
