@@ -41,28 +41,43 @@ class _Rows:
 
     @classmethod
     def load(cls, session: Session, case: Case) -> _Rows:
+        return cls.load_many(session, [case.id])[case.id]
+
+    @classmethod
+    def load_many(cls, session: Session, case_ids: list[int]) -> dict[int, _Rows]:
+        """Two queries for any number of cases (the timer sweep loads a whole batch at once)."""
         # No autoflush: pending inserts (audit rows) then go to the database in one batch at commit.
         # Rows changed in this session but not yet flushed are filtered on their in-memory state.
+        found = {case_id: cls(open_tasks={}, deadlines=[]) for case_id in case_ids}
         with session.no_autoflush:
             tasks = session.scalars(
-                select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN)
+                select(HumanTask).where(HumanTask.case_id.in_(case_ids), HumanTask.status == TaskStatus.OPEN)
             ).all()
             deadlines = session.scalars(
                 select(Deadline).where(
-                    Deadline.case_id == case.id,
+                    Deadline.case_id.in_(case_ids),
                     Deadline.met_at.is_(None),
                     Deadline.status.in_((DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)),
                 )
             ).all()
-        return cls(
-            open_tasks={t.spiff_id: t for t in tasks if t.status == TaskStatus.OPEN},
-            deadlines=[d for d in deadlines if d.met_at is None],
-        )
+        for task in tasks:
+            if task.status == TaskStatus.OPEN:
+                found[task.case_id].open_tasks[task.spiff_id] = task
+        for deadline in deadlines:
+            if deadline.met_at is None:
+                found[deadline.case_id].deadlines.append(deadline)
+        return found
 
 
-def sync(rt: Runtime, session: Session, case: Case, workflow: Any, result: StepResult, actor: str) -> None:
-    """Record what ``result`` did to ``case`` and save the workflow state."""
-    rows = _Rows.load(session, case)
+def preload(session: Session, case_ids: list[int]) -> dict[int, _Rows]:
+    return _Rows.load_many(session, case_ids)
+
+
+def sync(
+    rt: Runtime, session: Session, case: Case, workflow: Any, result: StepResult, actor: str, rows: _Rows | None = None
+) -> None:
+    """Record what ``result`` did to ``case`` and save the workflow state (``rows``: preloaded by a batch)."""
+    rows = rows or _Rows.load(session, case)
     data = rt.bpmn.data(workflow)
     error = result.error
     try:

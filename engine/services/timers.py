@@ -40,6 +40,16 @@ def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 50) -
 
 
 def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> tuple[int, set[int]]:
+    """Fast path: the whole batch in one transaction (writes batched). If anything fails, the batch is
+    rolled back and redone case by case in savepoints, so the broken case is isolated and skipped."""
+    try:
+        return _fire_claimed(rt, at, batch, skip, isolate=False)
+    except Exception:
+        log.warning("event=timer_batch_retry reason='a case failed; redoing the batch case by case'")
+        return _fire_claimed(rt, at, batch, skip, isolate=True)
+
+
+def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate: bool) -> tuple[int, set[int]]:
     with rt.uow() as uow:
         session = uow.session
         query = (
@@ -53,11 +63,16 @@ def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> tuple[
             query = query.where(Case.id.not_in(skip))
         cases = list(session.scalars(query))
         refresh_calendar(rt, session)
+        rows = _steps.preload(session, [c.id for c in cases])
         fired, failed = 0, set()
         for case in cases:
+            if not isolate:
+                _fire(rt, session, case, at, rows[case.id])
+                fired += 1
+                continue
             try:
                 with session.begin_nested():
-                    _fire(rt, session, case, at)
+                    _fire(rt, session, case, at, rows[case.id])
                 fired += 1
             except Exception:  # one broken case must not block the sweep
                 failed.add(case.id)
@@ -66,7 +81,7 @@ def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> tuple[
         return fired, failed
 
 
-def _fire(rt: Runtime, session: Session, case: Case, at: datetime) -> None:
+def _fire(rt: Runtime, session: Session, case: Case, at: datetime, rows: _steps._Rows) -> None:
     workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
     due = case.next_timer_due
     result = rt.bpmn.fire_timers(workflow)
@@ -75,8 +90,7 @@ def _fire(rt: Runtime, session: Session, case: Case, at: datetime) -> None:
     audit(session, case.id, SYSTEM, "timer.fired", detail=f"due {due.isoformat() if due else '?'}"
           + (" (fired late: the worker was not running)" if late else ""),
           after={"elements": elements, "due": due.isoformat() if due else None, "late": late})  # fmt: skip
-    _steps.sync(rt, session, case, workflow, result, SYSTEM)
-    session.flush()
+    _steps.sync(rt, session, case, workflow, result, SYSTEM, rows)
     log.info("event=timer_fired case=%s key=%s elements=%s due=%s late=%s", case.ref, case.key,
              ",".join(elements) or "-", due.isoformat() if due else "?", str(late).lower())  # fmt: skip
 
