@@ -64,7 +64,7 @@ def _fire(url: str, schema: str | None, go, results) -> None:  # a worker proces
     db = _engine(url, schema)
     rt = bootstrap(Settings(database_url=url), db=db)
     go.wait()
-    counts = services.fire_due_timers(rt, FIRE_AT, batch=50)
+    counts = services.fire_due_timers(rt, FIRE_AT)
     results.put(counts["cases_fired"])
     db.dispose()
 

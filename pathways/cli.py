@@ -285,6 +285,32 @@ _task_change("unclaim", lambda rt, i, u, _a: services.unclaim_task(rt, i, u))
 _task_change("assign", lambda rt, i, u, a: services.assign_task(rt, i, a or "", u))
 
 
+@main.command("delay")
+@click.option("--task", "task_id", type=int, help="The overdue step.")
+@click.option("--deadline", "deadline_id", type=int, help="The breached deadline.")
+@click.option("--reason", required=True, help="Why it is late (shown on the case).")
+@click.option("--user", required=True)
+@click.pass_context
+@_friendly
+def delay(ctx: click.Context, task_id: int | None, deadline_id: int | None, reason: str, user: str) -> None:
+    """Record a reason for delay: it stops the escalation ladder for that step or deadline."""
+    recorded = services.record_delay_reason(_runtime(ctx), reason, user, task_id=task_id, deadline_id=deadline_id)
+    click.echo(f"reason for delay recorded on {recorded['element']}: escalation stopped")
+
+
+@main.command("notifications")
+@click.option("--user")
+@click.option("--role")
+@click.option("--team")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def notifications_list(ctx: click.Context, user: str | None, role: str | None, team: str | None, as_json: bool) -> None:
+    """In-app notifications for a user, or for a role in a team."""
+    rows = services.in_app(_runtime(ctx), role=role, team=team, user=user)
+    _emit(rows, as_json, lambda rs: "\n".join(f"{r['created_at'][:16]}  {r['subject']}  {r['link']}" for r in rs)
+          or "no notifications")  # fmt: skip
+
+
 # --- timers, serving ----------------------------------------------------------------------
 @main.group()
 def timers() -> None:

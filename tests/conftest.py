@@ -59,7 +59,7 @@ def rt(database_template: dict, tmp_path: Path) -> Iterator[Runtime]:
     if database_template["kind"] == "sqlite":
         path = tmp_path / "pathways.db"
         shutil.copy(database_template["template"], path)
-        runtime = bootstrap(Settings(database_url=f"sqlite:///{path}"))
+        runtime = bootstrap(Settings(database_url=f"sqlite:///{path}", mail_dir=tmp_path / "mail"))
         yield runtime
         runtime.db.dispose()
         return
@@ -67,7 +67,7 @@ def rt(database_template: dict, tmp_path: Path) -> Iterator[Runtime]:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    yield bootstrap(Settings(database_url=database_template["url"]), db=engine)
+    yield bootstrap(Settings(database_url=database_template["url"], mail_dir=tmp_path / "mail"), db=engine)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
 
 
-def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 50) -> dict[str, int]:
+def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 200) -> dict[str, int]:
     """Fire every timer due at ``now`` (default: the clock), earliest first, a claimed batch at a time.
 
     Each batch is claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so workers take disjoint

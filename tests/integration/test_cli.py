@@ -160,3 +160,15 @@ def test_every_pathway_starts_from_the_cli_with_its_documented_start_data(cli, n
         assert (shown["key"], shown["status"], shown["error"]) == (key, "running", None)
         assert shown["open_tasks"] and all(t["due"] and t["role"] for t in shown["open_tasks"])
         assert shown["deadlines"] and all(d["source"] and d["due"] for d in shown["deadlines"])
+
+
+def test_escalations_notifications_and_a_reason_for_delay_from_the_cli(cli, now, rt):
+    cli("workflows", "load", str(DIAGRAMS))
+    cli("case", "start", "test_review_cycle", "--ref", "CH-5", "--team", "north", "--data",
+        '{"looked_after_date": "2026-12-18"}')  # fmt: skip
+    assert "escalations raised: 1" in cli("worker", "--once", "--now", "2027-01-07T09:00:00+00:00").output
+    shown = cli("notifications", "--role", "team_manager", "--team", "north").output
+    assert "Overdue: CH-5 Write the care plan" in shown and "/tasks/1" in shown
+    assert "escalation stopped" in cli("delay", "--task", "1", "--reason", "awaiting court", "--user", "tm").output
+    assert "escalations raised: 0" in cli("worker", "--once", "--now", "2027-01-20T09:00:00+00:00").output
+    assert "say which step" in cli("delay", "--reason", "x", "--user", "tm", ok=False).stderr
