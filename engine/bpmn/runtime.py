@@ -47,6 +47,13 @@ class StepError:
 
 
 @dataclass
+class Live:
+    ready: list[Task]
+    has_errors: bool
+    data: dict[str, Any]
+
+
+@dataclass
 class StepResult:
     """What one engine run did: elements completed, in order, and the error that stopped it."""
 
@@ -93,6 +100,13 @@ class Engine:
         workflow = BpmnWorkflow(spec[0], spec[1], script_engine=self.script_engine)
         workflow.task_tree.data.update(data)
         return workflow, self.advance(workflow)
+
+    def live(self, workflow: BpmnWorkflow) -> Live:
+        """Ready steps, failed steps and case data from one walk of the live tasks."""
+        tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+        ready = [t for t in tasks if t.state == TaskState.READY and t.task_spec.manual]
+        return Live(ready=ready, has_errors=any(t.state == TaskState.ERROR for t in tasks),
+                    data=self._merge(workflow, tasks))  # fmt: skip
 
     def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[Task]:
         return workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -154,9 +168,12 @@ class Engine:
 
     def data(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         """Case data as seen by the latest live step (or the finished workflow)."""
+        return self._merge(workflow, workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR))
+
+    @staticmethod
+    def _merge(workflow: BpmnWorkflow, live: list[Task]) -> dict[str, Any]:
         if workflow.is_completed():
             return dict(workflow.data)
-        live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
         if not live:
             return dict(workflow.last_task.data if workflow.last_task else {})
         merged: dict[str, Any] = {}  # parallel branches: the most recently changed value wins

@@ -78,14 +78,15 @@ def sync(
 ) -> None:
     """Record what ``result`` did to ``case`` and save the workflow state (``rows``: preloaded by a batch)."""
     rows = rows or _Rows.load(session, case)
-    data = rt.bpmn.data(workflow)
+    live = rt.bpmn.live(workflow)
+    data = live.data
     error = result.error
     try:
         _record_completions(rt, session, case, rows, result.completed, data, actor)
-        _sync_human_tasks(rt, session, case, rows, workflow, actor)
+        _sync_human_tasks(rt, session, case, rows, live.ready, actor)
     except _DueError as exc:
         error = error or StepError(element=exc.element_id, message=str(exc))
-    _set_status(rt, session, case, rows, workflow, error, result, actor)
+    _set_status(rt, session, case, rows, workflow, error or _failed(live), result, actor)
     case.state = rt.bpmn.dump(workflow)
     case.updated_at = clock.utcnow()
 
@@ -107,8 +108,12 @@ def _record_completions(
         audit(session, case.id, actor, "pathway.advanced", detail=" -> ".join(shown), after={"elements": shown})
 
 
-def _sync_human_tasks(rt: Runtime, session: Session, case: Case, rows: _Rows, workflow: Any, actor: str) -> None:
-    ready = {str(t.id): t for t in rt.bpmn.ready_human_tasks(workflow)}
+def _failed(live: Any) -> StepError | None:
+    return StepError(element="", message="a step failed") if live.has_errors else None
+
+
+def _sync_human_tasks(rt: Runtime, session: Session, case: Case, rows: _Rows, ready_tasks: list, actor: str) -> None:
+    ready = {str(t.id): t for t in ready_tasks}
     for spiff_id, row in list(rows.open_tasks.items()):
         if spiff_id not in ready:
             _withdraw(session, case, rows, row, actor)
@@ -228,8 +233,7 @@ def _set_status(
     actor: str,
 ) -> None:
     before = case.status
-    if error is not None or rt.bpmn.has_errors(workflow):
-        error = error or StepError(element="", message="a step failed")
+    if error is not None:
         case.status, case.error_message, case.error_element = CaseStatus.ERROR, error.message, error.element
         case.next_timer_due = None
         if before != CaseStatus.ERROR:
