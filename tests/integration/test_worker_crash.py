@@ -49,6 +49,16 @@ def _count(rt, query) -> int:
         return uow.session.scalar(query)
 
 
+def _wait_until_working(rt, process: subprocess.Popen, limit: float = 6.0) -> None:
+    """Return once the worker has written its first audit row this run (or after ``limit`` seconds)."""
+    before = _count(rt, select(func.count(AuditEvent.id)))
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        if _count(rt, select(func.count(AuditEvent.id))) != before:
+            return
+        time.sleep(0.02)
+
+
 def _unfinished(rt, at: datetime) -> bool:
     """Was due work left when the worker died (a timer, a rung or an email)?"""
     timers = _count(rt, select(func.count(Case.id)).where(Case.next_timer_due <= at, Case.status.in_(
@@ -71,7 +81,8 @@ def test_fifty_kills_while_work_falls_due_lose_nothing_and_double_nothing(
     for day in range(kills):
         at = START + timedelta(days=day * 30 / kills)  # the worker's clock moves on a little each restart
         process = _worker(env, at)
-        time.sleep(rng.uniform(0.8, 2.0))  # chooses the kill point only: the worker's clock is fixed
+        _wait_until_working(rt, process)
+        time.sleep(rng.uniform(0.0, 0.15))  # chooses the kill point only: the worker's clock is fixed
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         interrupted += _unfinished(rt, at)
