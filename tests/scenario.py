@@ -12,6 +12,17 @@ from engine.bootstrap import Runtime
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
 
+REVIEW_SETUP_STEPS = (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
+                      ("Task_AppointIRO", "iro_appointed_on"))  # fmt: skip
+
+
+def complete_review_setup(rt: Runtime, ref: str, day: str) -> None:
+    """Test review-cycle diagram: complete the three opening steps, so the review (and its timer) waits."""
+    for element, field in REVIEW_SETUP_STEPS:
+        task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
+        services.complete_task(rt, task["id"], {field: day}, "sw")
+
+
 def publish_workflows(rt: Runtime) -> None:
     services.publish_directory(rt, WORKFLOWS, "test")
 

@@ -184,9 +184,6 @@ class Engine:
     def is_completed(self, workflow: BpmnWorkflow) -> bool:
         return workflow.is_completed()
 
-    def has_errors(self, workflow: BpmnWorkflow) -> bool:
-        return bool(workflow.get_tasks(state=TaskState.ERROR))
-
     def cancel(self, workflow: BpmnWorkflow) -> None:
         workflow.cancel()
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from engine import services
 from tests.conftest import load
+from tests.scenario import complete_review_setup
 from web import create_app
 from worker import tick
 
@@ -23,10 +24,7 @@ def test_home_page_lists_published_pathways_and_open_steps(rt, now):
 def test_worker_tick_fires_due_timers(rt, now):
     load(rt, "review_cycle.bpmn")
     services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw")
-    for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
-                           ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
-        task = next(t for t in services.list_tasks(rt, ref="CH-1") if t["element"] == element)
-        services.complete_task(rt, task["id"], {field: "2026-12-18"}, "sw")
+    complete_review_setup(rt, "CH-1", "2026-12-18")
     assert tick(rt)["cases_fired"] == 0
     now.set(datetime(2027, 1, 21, 6, tzinfo=UTC))
     assert tick(rt)["cases_fired"] == 1

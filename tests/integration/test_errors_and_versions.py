@@ -9,6 +9,7 @@ import pytest
 from engine import services
 from engine.errors import DefinitionInvalid, NotAllowed
 from tests.conftest import DIAGRAMS, load
+from tests.scenario import complete_review_setup
 
 
 def test_a_failing_script_puts_only_that_case_in_error_and_retry_after_a_fix_works(rt, now):
@@ -41,10 +42,7 @@ def test_the_timer_sweep_goes_on_past_a_broken_case(rt, now, monkeypatch):
     load(rt, "review_cycle.bpmn")
     for ref, looked_after in (("CH-1", "2026-12-18"), ("CH-2", "2026-12-17"), ("CH-3", "2026-12-18")):
         services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw")
-        for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
-                               ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
-            task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
-            services.complete_task(rt, task["id"], {field: looked_after}, "sw")
+        complete_review_setup(rt, ref, looked_after)
     original = rt.bpmn.fire_timers
 
     def explode_for_ch2(workflow):  # an unexpected failure inside one case (CH-2's data)

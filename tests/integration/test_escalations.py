@@ -13,6 +13,7 @@ from engine.errors import InvalidInput, NotAllowed
 from engine.persistence.models import AuditEvent, Escalation, Notification
 from engine.services import notifications
 from tests.conftest import load
+from tests.scenario import complete_review_setup
 from worker import _single_sqlite_worker, tick
 from worker.mail import FileSender
 
@@ -251,10 +252,7 @@ def test_after_downtime_timers_fire_once_in_due_order_marked_late(rt, now):
     load(rt, "review_cycle.bpmn")
     for ref, looked_after in (("CH-C", "2026-12-22"), ("CH-A", "2026-12-18"), ("CH-B", "2026-12-21")):
         services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw")
-        for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
-                               ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
-            task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
-            services.complete_task(rt, task["id"], {field: looked_after}, "sw")
+        complete_review_setup(rt, ref, looked_after)
     # the worker was stopped from 20 January to 1 February: three review timers fell due meanwhile
     assert services.fire_due_timers(rt, at("2027-02-01"))["cases_fired"] == 3
     assert services.fire_due_timers(rt, at("2027-02-01", 10))["cases_fired"] == 0

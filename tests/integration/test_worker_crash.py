@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from engine import services
 from engine.persistence.models import AuditEvent, Case, Escalation, Notification
 from tests.conftest import load
+from tests.scenario import complete_review_setup
 
 START = datetime(2027, 1, 4, 9, tzinfo=UTC)
 PATHWAYS = Path(sys.executable).with_name("pathways")
@@ -33,10 +34,7 @@ def _seed(rt, cases: int) -> None:
         ref, looked_after = f"CH-{i}", (date(2026, 12, 14) + timedelta(days=i % 10)).isoformat()
         services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw", team="north")
         if i % 2:  # half wait on the review's boundary timer; half have an overdue step
-            for element, field in (("Task_CarePlan", "care_plan_date"), ("Task_Visit", "visit_date"),
-                                   ("Task_AppointIRO", "iro_appointed_on")):  # fmt: skip
-                task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
-                services.complete_task(rt, task["id"], {field: looked_after}, "sw")
+            complete_review_setup(rt, ref, looked_after)
 
 
 def _worker(env: dict, at: datetime, *args: str) -> subprocess.Popen:
