@@ -311,6 +311,76 @@ def notifications_list(ctx: click.Context, user: str | None, role: str | None, t
           or "no notifications")  # fmt: skip
 
 
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's name as colleagues see it.")
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
+@click.option("--team", "teams", multiple=True, help="Repeat for several teams.")
+@click.option("--email")
+@click.option("--sso", is_flag=True, help="No password: the person signs in through single sign-on.")
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def users_add(ctx: click.Context, username: str, display_name: str, roles: tuple[str, ...], teams: tuple[str, ...],
+              email: str | None, sso: bool, actor: str) -> None:  # fmt: skip
+    """Create an account (the password is asked for, or read from PATHWAYS_PASSWORD)."""
+    import os
+
+    password = None if sso else os.environ.get("PATHWAYS_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)  # fmt: skip
+    from engine.services import accounts
+
+    accounts.add_user(_runtime(ctx), username, password, list(roles), list(teams), display_name, actor, email)
+    click.echo(f"created {username}")
+
+
+@users.command("list")
+@click.option("--team")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def users_list(ctx: click.Context, team: str | None, as_json: bool) -> None:
+    """Staff accounts, with roles and teams."""
+    from engine.services import accounts
+
+    rows = accounts.list_users(_runtime(ctx), team)
+    _emit(rows, as_json, lambda rs: "\n".join(f"{u['username']}\t{','.join(u['roles'])}\t{','.join(u['teams'])}"
+                                              for u in rs) or "no users")  # fmt: skip
+
+
+@users.command("demo")
+@click.pass_context
+def users_demo(ctx: click.Context) -> None:
+    """Create the demo teams and one demo user per role (skipped when they exist)."""
+    from engine.services import accounts
+
+    created = accounts.ensure_demo_users(_runtime(ctx))
+    click.echo(f"demo users created: {', '.join(created)}" if created else "demo users already exist")
+
+
+@main.group()
+def teams() -> None:
+    """Teams."""
+
+
+@teams.command("add")
+@click.argument("name")
+@click.option("--title", required=True)
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def teams_add(ctx: click.Context, name: str, title: str, actor: str) -> None:
+    """Create a team (cases and steps are held by a team)."""
+    from engine.services import accounts
+
+    accounts.add_team(_runtime(ctx), name, title, actor)
+    click.echo(f"created team {name}")
+
+
 # --- timers, serving ----------------------------------------------------------------------
 @main.group()
 def timers() -> None:

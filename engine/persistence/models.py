@@ -217,6 +217,32 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class Team(Base):
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # e.g. north
+    title: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    """A member of staff. Authentication sits behind engine.services.accounts (SSO can replace it)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str | None] = mapped_column(String(300))  # None: single sign-on only
+    roles: Mapped[list[Any]]
+    teams: Mapped[list[Any]]
+    active: Mapped[bool]
+    failed_logins: Mapped[int]
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
 class CalendarClosure(Base):
     """A day the authority's offices are closed (counted as a non-working day)."""
 

@@ -172,3 +172,17 @@ def test_escalations_notifications_and_a_reason_for_delay_from_the_cli(cli, now,
     assert "escalation stopped" in cli("delay", "--task", "1", "--reason", "awaiting court", "--user", "tm").output
     assert "escalations raised: 0" in cli("worker", "--once", "--now", "2027-01-20T09:00:00+00:00").output
     assert "say which step" in cli("delay", "--reason", "x", "--user", "tm", ok=False).stderr
+
+
+def test_accounts_from_the_cli(cli, monkeypatch):
+    assert "demo users created: sw.alice" in cli("users", "demo").output
+    assert "already exist" in cli("users", "demo").output
+    cli("teams", "add", "east", "--title", "East team")
+    monkeypatch.setenv("PATHWAYS_PASSWORD", "a long enough password")
+    assert "created sw.eve" in cli("users", "add", "sw.eve", "--name", "Eve", "--role", "social_worker",
+                                   "--team", "east").output  # fmt: skip
+    listed = json.loads(cli("users", "list", "--team", "east", "--json").output)
+    assert listed == [{"username": "sw.eve", "display_name": "Eve", "roles": ["social_worker"], "teams": ["east"],
+                       "active": True}]  # fmt: skip
+    assert "unknown or missing roles: wizard" in cli("users", "add", "x.y", "--name", "X", "--role", "wizard",
+                                                     ok=False).stderr  # fmt: skip

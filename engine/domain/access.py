@@ -1,0 +1,81 @@
+"""Who may see and act on what: pure rules, no I/O.
+
+A person holds one or more **roles** and belongs to one or more **teams**. A step belongs to a
+role (its BPMN lane or candidate group) and to the team holding the case. A person may act on a
+step when they hold its role and either belong to its team, or are a head of service or an
+administrator (who cover every team). Staff accounts carry names; children never do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Account roles; each lets a person act on steps in these diagram roles (lanes / candidate groups).
+ROLE_STEPS: dict[str, frozenset[str]] = {
+    "social_worker": frozenset({"social_worker", "cic_social_worker"}),
+    "team_manager": frozenset({"team_manager"}),
+    "services_manager": frozenset({"services_manager", "nominated_officer"}),
+    "head_of_service": frozenset({"head_of_service"}),
+    "iro": frozenset({"iro"}),
+    "adoption_fostering_worker": frozenset({"adoption_social_worker", "adoption_team", "sgo_assessor"}),
+    "legal": frozenset({"legal"}),
+    "adm": frozenset({"adm"}),
+    "panel_support": frozenset({"panel_support", "permanency_panel", "adoption_panel"}),
+    "process_owner": frozenset(),
+    "admin": frozenset(),
+}
+ALL_TEAMS_ROLES = frozenset({"head_of_service", "admin"})
+MANAGER_ROLES = frozenset({"team_manager", "services_manager", "head_of_service"})
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    roles: frozenset[str]
+    teams: frozenset[str]
+
+    @property
+    def step_roles(self) -> frozenset[str]:
+        return frozenset().union(*(ROLE_STEPS.get(r, frozenset()) for r in self.roles))
+
+    @property
+    def all_teams(self) -> bool:
+        return bool(self.roles & ALL_TEAMS_ROLES)
+
+    def may_act_on(self, step_role: str | None, step_team: str | None) -> bool:
+        if step_role not in self.step_roles:
+            return False
+        return self.all_teams or step_team is None or step_team in self.teams
+
+    def may_assign_in(self, team: str | None) -> bool:
+        """Team managers (and above) assign and reassign steps within their teams."""
+        return bool(self.roles & MANAGER_ROLES) and (self.all_teams or team in self.teams)
+
+
+def unknown_roles(roles: Iterable[str]) -> list[str]:
+    return sorted(set(roles) - set(ROLE_STEPS))
+
+
+# Passwords: scrypt from the standard library (memory-hard), salted, with the parameters stored.
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    return hmac.compare_digest(candidate.hex(), digest)

@@ -1,0 +1,148 @@
+"""Staff accounts: create, authenticate (with lock-out), look up, and the demo users.
+
+Authentication lives only here, so an authority can put its single sign-on (OpenID Connect)
+in front: an SSO login maps to ``person(username)`` and never calls ``authenticate``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.domain.access import Person, check_password, hash_password, unknown_roles
+from engine.errors import InvalidInput, NotFound, PathwaysError
+from engine.persistence.models import Team, User
+from engine.services._common import audit, commit
+
+USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,99}$")
+MIN_PASSWORD = 12
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+DEMO_PASSWORD = "pathways-demo-2026"  # printed in the README; demo databases only
+DEMO_TEAMS = {"north": "North children in care team", "south": "South children in care team"}
+DEMO_USERS = [  # username, display name, roles, teams
+    ("sw.alice", "Alice Social Worker", ["social_worker"], ["north"]),
+    ("sw.sam", "Sam Social Worker", ["social_worker"], ["south"]),
+    ("tm.carol", "Carol Team Manager", ["team_manager"], ["north"]),
+    ("tm.tom", "Tom Team Manager", ["team_manager"], ["south"]),
+    ("sm.sara", "Sara Services Manager", ["services_manager"], ["north", "south"]),
+    ("hos.hana", "Hana Head of Service", ["head_of_service"], []),
+    ("iro.bob", "Bob Independent Reviewing Officer", ["iro"], ["north", "south"]),
+    ("afw.ada", "Ada Adoption and Fostering Worker", ["adoption_fostering_worker"], ["north", "south"]),
+    ("legal.lee", "Lee Childcare Lawyer", ["legal"], ["north", "south"]),
+    ("adm.dev", "Dev Agency Decision Maker", ["adm"], []),
+    ("panel.pat", "Pat Panel Support", ["panel_support"], ["north", "south"]),
+    ("po.erin", "Erin Process Owner", ["process_owner"], []),
+    ("admin.ash", "Ash Administrator", ["admin"], []),
+]
+
+
+class LoginRefused(PathwaysError):
+    """The username or password is not right, or the account is locked. Try again later."""
+
+
+def _person(user: User) -> Person:
+    return Person(user.username, frozenset(user.roles), frozenset(user.teams))
+
+
+def add_user(rt: Runtime, username: str, password: str | None, roles: list[str], teams: list[str],
+             display_name: str, actor: str, email: str | None = None) -> dict[str, Any]:  # fmt: skip
+    if not USERNAME.match(username or ""):
+        raise InvalidInput("usernames are lower case letters, digits and . _ - (e.g. sw.alice)")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"passwords need at least {MIN_PASSWORD} characters")
+    if not roles or unknown_roles(roles):
+        raise InvalidInput(f"unknown or missing roles: {', '.join(unknown_roles(roles)) or 'none given'}")
+    with rt.uow() as uow:
+        known = set(uow.session.scalars(select(Team.name)))
+        missing = sorted(set(teams) - known)
+        if missing:
+            raise InvalidInput(f"no such team: {', '.join(missing)} (add it with `pathways teams add`)")
+        user = User(username=username, display_name=display_name or username, email=email,
+                    password_hash=hash_password(password) if password else None, roles=sorted(set(roles)),
+                    teams=sorted(set(teams)), active=True, failed_logins=0, created_at=clock.utcnow())  # fmt: skip
+        uow.session.add(user)
+        try:
+            uow.session.flush()
+        except IntegrityError:
+            raise InvalidInput(f"there is already a user {username}") from None
+        audit(uow.session, None, actor, "user.created", detail=username, after={"roles": roles, "teams": teams})
+        commit(uow, "the user")
+        return _describe(user)
+
+
+def add_team(rt: Runtime, name: str, title: str, actor: str) -> None:
+    if not USERNAME.match(name or ""):
+        raise InvalidInput("team names are lower case letters, digits and . _ - (e.g. north)")
+    with rt.uow() as uow:
+        if uow.session.get(Team, name) is not None:
+            raise InvalidInput(f"there is already a team {name}")
+        uow.session.add(Team(name=name, title=title or name))
+        audit(uow.session, None, actor, "team.created", detail=f"{name}: {title}")
+        commit(uow, "the team")
+
+
+def authenticate(rt: Runtime, username: str, password: str) -> Person:
+    """Check a password. Five failures lock the account for 15 minutes; every outcome is audited."""
+    with rt.uow() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username).with_for_update())
+        now = clock.utcnow()
+        if user is None or not user.active or user.password_hash is None:
+            raise LoginRefused()
+        if user.locked_until is not None and user.locked_until > now:
+            audit(uow.session, None, username, "login.refused", detail="account locked")
+            commit(uow, "the account")
+            raise LoginRefused()
+        if not check_password(password, user.password_hash):
+            user.failed_logins += 1
+            locked = user.failed_logins >= MAX_FAILURES
+            if locked:
+                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            audit(uow.session, None, username, "user.locked" if locked else "login.failed")
+            commit(uow, "the account")
+            raise LoginRefused()
+        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        audit(uow.session, None, username, "login.succeeded")
+        commit(uow, "the account")
+        return _person(user)
+
+
+def person(rt: Runtime, username: str) -> Person:
+    with rt.uow() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None:
+            raise NotFound(f"no active user {username}")
+        return _person(user)
+
+
+def list_users(rt: Runtime, team: str | None = None) -> list[dict[str, Any]]:
+    with rt.uow() as uow:
+        users = uow.session.scalars(select(User).order_by(User.username))
+        return [_describe(u) for u in users if team is None or team in u.teams]
+
+
+def _describe(user: User) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name, "roles": list(user.roles),
+            "teams": list(user.teams), "active": user.active}  # fmt: skip
+
+
+def ensure_demo_users(rt: Runtime) -> list[str]:
+    """Create the demo teams and one user per role, if missing (idempotent). Returns those created."""
+    created = []
+    with rt.uow() as uow:
+        existing_teams = set(uow.session.scalars(select(Team.name)))
+        existing_users = set(uow.session.scalars(select(User.username)))
+    for name, title in DEMO_TEAMS.items():
+        if name not in existing_teams:
+            add_team(rt, name, title, "demo")
+    for username, display_name, roles, teams in DEMO_USERS:
+        if username not in existing_users:
+            add_user(rt, username, DEMO_PASSWORD, roles, teams, display_name, "demo")
+            created.append(username)
+    return created
