@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.domain import forms
+from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
-from engine.errors import Conflict, GateClosed, NotAllowed, NotFound
-from engine.persistence.models import Case, HumanTask
+from engine.errors import Conflict, GateClosed, InvalidInput, NotAllowed, NotFound
+from engine.persistence.models import Case, Escalation, HumanTask
 from engine.services import _steps
 from engine.services._common import audit, commit, element, jsonable, refresh_calendar, spec_for
 from engine.services.views import task_view
@@ -50,21 +52,39 @@ def _open_task(session: Session, task_id: int) -> HumanTask:
     return task
 
 
-def claim_task(rt: Runtime, task_id: int, user: str) -> dict[str, Any]:
-    return _assign(rt, task_id, user, user, "task.claimed", only_if_free=True)
+def claim_task(rt: Runtime, task_id: int, user: str, person: Person | None = None) -> dict[str, Any]:
+    return _assign(rt, task_id, user, user, "task.claimed", only_if_free=True, check=_may_act(person))
 
 
-def unclaim_task(rt: Runtime, task_id: int, user: str) -> dict[str, Any]:
-    return _assign(rt, task_id, None, user, "task.unclaimed", only_if_free=False)
+def unclaim_task(rt: Runtime, task_id: int, user: str, person: Person | None = None) -> dict[str, Any]:
+    return _assign(rt, task_id, None, user, "task.unclaimed", only_if_free=False, check=_may_act(person))
 
 
-def assign_task(rt: Runtime, task_id: int, assignee: str, actor: str) -> dict[str, Any]:
-    return _assign(rt, task_id, assignee, actor, "task.assigned", only_if_free=False)
+def assign_task(rt: Runtime, task_id: int, assignee: str, actor: str, person: Person | None = None) -> dict[str, Any]:
+    return _assign(rt, task_id, assignee, actor, "task.assigned", only_if_free=False, check=_may_assign(person))
 
 
-def _assign(rt: Runtime, task_id: int, assignee: str | None, actor: str, action: str, only_if_free: bool) -> dict:
+def _may_act(person: Person | None) -> Callable[[HumanTask], None]:
+    def check(task: HumanTask) -> None:
+        if person is not None and not person.may_act_on(task.role, task.team):
+            raise NotAllowed(f"step {task.id} belongs to another role or team")
+
+    return check
+
+
+def _may_assign(person: Person | None) -> Callable[[HumanTask], None]:
+    def check(task: HumanTask) -> None:
+        if person is not None and not person.may_assign_in(task.team):
+            raise NotAllowed(f"only a manager of team {task.team} can assign step {task.id}")
+
+    return check
+
+
+def _assign(rt: Runtime, task_id: int, assignee: str | None, actor: str, action: str, only_if_free: bool,
+            check: Callable[[HumanTask], None]) -> dict:  # fmt: skip
     with rt.uow() as uow:
         task = _open_task(uow.session, task_id)
+        check(task)
         if only_if_free and task.assignee not in (None, assignee):
             raise Conflict(f"step {task_id} is already claimed by {task.assignee}")
         before = task.assignee
@@ -76,7 +96,12 @@ def _assign(rt: Runtime, task_id: int, assignee: str | None, actor: str, action:
 
 
 def complete_task(
-    rt: Runtime, task_id: int, data: dict[str, Any], user: str, expected_version: int | None = None
+    rt: Runtime,
+    task_id: int,
+    data: dict[str, Any],
+    user: str,
+    expected_version: int | None = None,
+    person: Person | None = None,
 ) -> dict[str, Any]:
     """Complete a step with the answers its form records, then run the pathway on.
 
@@ -85,15 +110,17 @@ def complete_task(
     the answers in ``details["data"]``) when someone else completed it or changed the case first.
     """
     try:
-        return _complete(rt, task_id, data, user, expected_version)
+        return _complete(rt, task_id, data, user, expected_version, _may_act(person))
     except Conflict as exc:  # hand the answers back so nothing entered is lost
         raise Conflict(exc.message, data=dict(data)) from None
 
 
-def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expected_version: int | None) -> dict:
+def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expected_version: int | None,
+              check: Callable[[HumanTask], None]) -> dict:  # fmt: skip
     with rt.uow() as uow:
         session = uow.session
         task = _open_task(session, task_id)
+        check(task)
         case = task.case
         _check_can_complete(case, task, user, expected_version)
         info = element(case.definition, task.element)
@@ -125,3 +152,56 @@ def _check_can_complete(case: Case, task: HumanTask, user: str, expected_version
             f"'{task.title}' cannot be completed before {task.not_before:%d/%m/%Y}{source}",
             not_before=task.not_before.isoformat(),
         )
+
+
+INBOX_TABS = ("mine", "team", "unassigned")
+
+
+def inbox(
+    rt: Runtime,
+    person: Person,
+    tab: str = "mine",
+    pathway: str | None = None,
+    overdue_only: bool = False,
+    page: int = 1,
+    per_page: int = 25,
+) -> dict[str, Any]:
+    """The inbox: my steps, my teams' steps for my roles, or those nobody has claimed; soonest due first."""
+    if tab not in INBOX_TABS:
+        raise InvalidInput(f"inbox tabs are {', '.join(INBOX_TABS)}")
+    today = clock.london_today()
+    query = select(HumanTask).join(Case, HumanTask.case_id == Case.id).where(HumanTask.status == TaskStatus.OPEN)
+    if tab == "mine":
+        query = query.where(HumanTask.assignee == person.username)
+    else:
+        query = query.where(HumanTask.role.in_(person.step_roles))
+        if not person.all_teams:
+            query = query.where(HumanTask.team.in_(person.teams))
+        if tab == "unassigned":
+            query = query.where(HumanTask.assignee.is_(None))
+    if pathway:
+        query = query.where(Case.key == pathway)
+    if overdue_only:
+        query = query.where(HumanTask.due_date < today)
+    with rt.uow() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = list(uow.session.scalars(
+            query.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
+            .offset((max(page, 1) - 1) * per_page).limit(per_page)
+        ))  # fmt: skip
+        levels = _escalation_levels(uow.session, [t.id for t in rows])
+        return {"tab": tab, "page": page, "per_page": per_page, "total": total,
+                "rows": [_inbox_row(t, today, levels.get(t.id, 0)) for t in rows]}  # fmt: skip
+
+
+def _escalation_levels(session: Session, task_ids: list[int]) -> dict[int, int]:
+    if not task_ids:
+        return {}
+    query = select(Escalation.task_id, func.max(Escalation.level)).where(Escalation.task_id.in_(task_ids))
+    return {task_id: level for task_id, level in session.execute(query.group_by(Escalation.task_id)) if task_id}
+
+
+def _inbox_row(task: HumanTask, today: Any, level: int) -> dict[str, Any]:
+    row = task_view(task)
+    days = (task.due_date - today).days if task.due_date else None
+    return {**row, "days_left": days, "overdue": days is not None and days < 0, "escalation_level": level}
