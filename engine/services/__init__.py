@@ -9,13 +9,21 @@ from engine.services.cases import cancel_case, resume_case, retry_case, show_cas
 from engine.services.definitions import list_definitions, publish_directory, publish_files
 from engine.services.escalations import escalate_overdue, record_delay_reason
 from engine.services.notifications import deliver_notifications, in_app, redeliver
-from engine.services.tasks import assign_task, claim_task, complete_task, inbox, list_tasks, unclaim_task
+from engine.services.tasks import (
+    assign_task,
+    claim_task,
+    complete_task,
+    inbox,
+    list_tasks,
+    reassign_all,
+    unclaim_task,
+)
 from engine.services.timers import fire_due_timers, mark_breached_deadlines
 
 __all__ = [
     "add_amount", "add_closure", "assign_task", "cancel_case", "claim_task", "complete_task",
     "current_calendar", "deliver_notifications", "escalate_overdue", "fire_due_timers", "in_app", "inbox",
-    "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",
+    "reassign_all", "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",
     "mark_breached_deadlines", "publish_directory", "publish_files", "resume_case", "retry_case",
     "show_case", "start_case", "suspend_case", "unclaim_task",
 ]  # fmt: skip

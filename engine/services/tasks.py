@@ -205,3 +205,30 @@ def _inbox_row(task: HumanTask, today: Any, level: int) -> dict[str, Any]:
     row = task_view(task)
     days = (task.due_date - today).days if task.due_date else None
     return {**row, "days_left": days, "overdue": days is not None and days < 0, "escalation_level": level}
+
+
+def reassign_all(rt: Runtime, from_user: str, to_user: Person, manager: Person, reason: str) -> dict[str, Any]:
+    """Move every open step held by ``from_user`` in the manager's teams to ``to_user``, in one audited step.
+
+    Steps the colleague may not do (another role or team) stay where they are and are listed.
+    """
+    if not (reason or "").strip():
+        raise InvalidInput("give a reason, e.g. 'left the authority' or 'on leave until 3 May'")
+    moved, kept = [], []
+    with rt.uow() as uow:
+        held = uow.session.scalars(
+            select(HumanTask).where(HumanTask.assignee == from_user, HumanTask.status == TaskStatus.OPEN)
+            .order_by(HumanTask.id).with_for_update(of=HumanTask)
+        )  # fmt: skip
+        for task in held:
+            if not manager.may_assign_in(task.team):
+                continue
+            if not to_user.may_act_on(task.role, task.team):
+                kept.append(task.id)
+                continue
+            task.assignee = to_user.username
+            moved.append(task.id)
+            audit(uow.session, task.case_id, manager.username, "task.reassigned", element=task.element,
+                  detail=reason, before={"assignee": from_user}, after={"assignee": to_user.username})  # fmt: skip
+        commit(uow, "the reassignment")
+    return {"moved": moved, "kept": kept}

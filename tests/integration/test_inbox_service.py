@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from engine import services
-from engine.errors import NotAllowed
+from engine.errors import InvalidInput, NotAllowed
 from engine.services import accounts
 from tests.conftest import load
 
@@ -62,3 +62,23 @@ def test_paging(rt, now, people):
     second = services.inbox(rt, people["sw.alice"], "team", page=2, per_page=4)
     assert (first["total"], len(first["rows"]), len(second["rows"])) == (6, 4, 2)
     assert {r["id"] for r in first["rows"]}.isdisjoint({r["id"] for r in second["rows"]})
+
+
+def test_a_team_manager_moves_a_leavers_steps_in_one_audited_step(rt, now, people):
+    services.start_case(rt, "test_review_cycle", "CH-N2", {"looked_after_date": "2026-12-19"}, "sw", team="north")
+    for row in services.inbox(rt, people["sw.alice"], "team")["rows"]:
+        services.claim_task(rt, row["id"], "sw.alice", person=people["sw.alice"])
+    south = services.inbox(rt, people["sw.sam"], "team")["rows"][0]["id"]
+    services.assign_task(rt, south, "sw.alice", "hos.hana", person=people["hos.hana"])  # an odd one in south
+    accounts.add_user(rt, "sw.nina", "a long enough password", ["social_worker"], ["north"], "Nina", "admin")
+    with pytest.raises(InvalidInput):
+        services.reassign_all(rt, "sw.alice", accounts.person(rt, "sw.nina"), people["tm.carol"], " ")
+    result = services.reassign_all(rt, "sw.alice", accounts.person(rt, "sw.nina"), people["tm.carol"],
+                                   "left the authority")  # fmt: skip
+    assert len(result["moved"]) == 2 and result["kept"] == []  # the south step is not Carol's to move
+    assert services.inbox(rt, people["sw.alice"], "mine")["total"] == 1
+    audit = [e for e in services.show_case(rt, "CH-N")["audit"] if e["action"] == "task.reassigned"]
+    assert (audit[0]["actor"], audit[0]["detail"], audit[0]["after"]) == ("tm.carol", "left the authority",
+                                                                          {"assignee": "sw.nina"})  # fmt: skip
+    to_iro = services.reassign_all(rt, "sw.nina", people["iro.bob"], people["tm.carol"], "cover")
+    assert to_iro["moved"] == [] and sorted(to_iro["kept"]) == sorted(result["moved"])  # an IRO cannot do SW steps
