@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,16 +37,29 @@ def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 500)
     with clock.frozen(at), rt.uow() as uow:
         session = uow.session
         calendar = refresh_calendar(rt, session)
-        for subject in _overdue_tasks(session, today, batch) + _breached_deadlines(session, today, batch):
+        subjects = _overdue_tasks(session, today, batch) + _breached_deadlines(session, today, batch)
+        raised = _raised_keys(session, subjects)
+        for subject in subjects:
             if subject.due_date is None:
                 continue
-            existing = set(session.scalars(select(Escalation.level).where(Escalation.key.like(f"{_key(subject)}:%"))))
             for rung in due_rungs(subject.due_date, today, calendar, intervals):
-                if rung.level not in existing and _raise(rt, session, subject, rung, today):
+                if f"{_key(subject)}:{rung.level}" not in raised and _raise(rt, session, subject, rung, today):
                     counts["escalations_raised"] += 1
                     counts["escalations_late"] += rung.raise_on < today
         commit(uow, "escalations")
     return counts
+
+
+def _raised_keys(session: Session, subjects: list[HumanTask | Deadline]) -> set[str]:
+    """Rungs already recorded for this batch, in one query (not one per step or deadline)."""
+    task_ids = [s.id for s in subjects if isinstance(s, HumanTask)]
+    deadline_ids = [s.id for s in subjects if isinstance(s, Deadline)]
+    if not subjects:
+        return set()
+    query = select(Escalation.key).where(
+        or_(Escalation.task_id.in_(task_ids), Escalation.deadline_id.in_(deadline_ids))
+    )
+    return set(session.scalars(query))
 
 
 def _overdue_tasks(session: Session, today: Any, batch: int) -> list[HumanTask]:
