@@ -101,3 +101,18 @@ def load(rt: Runtime, *names: str) -> None:
     from engine import services
 
     services.publish_files(rt, [(n, (DIAGRAMS / n).read_bytes()) for n in names], "test")
+
+
+@pytest.fixture
+def app(rt: Runtime, now: clock.SettableClock, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The web app on the test database, with the workflows and the demo users (one per role)."""
+    import functools
+
+    from engine.services import accounts
+    from tests.scenario import publish_workflows
+    from web import create_app
+
+    monkeypatch.setattr(accounts, "hash_password", functools.lru_cache(accounts.hash_password))  # one hash: fast
+    publish_workflows(rt)
+    accounts.ensure_demo_users(rt)
+    return create_app({"SECRET_KEY": "test-secret", "TESTING": True}, runtime=rt)

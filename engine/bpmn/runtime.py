@@ -108,6 +108,12 @@ class Engine:
         return Live(ready=ready, has_errors=any(t.state == TaskState.ERROR for t in tasks),
                     data=self._merge(workflow, tasks))  # fmt: skip
 
+    def waiting_elements(self, workflow: BpmnWorkflow) -> list[str]:
+        """Element ids where the case waits now (steps, timers, messages, call activities), top level first."""
+        tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        found = [getattr(t.task_spec, "bpmn_id", None) for t in tasks]
+        return list(dict.fromkeys(e for e in found if e))
+
     def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[Task]:
         return workflow.get_tasks(state=TaskState.READY, manual=True)
 

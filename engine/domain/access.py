@@ -51,6 +51,18 @@ class Person:
             return False
         return self.all_teams or step_team is None or step_team in self.teams
 
+    @property
+    def oversees(self) -> bool:
+        """Managers see every role's steps in their teams (to assign them), not only their own role's."""
+        return bool(self.roles & MANAGER_ROLES)
+
+    def may_see_team(self, team: str | None) -> bool:
+        return self.all_teams or team is None or team in self.teams
+
+    def may_view_step(self, step_role: str | None, step_team: str | None) -> bool:
+        """Look at a step (and its case): those who may act on it, and managers of its team."""
+        return self.may_act_on(step_role, step_team) or self.may_assign_in(step_team)
+
     def may_assign_in(self, team: str | None) -> bool:
         """Team managers (and above) assign and reassign steps within their teams."""
         return bool(self.roles & MANAGER_ROLES) and (self.all_teams or team in self.teams)

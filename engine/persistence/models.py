@@ -122,6 +122,9 @@ class HumanTask(Base):
     delay_reason: Mapped[str | None] = mapped_column(Text)  # recorded by a manager: stops the ladder
     delay_recorded_by: Mapped[str | None] = mapped_column(String(200))
     delay_recorded_at: Mapped[datetime | None]
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # answers saved but not submitted, as entered
+    draft_saved_by: Mapped[str | None] = mapped_column(String(200))
+    draft_saved_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
 
@@ -241,6 +244,20 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+
+
+class SavedFilter(Base):
+    """A person's named inbox filter (tab, pathway, role, overdue), shown as a link above the inbox."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("username", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]  # removed by its owner: kept, not deleted
 
 
 class CalendarClosure(Base):

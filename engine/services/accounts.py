@@ -36,7 +36,7 @@ DEMO_USERS = [  # username, display name, roles, teams
     ("iro.bob", "Bob Independent Reviewing Officer", ["iro"], ["north", "south"]),
     ("afw.ada", "Ada Adoption and Fostering Worker", ["adoption_fostering_worker"], ["north", "south"]),
     ("legal.lee", "Lee Childcare Lawyer", ["legal"], ["north", "south"]),
-    ("adm.dev", "Dev Agency Decision Maker", ["adm"], []),
+    ("adm.dev", "Dev Agency Decision Maker", ["adm"], ["north", "south"]),
     ("panel.pat", "Pat Panel Support", ["panel_support"], ["north", "south"]),
     ("po.erin", "Erin Process Owner", ["process_owner"], []),
     ("admin.ash", "Ash Administrator", ["admin"], []),
@@ -125,6 +125,11 @@ def list_users(rt: Runtime, team: str | None = None) -> list[dict[str, Any]]:
     with rt.uow() as uow:
         users = uow.session.scalars(select(User).order_by(User.username))
         return [_describe(u) for u in users if team is None or team in u.teams]
+
+
+def list_teams(rt: Runtime) -> list[dict[str, str]]:
+    with rt.uow() as uow:
+        return [{"name": t.name, "title": t.title} for t in uow.session.scalars(select(Team).order_by(Team.name))]
 
 
 def _describe(user: User) -> dict[str, Any]:

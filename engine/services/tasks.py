@@ -165,8 +165,13 @@ def inbox(
     overdue_only: bool = False,
     page: int = 1,
     per_page: int = 25,
+    role: str | None = None,
 ) -> dict[str, Any]:
-    """The inbox: my steps, my teams' steps for my roles, or those nobody has claimed; soonest due first."""
+    """The inbox: my steps, my teams' steps, or those nobody has claimed; soonest due first.
+
+    Practitioners see their own roles' steps in the team tabs; managers see every role's steps in
+    their teams, so they can assign them.
+    """
     if tab not in INBOX_TABS:
         raise InvalidInput(f"inbox tabs are {', '.join(INBOX_TABS)}")
     today = clock.london_today()
@@ -174,13 +179,16 @@ def inbox(
     if tab == "mine":
         query = query.where(HumanTask.assignee == person.username)
     else:
-        query = query.where(HumanTask.role.in_(person.step_roles))
+        if not person.oversees:
+            query = query.where(HumanTask.role.in_(person.step_roles))
         if not person.all_teams:
             query = query.where(HumanTask.team.in_(person.teams))
         if tab == "unassigned":
             query = query.where(HumanTask.assignee.is_(None))
     if pathway:
         query = query.where(Case.key == pathway)
+    if role:
+        query = query.where(HumanTask.role == role)
     if overdue_only:
         query = query.where(HumanTask.due_date < today)
     with rt.uow() as uow:
@@ -190,7 +198,7 @@ def inbox(
             .offset((max(page, 1) - 1) * per_page).limit(per_page)
         ))  # fmt: skip
         levels = _escalation_levels(uow.session, [t.id for t in rows])
-        return {"tab": tab, "page": page, "per_page": per_page, "total": total,
+        return {"tab": tab, "page": max(page, 1), "per_page": per_page, "total": total,
                 "rows": [_inbox_row(t, today, levels.get(t.id, 0)) for t in rows]}  # fmt: skip
 
 

@@ -1,0 +1,256 @@
+"""What practitioners' pages show: a step with its form and the child's deadlines, drafts, who holds
+the work next, a case on its diagram, saved inbox filters, a person's notifications, and starting a
+pathway from a form. Every function checks the person's access itself; the web only renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.domain.access import Person
+from engine.domain.states import TaskStatus
+from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
+from engine.services._common import audit, commit, diagram, element, spec_for
+from engine.services.definitions import latest
+from engine.services.views import case_view, deadline_view, task_view
+
+MAX_DRAFT_FIELDS = 100
+MAX_DRAFT_VALUE = 20_000
+
+
+def _task_for(session: Session, task_id: int, person: Person) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"there is no step {task_id}")
+    if not person.may_view_step(task.role, task.team):
+        raise NotAllowed(f"step {task_id} belongs to another role or team")
+    return task
+
+
+def _case_for(session: Session, case_id: int, person: Person) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    if not (person.may_see_team(case.team) and (person.step_roles or person.oversees or person.all_teams)):
+        raise NotAllowed(f"case {case.ref} is held by another team")
+    return case
+
+
+def task_page(rt: Runtime, task_id: int, person: Person) -> dict[str, Any]:
+    """A step as its page shows it: purpose, form, draft, the child's deadlines, and who may do it."""
+    with rt.uow() as uow:
+        session = uow.session
+        task = _task_for(session, task_id, person)
+        case = task.case
+        info = element(case.definition, task.element)
+        deadlines = session.scalars(select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.due_date))
+        return {
+            **task_view(task),
+            "documentation": info.documentation if info else "",
+            "form": [f.to_dict() for f in info.form] if info else [],
+            "draft": task.draft,
+            "draft_saved_by": task.draft_saved_by,
+            "draft_saved_at": task.draft_saved_at.isoformat() if task.draft_saved_at else None,
+            "answers": task.data,
+            "case": {
+                "id": case.id,
+                "ref": case.ref,
+                "key": case.key,
+                "name": case.definition.name,
+                "status": case.status,
+                "team": case.team,
+                "version": case.version,
+            },  # fmt: skip
+            "deadlines": [{**deadline_view(d), "id": d.id} for d in deadlines],
+            "may_act": person.may_act_on(task.role, task.team),
+            "may_assign": person.may_assign_in(task.team),
+            "colleagues": _able(session, task.role, task.team) if person.may_assign_in(task.team) else [],
+        }
+
+
+def _able(session: Session, role: str | None, team: str | None) -> list[dict[str, str]]:
+    """Active staff who may do a step of this role in this team (for the assign list)."""
+    users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
+    return [
+        {"username": u.username, "display_name": u.display_name}
+        for u in users
+        if Person(u.username, frozenset(u.roles), frozenset(u.teams)).may_act_on(role, team)
+    ]
+
+
+def save_draft(rt: Runtime, task_id: int, answers: dict[str, str], user: str, person: Person) -> dict[str, Any]:
+    """Keep a step's answers as entered, unchecked, until it is completed. Audited; replaces the last draft."""
+    if len(answers) > MAX_DRAFT_FIELDS or any(len(str(v)) > MAX_DRAFT_VALUE for v in answers.values()):
+        raise InvalidInput("the draft is too large to save")
+    with rt.uow() as uow:
+        task = _task_for(uow.session, task_id, person)
+        if not person.may_act_on(task.role, task.team):
+            raise NotAllowed(f"step {task_id} belongs to another role or team")
+        if task.status != TaskStatus.OPEN:
+            raise NotAllowed(f"step {task_id} is already {task.status}: its draft cannot change")
+        if task.assignee and task.assignee != user:
+            raise NotAllowed(f"step {task_id} is assigned to {task.assignee}")
+        task.draft = {str(k): str(v) for k, v in answers.items()}
+        task.draft_saved_by, task.draft_saved_at = user, clock.utcnow()
+        audit(uow.session, task.case_id, user, "task.draft_saved", element=task.element, detail=task.title)
+        commit(uow, f"step {task_id}")
+        return {"id": task.id, "saved_at": task.draft_saved_at.isoformat()}
+
+
+def next_holders(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
+    """After a step: the case's status, its open steps and who holds each (a person, or a team's role)."""
+    with rt.uow() as uow:
+        case = _case_for(uow.session, case_id, person)
+        tasks = uow.session.scalars(
+            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN)
+            .order_by(HumanTask.due_date, HumanTask.id)
+        )  # fmt: skip
+        return {"case_id": case.id, "ref": case.ref, "key": case.key, "status": case.status,
+                "outcome": case.outcome, "open": [task_view(t) for t in tasks]}  # fmt: skip
+
+
+def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
+    """A case: its steps, deadlines, timeline, and where it stands on its diagram."""
+    with rt.uow() as uow:
+        session = uow.session
+        case = _case_for(session, case_id, person)
+        shown = case_view(session, case)
+        waiting: list[str] = []
+        if case.ended_at is None:
+            workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
+            waiting = rt.bpmn.waiting_elements(workflow)
+        passed: list[str] = []
+        for event in session.scalars(
+            select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.action.in_(
+                ("task.completed", "pathway.advanced", "timer.fired"))).order_by(AuditEvent.id)
+        ):  # fmt: skip
+            passed.extend((event.after or {}).get("elements") or ([event.element] if event.element else []))
+        known = set(diagram(case.definition).elements)
+        active = [e for e in waiting if e in known]
+        completed = list(dict.fromkeys(e for e in passed if e in known and e not in active))
+        return {**shown, "name": case.definition.name, "definition_id": case.definition_id,
+                "active": active, "completed": completed}  # fmt: skip
+
+
+def case_diagram(rt: Runtime, case_id: int, person: Person) -> str:
+    """The BPMN XML of the version the case runs on (for the viewer)."""
+    with rt.uow() as uow:
+        return _case_for(uow.session, case_id, person).definition.bpmn_xml
+
+
+def startable(rt: Runtime) -> list[dict[str, Any]]:
+    """Published pathways that start from a form (the latest version of each), for the start page."""
+    from engine.services.definitions import list_definitions
+
+    keys = sorted({d["key"] for d in list_definitions(rt)})
+    found = []
+    for key in keys:
+        form = start_form(rt, key)
+        if form["fields"]:
+            found.append(form)
+    return found
+
+
+def start_form(rt: Runtime, key: str) -> dict[str, Any]:
+    with rt.uow() as uow:
+        definition = latest(uow.session, key)
+        if definition is None:
+            raise NotFound(f"no published pathway '{key}'")
+        info = diagram(definition)
+        starts = [e for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key and e.form]
+        return {"key": key, "name": definition.name, "version": definition.version,
+                "documentation": starts[0].documentation if starts else "",
+                "fields": [f.to_dict() for f in starts[0].form] if starts else []}  # fmt: skip
+
+
+# Saved inbox filters -------------------------------------------------------------------------
+
+FILTER_KEYS = ("tab", "pathway", "role", "overdue")
+
+
+def save_filter(rt: Runtime, person: Person, name: str, query: dict[str, str]) -> dict[str, Any]:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("give the filter a name of up to 100 characters, e.g. 'Overdue PPM steps'")
+    kept = {k: str(v) for k, v in query.items() if k in FILTER_KEYS and v not in (None, "")}
+    with rt.uow() as uow:
+        row = SavedFilter(username=person.username, name=name, query=kept, created_at=clock.utcnow())
+        uow.session.add(row)
+        try:
+            uow.session.flush()
+        except IntegrityError:
+            raise InvalidInput(f"you already have a filter called '{name}'") from None
+        commit(uow, "the filter")
+        return {"id": row.id, "name": row.name, "query": row.query}
+
+
+def saved_filters(rt: Runtime, person: Person) -> list[dict[str, Any]]:
+    with rt.uow() as uow:
+        rows = uow.session.scalars(
+            select(SavedFilter).where(SavedFilter.username == person.username, SavedFilter.retired_at.is_(None))
+            .order_by(SavedFilter.name)
+        )  # fmt: skip
+        return [{"id": r.id, "name": r.name, "query": r.query} for r in rows]
+
+
+def retire_filter(rt: Runtime, person: Person, filter_id: int) -> None:
+    """Take a saved filter off the inbox; the row stays (renamed, so the name can be used again)."""
+    with rt.uow() as uow:
+        row = uow.session.get(SavedFilter, filter_id)
+        if row is None or row.username != person.username or row.retired_at is not None:
+            raise NotFound("that saved filter is not yours or no longer exists")
+        row.retired_at = clock.utcnow()
+        row.name = f"{row.name[:70]} (removed {row.id})"
+        commit(uow, "the filter")
+
+
+# Notifications ------------------------------------------------------------------------------
+
+
+def _for_person(person: Person) -> Any:
+    roles = person.step_roles | person.roles
+    in_team = true() if person.all_teams else (
+        Notification.recipient_team.is_(None) | Notification.recipient_team.in_(person.teams))  # fmt: skip
+    shared = Notification.recipient_user.is_(None) & Notification.recipient_role.in_(roles) & in_team
+    return (Notification.channel == "in_app") & or_(Notification.recipient_user == person.username, shared)
+
+
+def notifications_for(rt: Runtime, person: Person, limit: int = 10) -> dict[str, Any]:
+    """In-app notifications from the worker: the person's own and those to their roles in their teams."""
+    with rt.uow() as uow:
+        rows = list(uow.session.scalars(
+            select(Notification).where(_for_person(person), Notification.status == "unread")
+            .order_by(Notification.id.desc()).limit(limit)
+        ))  # fmt: skip
+        return {"unread": [{"id": r.id, "subject": r.subject, "link": r.link,
+                            "created_at": r.created_at.isoformat()} for r in rows]}  # fmt: skip
+
+
+def mark_read(rt: Runtime, person: Person, ids: list[int]) -> int:
+    with rt.uow() as uow:
+        result = uow.session.execute(
+            update(Notification).where(_for_person(person), Notification.id.in_(ids), Notification.status == "unread")
+            .values(status="read")
+        )  # fmt: skip
+        commit(uow, "the notifications")
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def colleagues(rt: Runtime, person: Person) -> list[dict[str, Any]]:
+    """Active staff in the manager's teams (for bulk reassignment)."""
+    if not person.oversees:
+        return []
+    with rt.uow() as uow:
+        users = uow.session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
+        return [
+            {"username": u.username, "display_name": u.display_name, "roles": list(u.roles), "teams": list(u.teams)}
+            for u in users
+            if person.all_teams or set(u.teams) & person.teams
+        ]

@@ -1,0 +1,62 @@
+"""Drive the web app as a member of staff: sign in, follow forms with their CSRF token, answer steps."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from engine.services.accounts import DEMO_PASSWORD
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_VERSION = re.compile(r'name="case_version" value="(\d+)"')
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def form_fields(answers: dict[str, Any]) -> dict[str, str]:
+    """Answers as the browser posts them: dates in three boxes, yes/no radios."""
+    posted: dict[str, str] = {}
+    for name, value in answers.items():
+        if isinstance(value, bool):
+            posted[name] = "yes" if value else "no"
+        elif isinstance(value, str) and _ISO_DAY.match(value):
+            day = date.fromisoformat(value)
+            posted.update({f"{name}-day": str(day.day), f"{name}-month": str(day.month), f"{name}-year": str(day.year)})
+        else:
+            posted[name] = str(value)
+    return posted
+
+
+class Staff:
+    def __init__(self, app: Flask, username: str, password: str = DEMO_PASSWORD) -> None:
+        self.username = username
+        self.client = app.test_client()
+        page = self.client.get("/login")
+        self.csrf = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        response = self.client.post("/login", data={"csrf_token": self.csrf, "username": username,
+                                                    "password": password})  # fmt: skip
+        assert response.status_code == 302, response.text
+        self.csrf = _CSRF.search(self.client.get("/").text).group(1)  # type: ignore[union-attr]
+
+    def get(self, path: str, status: int = 200) -> TestResponse:
+        response = self.client.get(path)
+        assert response.status_code == status, (path, response.status_code, response.text[:2000])
+        return response
+
+    def post(self, path: str, data: dict[str, Any] | None = None, status: int = 302) -> TestResponse:
+        response = self.client.post(path, data={"csrf_token": self.csrf, **(data or {})})
+        assert response.status_code == status, (path, response.status_code, response.text[:3000])
+        return response
+
+    def open_task(self, task_id: int) -> str:
+        """Open the task page; return its case version (as the form carries it)."""
+        page = self.get(f"/tasks/{task_id}")
+        return _VERSION.search(page.text).group(1)  # type: ignore[union-attr]
+
+    def complete(self, task_id: int, status: int = 302, version: str | None = None, **answers: Any) -> TestResponse:
+        version = version or self.open_task(task_id)
+        data = {"action": "complete", "case_version": version, **form_fields(answers)}
+        return self.post(f"/tasks/{task_id}", data, status=status)

@@ -1,0 +1,37 @@
+"""Sign in and sign out. Passwords are checked by engine.services.accounts (lock-out included)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from engine.services import accounts
+from web import security
+
+blueprint = Blueprint("auth", __name__)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    target = security.safe_next(request.values.get("next"), url_for("inbox.index"))
+    if request.method == "GET":
+        return render_template("login.html", next=target, username="", error=None)
+    username = (request.form.get("username") or "").strip().lower()
+    password = request.form.get("password") or ""
+    if not username or not password:
+        error = "Enter your username and password"
+        return render_template("login.html", next=target, username=username, error=error), 400
+    try:
+        accounts.authenticate(security.runtime(), username, password)
+    except accounts.LoginRefused:
+        error = ("The username or password is not right. After 5 tries the account is locked for 15 minutes; "
+                 "ask your team manager or administrator if you are locked out.")  # fmt: skip
+        return render_template("login.html", next=target, username=username, error=error), 401
+    security.sign_in(username)
+    return redirect(target)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    security.sign_out()
+    return redirect(url_for("auth.login", signed_out=1))

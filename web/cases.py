@@ -1,0 +1,89 @@
+"""Case pages: the pathway's timeline, deadlines and diagram; and starting a pathway for a child."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+
+from engine import services
+from engine.domain.access import Person
+from engine.errors import FormInvalid, InvalidInput, NotAllowed
+from engine.services import accounts, worklist
+from web import forms, security
+from web.chrome import STARTERS
+from web.security import login_required
+
+blueprint = Blueprint("cases", __name__)
+_START_FIELDS = [{"id": "ref", "type": "string"}, {"id": "team", "type": "string"}]
+
+
+@blueprint.get("/cases/<int:case_id>")
+@login_required
+def show(case_id: int) -> str:
+    case = worklist.case_page(security.runtime(), case_id, security.person())
+    return render_template("case.html", case=case)
+
+
+@blueprint.get("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def diagram(case_id: int) -> Response:
+    xml = worklist.case_diagram(security.runtime(), case_id, security.person())
+    return Response(xml, mimetype="application/xml")
+
+
+def _may_start(me: Person) -> None:
+    if not me.roles & STARTERS:
+        raise NotAllowed("only social workers and their managers start a pathway for a child")
+
+
+@blueprint.get("/start")
+@login_required
+def start_page() -> str:
+    me, rt = security.person(), security.runtime()
+    _may_start(me)
+    key = request.args.get("pathway", "")
+    if not key:
+        return render_template("start_choose.html", pathways=worklist.startable(rt))
+    form = worklist.start_form(rt, key)
+    raw = forms.raw_from_values(form["fields"], None)
+    return _render_start(form, raw, {}, ref="", team=_default_team(me))[0]
+
+
+def _default_team(me: Person) -> str:
+    return sorted(me.teams)[0] if len(me.teams) == 1 else ""
+
+
+def _render_start(form: dict, raw: dict[str, str], errors: dict[str, str], ref: str, team: str,
+                  status: int = 200) -> tuple[str, int]:  # fmt: skip
+    me = security.person()
+    teams = [t["name"] for t in accounts.list_teams(security.runtime())] if me.all_teams else sorted(me.teams)
+    team_items = [{"value": t, "text": t, "selected": t == team} for t in teams]
+    return render_template(
+        "start.html", form=form, components=forms.components(form["fields"], raw, errors), ref=ref, team=team,
+        team_items=team_items, errors=forms.error_list([*_START_FIELDS, *form["fields"]], errors),
+        field_errors=errors,
+    ), status  # fmt: skip
+
+
+@blueprint.post("/start")
+@login_required
+def start() -> Response | tuple[str, int]:
+    me, rt = security.person(), security.runtime()
+    _may_start(me)
+    form = worklist.start_form(rt, request.form.get("pathway", ""))
+    raw = forms.raw_from_request(form["fields"], request.form)
+    ref, team = (request.form.get("ref") or "").strip(), request.form.get("team", "")
+    errors: dict[str, str] = {}
+    if not ref:
+        errors["ref"] = "Enter the child's case reference (never their name)"
+    if not me.may_see_team(team) or not team:
+        errors["team"] = "Select the team holding the case"
+    try:
+        if errors:
+            raise FormInvalid(errors, {})
+        case = services.start_case(rt, form["key"], ref, forms.answers(form["fields"], raw), me.username, team=team)
+    except FormInvalid as exc:
+        return _render_start(form, raw, {**errors, **exc.errors}, ref, team, status=400)
+    except InvalidInput as exc:
+        return _render_start(form, raw, {"ref": exc.message}, ref, team, status=400)
+    flash(f"Started {form['name']} for {case['ref']}.")
+    return redirect(url_for("cases.show", case_id=case["id"]))

@@ -1,0 +1,97 @@
+"""What every page shares: request hooks, template helpers and error pages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
+from web import security
+
+LONDON = ZoneInfo("Europe/London")
+STARTERS = frozenset({"social_worker", "team_manager", "services_manager", "head_of_service"})
+ROLE_LABELS = {
+    "social_worker": "Social worker", "cic_social_worker": "Children in care social worker",
+    "team_manager": "Team manager", "services_manager": "Services manager", "head_of_service": "Head of service",
+    "iro": "Independent reviewing officer", "adoption_fostering_worker": "Adoption and fostering worker",
+    "adoption_social_worker": "Adoption social worker", "adoption_team": "Adoption team",
+    "sgo_assessor": "SGO assessor", "legal": "Childcare lawyer", "adm": "Agency decision maker",
+    "panel_support": "Panel support", "permanency_panel": "Permanency panel", "adoption_panel": "Adoption panel",
+    "nominated_officer": "Nominated officer", "process_owner": "Process owner", "admin": "Administrator",
+}  # fmt: skip
+STATUS_TAGS = {
+    "running": "govuk-tag--blue", "waiting": "govuk-tag--blue", "completed": "govuk-tag--green",
+    "met": "govuk-tag--green", "open": "govuk-tag--light-blue", "breached": "govuk-tag--red",
+    "error": "govuk-tag--red", "suspended": "govuk-tag--yellow", "cancelled": "govuk-tag--grey",
+    "moved": "govuk-tag--grey",
+}  # fmt: skip
+
+
+def day(value: Any) -> str:
+    if not value:
+        return ""
+    found = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return f"{found.day} {found:%B %Y}"
+
+
+def when(value: Any) -> str:
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    local = moment.astimezone(LONDON)
+    hour = local.hour % 12 or 12
+    return f"{local.day} {local:%b %Y}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+
+
+def role_label(role: str | None) -> str:
+    return ROLE_LABELS.get(role or "", (role or "").replace("_", " ").capitalize())
+
+
+def _globals() -> dict[str, Any]:
+    return {
+        "csrf_token": security.csrf_token,
+        "cspNonce": security.csp_nonce(),
+        "person": g.get("person"),
+        "may_start": bool(g.get("person") and g.person.roles & STARTERS),
+        "role_label": role_label,
+        "status_tag": lambda status: STATUS_TAGS.get(status or "", "govuk-tag--grey"),
+    }
+
+
+_STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, InvalidInput: 400}
+_TITLES = {400: "There is a problem", 401: "Sign in", 403: "You cannot see this page", 404: "Page not found",
+           409: "Someone else changed this", 413: "That is too large",
+           500: "Sorry, there is a problem with the service"}  # fmt: skip
+
+
+def _error_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", title=_TITLES.get(status, "There is a problem"), message=message), status
+
+
+def install(app: Flask) -> None:
+    app.before_request(security.load_person)
+    app.before_request(security.check_csrf)
+    app.after_request(security.secure_headers)
+    app.context_processor(_globals)
+    app.jinja_env.filters.update(day=day, when=when)
+
+    @app.errorhandler(PathwaysError)
+    def pathways_error(exc: PathwaysError) -> tuple[str, int]:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        return _error_page(status, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        if exc.code == 401:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return _error_page(exc.code or 500, exc.description or "")
+
+    @app.errorhandler(500)
+    def server_error(exc: Exception) -> tuple[str, int]:
+        return _error_page(500, "What you last did may not have been saved: go back and check before trying "
+                                "again. If it keeps happening, tell your system administrator the time.")  # fmt: skip

@@ -1,0 +1,116 @@
+"""Sessions, the signed-in person, CSRF and response headers.
+
+The session cookie holds only the username and a CSRF token, signed with SECRET_KEY. The person
+(roles and teams) is read afresh on every request, so a deactivated account or a changed team
+takes effect at once. Login itself is engine.services.accounts: an SSO (OpenID Connect) adapter
+would call ``sign_in(username)`` after its own callback instead of checking a password.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from engine.domain.access import Person
+from engine.errors import NotFound
+from engine.services import accounts
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+
+
+def runtime() -> Any:
+    return current_app.extensions["pathways"]
+
+
+def sign_in(username: str) -> None:
+    session.clear()  # a fresh session on login: no fixation
+    session["user"] = username
+    session["csrf"] = secrets.token_urlsafe(32)
+    session.permanent = True
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def check_csrf() -> None:
+    """Every state-changing request carries the session's token (form field or X-CSRF-Token header)."""
+    if request.method in SAFE_METHODS or request.endpoint == "static":
+        return
+    sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        abort(400, description="This form has expired. Go back, reload the page and try again.")
+
+
+def load_person() -> None:
+    g.person = None
+    username = session.get("user")
+    if not username:
+        return
+    try:
+        g.person = accounts.person(runtime(), username)
+    except NotFound:  # the account was deactivated: end the session
+        session.clear()
+
+
+def person() -> Person:
+    found: Person | None = g.get("person")
+    if found is None:
+        abort(401)
+    return found
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("person") is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths after login (no open redirect)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def csp_nonce() -> str:
+    """One nonce a request, for the GOV.UK template's inline 'js-enabled' script."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return str(g.csp_nonce)
+
+
+def secure_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        f"script-src 'self' 'nonce-{csp_nonce()}'; frame-ancestors 'none'; form-action 'self'",
+    )
+    if g.get("person") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")  # case data stays off shared caches
+    return response
