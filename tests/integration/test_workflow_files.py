@@ -68,7 +68,7 @@ def test_no_two_shapes_overlap(diagram):
     assert clashes == []
 
 
-def test_every_user_task_has_a_lane_role_form_and_due_date(diagram):
+def test_every_user_task_has_a_lane_role_form_due_date_and_purpose(diagram):
     _, _, info = diagram
     for task in (e for e in info.elements.values() if e.kind == "userTask"):
         assert task.lane, f"{task.id} has no lane"
@@ -76,6 +76,7 @@ def test_every_user_task_has_a_lane_role_form_and_due_date(diagram):
         assert task.form, f"{task.id} has no form"
         assert task.properties.get("due"), f"{task.id} has no due date"
         assert task.name and task.name != task.id, f"{task.id} has no title"
+        assert len(task.documentation) > 40, f"{task.id} has no documentation (shown as 'what this step is for')"
 
 
 def test_every_deadline_cites_its_source_and_status(diagram):
