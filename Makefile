@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest test-postgres install db bench diagrams clean
+.PHONY: run test lint typecheck pytest test-postgres install db bench diagrams clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,13 +39,21 @@ lint: install
 typecheck: install
 	$(BIN)/mypy engine
 
-pytest: install
+# Browser tests need GOV.UK Frontend and bpmn-js (npm) and Debian's Chromium (never a downloaded browser).
+browser-deps: node_modules/.package-lock.json
+	@command -v chromium >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null)); \
+	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" && exit 2; fi; }
+
+pytest: install browser-deps
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
 # The same suite against PostgreSQL (TEST_DATABASE_URL must point at a reachable server).
-test-postgres: install
+test-postgres: install browser-deps
 	@test -n "$(TEST_DATABASE_URL)" || (echo "set TEST_DATABASE_URL=postgresql://user@host:5432/db" && exit 2)
 	$(BIN)/python -m pytest
 
@@ -58,4 +66,4 @@ bench: install
 	$(BIN)/python bench/engine_bench.py
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules var test-artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -31,6 +31,15 @@ def login() -> str | Response | tuple[str, int]:
     return redirect(target)
 
 
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    """For load balancers and monitoring: the app is up and its database answers. No sign-in, no data."""
+    from flask import jsonify
+
+    accounts.list_teams(security.runtime())
+    return jsonify(status="ok", database="ok")
+
+
 @blueprint.post("/logout")
 def logout() -> Response:
     security.sign_out()

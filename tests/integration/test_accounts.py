@@ -15,7 +15,7 @@ def test_demo_users_cover_every_role_and_are_created_once(rt, now):
     assert accounts.ensure_demo_users(rt) == []  # idempotent: `make run` calls it every time
     roles = {role for user in accounts.list_users(rt) for role in user["roles"]}
     assert roles == set(ROLE_STEPS)
-    assert [u["username"] for u in accounts.list_users(rt, team="north")][:2] == ["afw.ada", "iro.bob"]
+    assert [u["username"] for u in accounts.list_users(rt, team="north")][:2] == ["adm.dev", "afw.ada"]
 
 
 def test_login_succeeds_and_five_failures_lock_the_account_for_fifteen_minutes(rt, now):

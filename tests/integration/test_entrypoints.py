@@ -1,4 +1,4 @@
-"""The placeholder web page and the worker tick call the engine's services."""
+"""The web app's entry points and the worker tick call the engine's services."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ from web import create_app
 from worker import tick
 
 
-def test_home_page_lists_published_pathways_and_open_steps(rt, now):
-    client = create_app({"TESTING": True}, runtime=rt).test_client()
-    assert "No pathways published yet" in client.get("/").get_data(as_text=True)
-    load(rt, "review_cycle.bpmn")
-    services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw")
-    page = client.get("/").get_data(as_text=True)
-    assert "test_review_cycle" in page and "Open steps: 1" in page
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+def test_the_home_page_is_the_inbox_behind_sign_in_and_health_needs_none(rt, now):
+    client = create_app({"TESTING": True, "SECRET_KEY": "k"}, runtime=rt).test_client()
+    assert client.get("/").headers["Location"] == "/login?next=/"
+    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
 
 
 def test_worker_tick_fires_due_timers(rt, now):

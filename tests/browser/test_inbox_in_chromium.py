@@ -1,0 +1,106 @@
+"""In Chromium: a social worker claims and completes a PPM step (a wrong date first), and it moves to the TM."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from engine import services
+from engine.services.accounts import DEMO_PASSWORD
+from tests.browser.conftest import shoot
+
+START = {"date_of_birth": "2020-03-01", "in_care_proceedings": False}
+
+
+def _seed(rt) -> None:  # type: ignore[no-untyped-def]
+    """A few children at different points, so the inbox looks like a working day."""
+    for ref, looked_after in (("CH-1042", "2026-11-20"), ("CH-1107", "2026-11-27"), ("CH-1213", "2026-12-04"),
+                              ("CH-1288", "2026-12-11"), ("CH-1301", "2026-12-18")):  # fmt: skip
+        services.start_case(rt, "ppm_to_adm", ref, {**START, "looked_after_date": looked_after}, "sw", team="north")
+        [review] = services.list_tasks(rt, ref=ref)
+        services.complete_task(rt, review["id"], {"first_review_date": "2026-12-16", "ppm_requested": True}, "iro.bob")
+    for ref in ("CH-1042", "CH-1107"):
+        [plan] = [t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_UpdateCarePlan"]
+        services.claim_task(rt, plan["id"], "sw.alice")
+    services.start_case(rt, "ppm_to_adm", "CH-1400", {**START, "looked_after_date": "2026-12-17"}, "sw", team="south")
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+
+
+def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_manager(page: Page, rt, now):
+    _seed(rt)
+    sign_in(page, "sw.alice")
+    expect(page.locator("#tasks tbody tr")).to_have_count(2)  # My tasks: the two she holds
+    shoot(page, "inbox-my-tasks")
+
+    page.get_by_role("link", name="Unassigned").click()
+    row = page.locator("#tasks tbody tr", has_text="CH-1213")
+    row.get_by_role("button", name=re.compile("^Claim")).click()
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("You have claimed")
+    page.get_by_role("link", name="My tasks").click()
+    mine = page.locator("#tasks tbody tr", has_text="CH-1213")
+    mine.get_by_role("link", name=re.compile("Update the care plan")).click()
+
+    expect(page.get_by_role("heading", name="What this step is for")).to_be_visible()
+    page.get_by_label("Day").fill("31")
+    page.get_by_label("Month").fill("2")
+    page.get_by_label("Year").fill("2027")
+    page.get_by_role("button", name="Complete this task").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("must be a real date")
+    expect(page.get_by_label("Day")).to_have_value("31")  # nothing entered is lost
+    expect(page).to_have_title(re.compile("^Error: "))
+    shoot(page, "task-page-with-error")
+
+    summary.get_by_role("link").click()  # the summary links to the field
+    expect(page.get_by_label("Day")).to_be_focused()
+    page.get_by_label("Day").fill("16")
+    page.get_by_label("Month").fill("12")
+    page.get_by_role("button", name="Complete this task").click()
+    expect(page.locator(".govuk-panel__title")).to_have_text("Task complete")
+    expect(page.locator("#next")).to_contain_text("Decide whether a permanence planning meeting is needed")
+    expect(page.locator("#next")).to_contain_text("team manager")
+    shoot(page, "what-happens-next")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "tm.carol")
+    page.get_by_role("link", name="Unassigned").click()
+    moved = page.locator("#tasks tbody tr", has_text="CH-1213")
+    expect(moved).to_contain_text("Decide whether a permanence planning meeting is needed")
+    shoot(page, "team-manager-inbox")
+
+
+def test_the_task_page_and_the_case_page_with_its_diagram(page: Page, rt, now):
+    _seed(rt)
+    sign_in(page, "sw.alice")
+    page.locator("#tasks tbody tr", has_text="CH-1042").get_by_role("link", name=re.compile("Update the care")).click()
+    page.get_by_label("Day").fill("14")
+    page.get_by_role("button", name="Save as draft").click()
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("saved as a draft")
+    expect(page.get_by_label("Day")).to_have_value("14")
+    shoot(page, "task-page")
+
+    page.get_by_role("link", name="CH-1042").first.click()
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#diagram-status")).to_contain_text("Update the care plan after the first review")
+    assert page.locator("#diagram .pp-active").count() >= 1  # where it waits, marked on the diagram
+    assert page.locator("#diagram .pp-completed").count() >= 1  # what is done
+    expect(page.locator("#timeline")).to_contain_text("Task draft saved")
+    shoot(page, "case-page")
+
+
+def test_a_social_worker_cannot_open_another_teams_step_in_the_browser(page: Page, rt, now):
+    _seed(rt)
+    [south] = services.list_tasks(rt, ref="CH-1400")
+    sign_in(page, "sw.alice")
+    response = page.goto(f"/tasks/{south['id']}")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="You cannot see this page")).to_be_visible()
