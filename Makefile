@@ -23,7 +23,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 db: install
 	$(BIN)/pathways db upgrade
 	$(BIN)/pathways workflows load workflows
-	$(BIN)/pathways users demo
+	$(BIN)/pathways demo
 
 # Web app on http://$(HOST):$(PORT) in the foreground; the worker beside it, stopped with it.
 run: db node_modules/.package-lock.json

@@ -362,6 +362,18 @@ def users_demo(ctx: click.Context) -> None:
     click.echo(f"demo users created: {', '.join(created)}" if created else "demo users already exist")
 
 
+@main.command("demo")
+@click.pass_context
+@_friendly
+def demo(ctx: click.Context) -> None:
+    """Create the demo users and a few demo cases (skipped when they exist); `make run` calls this."""
+    from engine.services.demo import ensure_demo_data
+
+    made = ensure_demo_data(_runtime(ctx))
+    click.echo(f"demo users created: {', '.join(made['users']) or 'none (they exist)'}")
+    click.echo(f"demo cases created: {', '.join(made['cases']) or 'none (they exist)'}")
+
+
 @main.group()
 def teams() -> None:
     """Teams."""

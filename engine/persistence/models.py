@@ -157,7 +157,7 @@ class Escalation(Base):
     """One rung of the ladder raised for one overdue step or breached deadline: recorded once (``key``)."""
 
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_case", "case_id"),)
+    __table_args__ = (Index("ix_escalations_case", "case_id"), Index("ix_escalations_task", "task_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)  # e.g. task:12:2
@@ -179,6 +179,7 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_inbox", "recipient_role", "recipient_team", "channel"),
+        Index("ix_notifications_user", "recipient_user", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -140,8 +140,10 @@ def list_definitions(rt: Runtime) -> list[dict]:
         newest = (
             select(Definition.key, func.max(Definition.version).label("version")).group_by(Definition.key).subquery()
         )
-        rows = uow.session.scalars(
-            select(Definition).join(newest, (Definition.key == newest.c.key) & (Definition.version == newest.c.version))
+        columns = (Definition.key, Definition.name, Definition.version, Definition.filename, Definition.published_at,
+                   Definition.published_by)  # not the parsed diagram: this list is on every inbox page  # fmt: skip
+        rows = uow.session.execute(
+            select(*columns).join(newest, (Definition.key == newest.c.key) & (Definition.version == newest.c.version))
             .order_by(Definition.key)
         )  # fmt: skip
         return [

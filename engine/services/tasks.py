@@ -175,7 +175,7 @@ def inbox(
     if tab not in INBOX_TABS:
         raise InvalidInput(f"inbox tabs are {', '.join(INBOX_TABS)}")
     today = clock.london_today()
-    query = select(HumanTask).join(Case, HumanTask.case_id == Case.id).where(HumanTask.status == TaskStatus.OPEN)
+    query = select(*_INBOX_COLUMNS).join(Case, HumanTask.case_id == Case.id).where(HumanTask.status == TaskStatus.OPEN)
     if tab == "mine":
         query = query.where(HumanTask.assignee == person.username)
     else:
@@ -191,15 +191,37 @@ def inbox(
         query = query.where(HumanTask.role == role)
     if overdue_only:
         query = query.where(HumanTask.due_date < today)
-    with rt.uow() as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = list(uow.session.scalars(
-            query.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
+    paged = query.add_columns(func.count().over().label("total"))
+    with rt.uow() as uow:  # the page and the total in one statement; escalation levels for its rows
+        rows = uow.session.execute(
+            paged.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
             .offset((max(page, 1) - 1) * per_page).limit(per_page)
-        ))  # fmt: skip
-        levels = _escalation_levels(uow.session, [t.id for t in rows])
+        ).mappings().all()  # fmt: skip
+        if rows:
+            total = rows[0]["total"]
+        else:  # past the last page: count on its own
+            total = uow.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+        levels = _escalation_levels(uow.session, [r["id"] for r in rows])
         return {"tab": tab, "page": max(page, 1), "per_page": per_page, "total": total,
-                "rows": [_inbox_row(t, today, levels.get(t.id, 0)) for t in rows]}  # fmt: skip
+                "rows": [_inbox_row(dict(r), today, levels.get(r["id"], 0)) for r in rows]}  # fmt: skip
+
+
+# Only what an inbox row shows: never the case's state or its diagram.
+_INBOX_COLUMNS = (
+    HumanTask.id,
+    Case.ref,
+    HumanTask.case_id,
+    Case.key,
+    HumanTask.element,
+    HumanTask.title,
+    HumanTask.role,
+    HumanTask.team,
+    HumanTask.lane,
+    HumanTask.assignee,
+    HumanTask.due_date,
+    HumanTask.not_before,
+    HumanTask.status,
+)
 
 
 def _escalation_levels(session: Session, task_ids: list[int]) -> dict[int, int]:
@@ -209,10 +231,13 @@ def _escalation_levels(session: Session, task_ids: list[int]) -> dict[int, int]:
     return {task_id: level for task_id, level in session.execute(query.group_by(Escalation.task_id)) if task_id}
 
 
-def _inbox_row(task: HumanTask, today: Any, level: int) -> dict[str, Any]:
-    row = task_view(task)
-    days = (task.due_date - today).days if task.due_date else None
-    return {**row, "days_left": days, "overdue": days is not None and days < 0, "escalation_level": level}
+def _inbox_row(row: dict[str, Any], today: Any, level: int) -> dict[str, Any]:
+    due, not_before = row.pop("due_date"), row.pop("not_before")
+    row.pop("total")
+    row["escalation_level"] = level
+    days = (due - today).days if due else None
+    return {**row, "due": due.isoformat() if due else None, "days_left": days, "overdue": days is not None and days < 0,
+            "not_before": not_before.isoformat() if not_before else None}  # fmt: skip
 
 
 def reassign_all(rt: Runtime, from_user: str, to_user: Person, manager: Person, reason: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from engine import services
+from engine.services import accounts
 from pathways.cli import main
 from tests.conftest import DIAGRAMS
 
@@ -186,3 +188,16 @@ def test_accounts_from_the_cli(cli, monkeypatch):
                        "active": True}]  # fmt: skip
     assert "unknown or missing roles: wizard" in cli("users", "add", "x.y", "--name", "X", "--role", "wizard",
                                                      ok=False).stderr  # fmt: skip
+
+
+def test_demo_data_gives_each_role_work_and_is_created_once(cli, now, rt):
+    from tests.scenario import publish_workflows
+
+    publish_workflows(rt)
+    assert "demo cases created: DEMO-1001" in cli("demo").output
+    assert "none (they exist)" in cli("demo").output.split("demo cases created:")[1]
+    people = {u: accounts.person(rt, u) for u in ("sw.alice", "iro.bob", "tm.carol", "sw.sam")}
+    assert services.inbox(rt, people["sw.alice"], "mine")["total"] == 1
+    assert services.inbox(rt, people["iro.bob"], "unassigned")["total"] == 3  # two north, one south
+    assert services.inbox(rt, people["tm.carol"], "unassigned")["total"] >= 2
+    assert services.inbox(rt, people["sw.sam"], "team")["total"] == 0  # the south case waits for its review

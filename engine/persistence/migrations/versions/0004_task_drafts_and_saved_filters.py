@@ -1,4 +1,4 @@
-"""task drafts and saved inbox filters
+"""task drafts, saved inbox filters, and indexes for the inbox
 
 Revision ID: 0004
 Revises: 0003
@@ -31,9 +31,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('username', 'name')
     )
     op.create_index('ix_saved_filters_username', 'saved_filters', ['username'])
+    op.create_index('ix_escalations_task', 'escalations', ['task_id'])
+    op.create_index('ix_notifications_user', 'notifications', ['recipient_user', 'status'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_notifications_user', table_name='notifications')
+    op.drop_index('ix_escalations_task', table_name='escalations')
     op.drop_index('ix_saved_filters_username', table_name='saved_filters')
     op.drop_table('saved_filters')
     with op.batch_alter_table('tasks') as batch:
