@@ -175,32 +175,31 @@ def inbox(
     if tab not in INBOX_TABS:
         raise InvalidInput(f"inbox tabs are {', '.join(INBOX_TABS)}")
     today = clock.london_today()
-    query = select(*_INBOX_COLUMNS).join(Case, HumanTask.case_id == Case.id).where(HumanTask.status == TaskStatus.OPEN)
+    where = [HumanTask.status == TaskStatus.OPEN]
     if tab == "mine":
-        query = query.where(HumanTask.assignee == person.username)
+        where.append(HumanTask.assignee == person.username)
     else:
         if not person.oversees:
-            query = query.where(HumanTask.role.in_(person.step_roles))
+            where.append(HumanTask.role.in_(person.step_roles))
         if not person.all_teams:
-            query = query.where(HumanTask.team.in_(person.teams))
+            where.append(HumanTask.team.in_(person.teams))
         if tab == "unassigned":
-            query = query.where(HumanTask.assignee.is_(None))
-    if pathway:
-        query = query.where(Case.key == pathway)
+            where.append(HumanTask.assignee.is_(None))
     if role:
-        query = query.where(HumanTask.role == role)
+        where.append(HumanTask.role == role)
     if overdue_only:
-        query = query.where(HumanTask.due_date < today)
-    paged = query.add_columns(func.count().over().label("total"))
-    with rt.uow() as uow:  # the page and the total in one statement; escalation levels for its rows
+        where.append(HumanTask.due_date < today)
+    counted = select(func.count()).select_from(HumanTask)
+    if pathway:
+        where.append(Case.key == pathway)
+        counted = counted.join(Case, HumanTask.case_id == Case.id)
+    query = select(*_INBOX_COLUMNS).join(Case, HumanTask.case_id == Case.id).where(*where)
+    with rt.uow() as uow:  # the page walks the (status, team|assignee, due) index and stops after it
         rows = uow.session.execute(
-            paged.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
+            query.order_by(HumanTask.due_date.asc().nulls_last(), HumanTask.id)
             .offset((max(page, 1) - 1) * per_page).limit(per_page)
         ).mappings().all()  # fmt: skip
-        if rows:
-            total = rows[0]["total"]
-        else:  # past the last page: count on its own
-            total = uow.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+        total = uow.session.scalar(counted.where(*where)) or 0
         levels = _escalation_levels(uow.session, [r["id"] for r in rows])
         return {"tab": tab, "page": max(page, 1), "per_page": per_page, "total": total,
                 "rows": [_inbox_row(dict(r), today, levels.get(r["id"], 0)) for r in rows]}  # fmt: skip
@@ -233,7 +232,6 @@ def _escalation_levels(session: Session, task_ids: list[int]) -> dict[int, int]:
 
 def _inbox_row(row: dict[str, Any], today: Any, level: int) -> dict[str, Any]:
     due, not_before = row.pop("due_date"), row.pop("not_before")
-    row.pop("total")
     row["escalation_level"] = level
     days = (due - today).days if due else None
     return {**row, "due": due.isoformat() if due else None, "days_left": days, "overdue": days is not None and days < 0,
