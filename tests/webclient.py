@@ -30,6 +30,19 @@ def form_fields(answers: dict[str, Any]) -> dict[str, str]:
     return posted
 
 
+PPM_START = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
+
+
+def care_plan_step(rt: Any, ref: str) -> dict[str, Any]:
+    """A PPM case in the north team, moved on past the IRO's first review to the social worker's care-plan step."""
+    from engine import services
+
+    services.start_case(rt, "ppm_to_adm", ref, PPM_START, "sw.alice", team="north")
+    [review] = services.list_tasks(rt, ref=ref)
+    services.complete_task(rt, review["id"], {"first_review_date": "2027-01-20", "ppm_requested": True}, "iro.bob")
+    return next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_UpdateCarePlan")
+
+
 class Staff:
     def __init__(self, app: Flask, username: str, password: str = DEMO_PASSWORD) -> None:
         self.username = username

@@ -68,7 +68,7 @@ def index() -> str:
         "inbox.html", found=found, filters=filters, tabs=TAB_LABELS, pages=pages, link=_link,
         pathways=pathways, pathway_items=pathway_items, role_items=role_items, page_items=page_items,
         saved=worklist.saved_filters(rt, me),
-        notifications=worklist.notifications_for(rt, me)["unread"], colleagues=worklist.colleagues(rt, me),
+        notifications=worklist.notifications_for(rt, me)["unread"],
     )  # fmt: skip
 
 

@@ -7,19 +7,14 @@ import pytest
 from engine import services
 from engine.services import accounts
 from engine.services.accounts import DEMO_PASSWORD
-from tests.webclient import Staff, form_fields
+from tests.webclient import Staff, care_plan_step, form_fields
 
 START = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
 
 
 @pytest.fixture
 def north_case(app, rt):
-    """A PPM case in the north team, moved on to the social worker's care-plan step."""
-    services.start_case(rt, "ppm_to_adm", "CH-3001", START, "sw.alice", team="north")
-    [review] = services.list_tasks(rt, ref="CH-3001")
-    services.complete_task(rt, review["id"], {"first_review_date": "2027-01-20", "ppm_requested": True}, "iro.bob")
-    [task] = [t for t in services.list_tasks(rt, ref="CH-3001") if t["element"] == "Task_UpdateCarePlan"]
-    return task
+    return care_plan_step(rt, "CH-3001")
 
 
 def _alice(app):

@@ -6,18 +6,14 @@ import pytest
 
 from engine import services
 from engine.services import accounts, worklist
-from tests.webclient import Staff
+from tests.webclient import Staff, care_plan_step
 
 START = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
 
 
 @pytest.fixture
 def care_plan(app, rt):
-    services.start_case(rt, "ppm_to_adm", "CH-4001", START, "sw.alice", team="north")
-    [review] = services.list_tasks(rt, ref="CH-4001")
-    services.complete_task(rt, review["id"], {"first_review_date": "2027-01-20", "ppm_requested": True}, "iro.bob")
-    [task] = [t for t in services.list_tasks(rt, ref="CH-4001") if t["element"] == "Task_UpdateCarePlan"]
-    return task
+    return care_plan_step(rt, "CH-4001")
 
 
 def _task(app, task_id):
