@@ -9,7 +9,6 @@ from engine.domain.access import Person
 from engine.errors import FormInvalid, InvalidInput, NotAllowed
 from engine.services import accounts, worklist
 from web import forms, security
-from web.chrome import STARTERS
 from web.security import login_required
 
 blueprint = Blueprint("cases", __name__)
@@ -31,7 +30,7 @@ def diagram(case_id: int) -> Response:
 
 
 def _may_start(me: Person) -> None:
-    if not me.roles & STARTERS:
+    if not me.may_start_pathways:
         raise NotAllowed("only social workers and their managers start a pathway for a child")
 
 

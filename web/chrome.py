@@ -14,7 +14,6 @@ from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, Pathways
 from web import security
 
 LONDON = ZoneInfo("Europe/London")
-STARTERS = frozenset({"social_worker", "team_manager", "services_manager", "head_of_service"})
 ROLE_LABELS = {
     "social_worker": "Social worker", "cic_social_worker": "Children in care social worker",
     "team_manager": "Team manager", "services_manager": "Services manager", "head_of_service": "Head of service",
@@ -57,7 +56,7 @@ def _globals() -> dict[str, Any]:
         "csrf_token": security.csrf_token,
         "cspNonce": security.csp_nonce(),
         "person": g.get("person"),
-        "may_start": bool(g.get("person") and g.person.roles & STARTERS),
+        "may_start": bool(g.get("person") and g.person.may_start_pathways),
         "role_label": role_label,
         "status_tag": lambda status: STATUS_TAGS.get(status or "", "govuk-tag--grey"),
     }

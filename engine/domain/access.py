@@ -30,6 +30,7 @@ ROLE_STEPS: dict[str, frozenset[str]] = {
 }
 ALL_TEAMS_ROLES = frozenset({"head_of_service", "admin"})
 MANAGER_ROLES = frozenset({"team_manager", "services_manager", "head_of_service"})
+STARTER_ROLES = frozenset({"social_worker"}) | MANAGER_ROLES  # may start a pathway for a child
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,16 @@ class Person:
         return bool(self.roles & ALL_TEAMS_ROLES)
 
     def may_act_on(self, step_role: str | None, step_team: str | None) -> bool:
-        if step_role not in self.step_roles:
-            return False
-        return self.all_teams or step_team is None or step_team in self.teams
+        return step_role in self.step_roles and self.may_see_team(step_team)
 
     @property
     def oversees(self) -> bool:
         """Managers see every role's steps in their teams (to assign them), not only their own role's."""
         return bool(self.roles & MANAGER_ROLES)
+
+    @property
+    def may_start_pathways(self) -> bool:
+        return bool(self.roles & STARTER_ROLES)
 
     def may_see_team(self, team: str | None) -> bool:
         return self.all_teams or team is None or team in self.teams
@@ -65,7 +68,7 @@ class Person:
 
     def may_assign_in(self, team: str | None) -> bool:
         """Team managers (and above) assign and reassign steps within their teams."""
-        return bool(self.roles & MANAGER_ROLES) and (self.all_teams or team in self.teams)
+        return self.oversees and (self.all_teams or team in self.teams)
 
 
 def unknown_roles(roles: Iterable[str]) -> list[str]:

@@ -47,7 +47,7 @@ class LoginRefused(PathwaysError):
     """The username or password is not right, or the account is locked. Try again later."""
 
 
-def _person(user: User) -> Person:
+def as_person(user: User) -> Person:
     return Person(user.username, frozenset(user.roles), frozenset(user.teams))
 
 
@@ -110,7 +110,7 @@ def authenticate(rt: Runtime, username: str, password: str) -> Person:
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
         audit(uow.session, None, username, "login.succeeded")
         commit(uow, "the account")
-        return _person(user)
+        return as_person(user)
 
 
 def person(rt: Runtime, username: str) -> Person:
@@ -118,7 +118,7 @@ def person(rt: Runtime, username: str) -> Person:
         user = uow.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
         if user is None:
             raise NotFound(f"no active user {username}")
-        return _person(user)
+        return as_person(user)
 
 
 def list_users(rt: Runtime, team: str | None = None) -> list[dict[str, Any]]:

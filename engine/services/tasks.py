@@ -60,8 +60,11 @@ def unclaim_task(rt: Runtime, task_id: int, user: str, person: Person | None = N
     return _assign(rt, task_id, None, user, "task.unclaimed", only_if_free=False, check=_may_act(person))
 
 
-def assign_task(rt: Runtime, task_id: int, assignee: str, actor: str, person: Person | None = None) -> dict[str, Any]:
-    return _assign(rt, task_id, assignee, actor, "task.assigned", only_if_free=False, check=_may_assign(person))
+def assign_task(rt: Runtime, task_id: int, assignee: str, actor: str, person: Person | None = None,
+                colleague: Person | None = None) -> dict[str, Any]:  # fmt: skip
+    """Assign a step; with ``colleague`` (the assignee's account), refuse someone who may not do it."""
+    check = _may_assign(person, colleague)
+    return _assign(rt, task_id, assignee, actor, "task.assigned", only_if_free=False, check=check)
 
 
 def _may_act(person: Person | None) -> Callable[[HumanTask], None]:
@@ -72,10 +75,12 @@ def _may_act(person: Person | None) -> Callable[[HumanTask], None]:
     return check
 
 
-def _may_assign(person: Person | None) -> Callable[[HumanTask], None]:
+def _may_assign(person: Person | None, colleague: Person | None) -> Callable[[HumanTask], None]:
     def check(task: HumanTask) -> None:
         if person is not None and not person.may_assign_in(task.team):
             raise NotAllowed(f"only a manager of team {task.team} can assign step {task.id}")
+        if colleague is not None and not colleague.may_act_on(task.role, task.team):
+            raise InvalidInput(f"{colleague.username} cannot do this task: it needs a {task.role} in team {task.team}")
 
     return check
 

@@ -18,7 +18,8 @@ from engine.domain.states import TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
 from engine.services._common import audit, commit, diagram, element, spec_for
-from engine.services.definitions import latest
+from engine.services.accounts import as_person
+from engine.services.definitions import latest, list_definitions
 from engine.services.views import case_view, deadline_view, task_view
 
 MAX_DRAFT_FIELDS = 100
@@ -79,9 +80,7 @@ def _able(session: Session, role: str | None, team: str | None) -> list[dict[str
     """Active staff who may do a step of this role in this team (for the assign list)."""
     users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
     return [
-        {"username": u.username, "display_name": u.display_name}
-        for u in users
-        if Person(u.username, frozenset(u.roles), frozenset(u.teams)).may_act_on(role, team)
+        {"username": u.username, "display_name": u.display_name} for u in users if as_person(u).may_act_on(role, team)
     ]
 
 
@@ -147,8 +146,6 @@ def case_diagram(rt: Runtime, case_id: int, person: Person) -> str:
 
 def startable(rt: Runtime) -> list[dict[str, Any]]:
     """Published pathways that start from a form (the latest version of each), for the start page."""
-    from engine.services.definitions import list_definitions
-
     keys = sorted({d["key"] for d in list_definitions(rt)})
     found = []
     for key in keys:
