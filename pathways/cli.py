@@ -103,6 +103,31 @@ def workflows_load(ctx: click.Context, directory: Path | None, user: str) -> Non
         click.echo("no .bpmn files found")
 
 
+@workflows.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def workflows_validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Check diagram FILES as publishing would: one problem per line, exit 1 if there is any.
+
+    Diagrams a file calls are looked up beside it and in workflows/."""
+    rt = _runtime(ctx)
+    any_problem = False
+    for path in files:
+        siblings = sorted({*path.parent.glob("*.bpmn"), *Path(rt.settings.workflows_dir).glob("*.bpmn")} - {path})
+        extra = services.library_from_files([(p.name, p.read_bytes()) for p in siblings])
+        found = services.validate_diagram(rt, path.name, path.read_bytes(), extra, use_published=False)
+        prefix = f"{path}: " if len(files) > 1 else ""
+        for problem in found:
+            click.echo(f"{prefix}{problem}")
+        any_problem |= bool(found)
+        if not found and len(files) > 1:
+            click.echo(f"{prefix}valid")
+    if any_problem:
+        sys.exit(1)
+    if len(files) == 1:
+        click.echo("valid")
+
+
 @workflows.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context

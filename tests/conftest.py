@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from engine import clock
@@ -116,3 +117,17 @@ def app(rt: Runtime, now: clock.SettableClock, monkeypatch: pytest.MonkeyPatch):
     publish_workflows(rt)
     accounts.ensure_demo_users(rt)
     return create_app({"SECRET_KEY": "test-secret", "TESTING": True}, runtime=rt)
+
+
+@pytest.fixture
+def cli(rt):
+    from pathways.cli import main
+
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(main, list(args), obj=rt, catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output + result.stderr
+        return result
+
+    return run

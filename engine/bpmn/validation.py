@@ -1,19 +1,31 @@
 """Checks a diagram must pass before it is published. Returns problems; never raises.
 
-The engine core checks what could hurt at run time: unsafe or broken expressions and scripts,
-and form fields whose names would clash with case data rules. The process owners' validator
-(layout, roles, sources, reachability) builds on this list.
+Two layers. ``problems`` is what could hurt at run time: unsafe or broken expressions and
+scripts, and form fields whose names would break case data rules. ``check_diagram`` is the whole
+list a process owner sees before publishing (and ``pathways workflows validate`` prints): the
+file parses safely and in SpiffWorkflow; every user task has a known role, a form and a due date;
+every date and timer expression works out on a sample case; every deadline cites its source; no
+element is unreachable or a dead end; the layout (DI) is there. Each problem names its element,
+so the modeller can highlight it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
 from lxml import etree
 
-from engine.bpmn.definition import DiagramInfo
-from engine.bpmn.scripting import ALLOWED_CALLS, check
-from engine.bpmn.xml import NS
+from engine.bpmn import preview
+from engine.bpmn.definition import DiagramInfo, describe
+from engine.bpmn.scripting import ALLOWED_CALLS, RestrictedEnvironment, check
+from engine.bpmn.xml import NS, parse_bpmn
+from engine.domain.access import ROLE_STEPS
 from engine.domain.forms import FIELD_TYPES, IDENTIFIER
-from engine.errors import UnsafeExpression
+from engine.errors import DefinitionInvalid, UnsafeExpression
 
 _EXPRESSION_PATHS = (
     ".//bpmn:conditionExpression",
@@ -77,3 +89,216 @@ def _field_problems(element_id: str, field_id: str, field_type: str) -> list[str
 def problems(root: etree._Element, info: DiagramInfo) -> list[str]:
     found = [] if info.key else ["no executable process found"]
     return found + expression_problems(root) + property_problems(info)
+
+
+# --- the process owners' validator ---------------------------------------------------------
+DIAGRAM_ROLES = frozenset().union(*ROLE_STEPS.values())
+_SKIPPED_FOR_FLOW = {"boundaryEvent"}  # reached through the activity they are attached to
+SAMPLE_DAY = date(2026, 12, 18)
+_ELEMENT_ID = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    element: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.element}: {self.message}" if self.element else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"element": self.element, "message": self.message, "text": str(self)}
+
+
+def _split(found: list[str]) -> list[Problem]:
+    """Run-time problems are written 'Element_Id: message' or 'Element_Id property due: message'."""
+    result = []
+    for text in found:
+        head, sep, _ = text.partition(":")
+        element = head.split(" ")[0] if sep else ""
+        if not _ELEMENT_ID.match(element):
+            element = ""
+        result.append(Problem(element, text[len(element) :].lstrip(": ")) if element else Problem(None, text))
+    return result
+
+
+def _user_task_problems(info: DiagramInfo) -> list[Problem]:
+    found = []
+    for e in info.elements.values():
+        if e.kind != "userTask":
+            continue
+        if not e.role:
+            found.append(Problem(e.id, "the step is in no lane and has no candidate group, so nobody would get it"))
+        elif e.role not in DIAGRAM_ROLES:
+            found.append(Problem(e.id, f"role '{e.role}' is not a role anyone holds; use one of "
+                                       + ", ".join(sorted(DIAGRAM_ROLES))))  # fmt: skip
+        if not e.form:
+            found.append(Problem(e.id, "the step has no form (Forms: generated task form with at least one field)"))
+        if not e.properties.get("due", "").strip():
+            found.append(Problem(e.id, "the step has no due date (property 'due')"))
+    return found
+
+
+def _source_problems(info: DiagramInfo) -> list[Problem]:
+    found = []
+    for e in info.elements.values():
+        for spec in e.deadlines():
+            if not spec.source.strip():
+                what = "the due date" if spec.key == e.id else f"deadline '{spec.key}'"
+                prop = "due_source" if spec.key == e.id else f"deadline.{spec.key}.source"
+                found.append(Problem(e.id, f"{what} cites no source (property '{prop}')"))
+    return found
+
+
+def _expression_results(env: RestrictedEnvironment, root: etree._Element, info: DiagramInfo) -> list[Problem]:
+    _, rows = preview.due_dates(env, root, info, SAMPLE_DAY)
+    return [
+        Problem(r.element, f"{r.kind} '{r.expression}' does not work out on a sample case: {r.error}")
+        for r in rows
+        if r.error
+    ]
+
+
+def _flow_graph(process: etree._Element) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
+    """Flow nodes (id -> kind), edges (sequence flows, boundary events, subprocess starts), and starts."""
+    nodes: dict[str, str] = {}
+    edges: dict[str, list[str]] = {}
+    starts: list[str] = []
+    for node in process.iter():
+        kind = etree.QName(node).localname if isinstance(node.tag, str) else ""
+        node_id = node.get("id")
+        if not node_id:
+            continue
+        if kind == "sequenceFlow":
+            edges.setdefault(node.get("sourceRef", ""), []).append(node.get("targetRef", ""))
+        elif kind in _FLOW_KINDS:
+            nodes[node_id] = kind
+            parent = etree.QName(node.getparent()).localname
+            if kind == "startEvent":
+                (starts if parent == "process" else edges.setdefault(node.getparent().get("id"), [])).append(node_id)
+            if kind == "boundaryEvent":
+                edges.setdefault(node.get("attachedToRef", ""), []).append(node_id)
+    return nodes, edges, starts
+
+
+_FLOW_KINDS = {
+    "userTask", "manualTask", "task", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
+    "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+}  # fmt: skip
+
+
+def _reach_problems(root: etree._Element) -> list[Problem]:
+    found = []
+    for process in root.iterfind("./bpmn:process", NS):
+        nodes, edges, starts = _flow_graph(process)
+        found += _dangling_flows(process, nodes)
+        if not starts:
+            found.append(Problem(process.get("id"), "the process has no start event"))
+        seen = _reachable(starts, nodes, edges)
+        for node_id, kind in nodes.items():
+            if node_id not in seen:
+                found.append(Problem(node_id, "cannot be reached from the start event"))
+            elif kind != "endEvent" and not _has_flow_out(process, node_id):
+                found.append(Problem(node_id, "is a dead end: nothing leaves it and it is not an end event"))
+    return found
+
+
+def _dangling_flows(process: etree._Element, nodes: dict[str, str]) -> list[Problem]:
+    return [
+        Problem(flow.get("id"), f"the flow's {end[:-3]} '{flow.get(end)}' is not in the diagram")
+        for flow in process.iter(f"{{{NS['bpmn']}}}sequenceFlow")
+        for end in ("sourceRef", "targetRef")
+        if flow.get(end) not in nodes
+    ]
+
+
+def _reachable(starts: list[str], nodes: dict[str, str], edges: dict[str, list[str]]) -> set[str]:
+    seen, queue = set(starts), list(starts)
+    while queue:
+        for nxt in edges.get(queue.pop(), []):
+            if nxt in nodes and nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _has_flow_out(process: etree._Element, node_id: str) -> bool:
+    return process.find(f".//bpmn:sequenceFlow[@sourceRef='{node_id}']", NS) is not None
+
+
+def _layout_problems(root: etree._Element, info: DiagramInfo) -> list[Problem]:
+    if not info.has_di:
+        return [Problem(None, "the file has no diagram layout (BPMN DI): open and save it in a modeller")]
+    drawn = {n.get("bpmnElement") for n in root.iter(f"{{{NS['bpmndi']}}}BPMNShape", f"{{{NS['bpmndi']}}}BPMNEdge")}
+    found = []
+    for process in root.iterfind("./bpmn:process", NS):
+        for node in process.iter():
+            kind = etree.QName(node).localname if isinstance(node.tag, str) else ""
+            if (kind in _FLOW_KINDS or kind == "sequenceFlow") and node.get("id") not in drawn:
+                found.append(Problem(node.get("id"), "is not drawn on the diagram (no layout for it)"))
+    return found
+
+
+def check_diagram(
+    content: bytes | str,
+    filename: str,
+    env: RestrictedEnvironment,
+    build: Callable[[str, list[tuple[str, bytes]]], Any] | None = None,
+    library: dict[str, tuple[str, bytes]] | None = None,
+) -> tuple[DiagramInfo | None, list[Problem]]:
+    """Every problem with one diagram file. ``build(key, files)`` parses in SpiffWorkflow;
+    ``library`` maps process ids to (filename, content) of the diagrams this one may call."""
+    try:
+        root = parse_bpmn(content, filename)
+    except DefinitionInvalid as exc:
+        return None, [Problem(None, exc.message)]
+    info = describe(root)
+    found = _split(problems(root, info))
+    if not info.key:
+        return info, found
+    found += _build_problems(content, filename, info, build, library or {})
+    found += _user_task_problems(info) + _source_problems(info)
+    if not any(p.message.startswith(("expression", "script")) for p in found):
+        found += _expression_results(env, root, info)
+    found += _reach_problems(root) + _layout_problems(root, info)
+    return info, list(dict.fromkeys(found))
+
+
+def _build_problems(content: bytes | str, filename: str, info: DiagramInfo,
+                    build: Callable[[str, list[tuple[str, bytes]]], Any] | None,
+                    library: dict[str, tuple[str, bytes]]) -> list[Problem]:  # fmt: skip
+    raw = content.encode() if isinstance(content, str) else content
+    files, missing = _called_files(info, library)
+    if missing:
+        return [Problem(None, f"calls process '{p}', which no published diagram defines") for p in missing]
+    if build is None:
+        return []
+    try:
+        build(info.key, [(filename, raw), *files])
+    except DefinitionInvalid as exc:
+        return [Problem(None, f"SpiffWorkflow cannot parse it: {exc.message}")]
+    return []
+
+
+def _called_files(
+    info: DiagramInfo, library: dict[str, tuple[str, bytes]]
+) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The library files this diagram calls, directly or through them, and the processes nobody defines."""
+    files: dict[str, tuple[str, bytes]] = {}
+    missing: list[str] = []
+    wanted, seen = list(info.called), set(info.processes)
+    while wanted:
+        process_id = wanted.pop()
+        if process_id in seen:
+            continue
+        seen.add(process_id)
+        if process_id not in library:
+            missing.append(process_id)
+            continue
+        name, raw = library[process_id]
+        if name not in files:
+            files[name] = (name, raw)
+            wanted += describe(parse_bpmn(raw, name)).called
+    return list(files.values()), sorted(missing)

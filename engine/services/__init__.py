@@ -6,8 +6,9 @@ engine.errors exceptions with messages fit to show a practitioner.
 
 from engine.services.calendar import add_amount, add_closure, current_calendar, list_closures
 from engine.services.cases import cancel_case, resume_case, retry_case, show_case, start_case, suspend_case
-from engine.services.definitions import list_definitions, publish_directory, publish_files
+from engine.services.definitions import library_from_files, list_definitions, publish_directory, publish_files
 from engine.services.escalations import escalate_overdue, record_delay_reason
+from engine.services.modelling import preview_dates, validate_diagram
 from engine.services.notifications import deliver_notifications, in_app, redeliver
 from engine.services.tasks import (
     assign_task,
@@ -23,6 +24,7 @@ from engine.services.timers import fire_due_timers, mark_breached_deadlines
 __all__ = [
     "add_amount", "add_closure", "assign_task", "cancel_case", "claim_task", "complete_task",
     "current_calendar", "deliver_notifications", "escalate_overdue", "fire_due_timers", "in_app", "inbox",
+    "library_from_files", "preview_dates", "validate_diagram",
     "reassign_all", "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",
     "mark_breached_deadlines", "publish_directory", "publish_files", "resume_case", "retry_case",
     "show_case", "start_case", "suspend_case", "unclaim_task",

@@ -35,13 +35,38 @@ class _Candidate:
     checksum: str
 
 
-def _read(filename: str, content: bytes) -> _Candidate:
-    root = parse_bpmn(content, filename)
-    info = describe(root)
-    found = validation.problems(root, info)
-    if found:
-        raise DefinitionInvalid(f"{filename}: " + "; ".join(found), problems=found)
+def _read(rt: Runtime, filename: str, content: bytes, library: dict[str, tuple[str, bytes]]) -> _Candidate:
+    # SpiffWorkflow builds each changed definition once more as it is published (_check_builds).
+    info, found = validation.check_diagram(content, filename, rt.bpmn.script_engine.environment, None, library)
+    if found or info is None:
+        texts = [str(p) for p in found]
+        raise DefinitionInvalid(f"{filename}: " + "; ".join(texts), problems=texts)
     return _Candidate(filename, content.decode("utf-8"), info, hashlib.sha256(content).hexdigest())
+
+
+def library(session: Session) -> dict[str, tuple[str, bytes]]:
+    """Process id -> (filename, XML) of the newest published version of every diagram."""
+    found: dict[str, tuple[str, bytes]] = {}
+    newest = select(Definition.key, func.max(Definition.version).label("version")).group_by(Definition.key).subquery()
+    rows = session.execute(
+        select(Definition.filename, Definition.bpmn_xml, Definition.info["processes"])
+        .join(newest, (Definition.key == newest.c.key) & (Definition.version == newest.c.version))
+    )  # fmt: skip
+    for filename, xml, processes in rows:
+        for process_id in processes or []:
+            found[process_id] = (filename, xml.encode("utf-8"))
+    return found
+
+
+def library_from_files(files: list[tuple[str, bytes]]) -> dict[str, tuple[str, bytes]]:
+    found = {}
+    for filename, content in files:
+        try:
+            processes = describe(parse_bpmn(content, filename)).processes
+        except DefinitionInvalid:
+            continue  # reported when the file itself is checked
+        found.update({p: (filename, content) for p in processes})
+    return found
 
 
 def latest(session: Session, key: str) -> Definition | None:
@@ -52,9 +77,11 @@ def publish_files(rt: Runtime, files: list[tuple[str, bytes]], actor: str) -> li
     """Validate every file, then publish the changed ones together (all or nothing)."""
     problems: list[str] = []
     candidates: list[_Candidate] = []
+    with rt.uow() as uow:
+        known = {**library(uow.session), **library_from_files(files)}
     for filename, content in files:
         try:
-            candidates.append(_read(filename, content))
+            candidates.append(_read(rt, filename, content, known))
         except DefinitionInvalid as exc:
             problems.append(exc.message)
     keys = [c.info.key for c in candidates]

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from engine import services
 from engine.services import accounts
 from pathways.cli import main
 from tests.conftest import DIAGRAMS
-
-
-@pytest.fixture
-def cli(rt):
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args), obj=rt, catch_exceptions=False)
-        assert (result.exit_code == 0) is ok, result.output + result.stderr
-        return result
-
-    return run
 
 
 def test_db_upgrade_creates_a_fresh_sqlite_database(tmp_path, monkeypatch):
