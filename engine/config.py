@@ -20,6 +20,7 @@ class Settings:
     smtp_url: str = ""  # smtp://user:password@host:587 ; empty: write messages to mail_dir
     mail_dir: Path = Path("var/mail")
     mail_from: str = "permanence-pathways@pathways.local"
+    stuck_after_working_days: int = 10  # managers' list: a case with no progress for this long is stuck
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -33,6 +34,7 @@ class Settings:
             "smtp_url": os.environ.get("SMTP_URL", ""),
             "mail_dir": Path(os.environ.get("MAIL_DIR", "var/mail")),
             "mail_from": os.environ.get("MAIL_FROM", "permanence-pathways@pathways.local"),
+            "stuck_after_working_days": int(os.environ.get("STUCK_AFTER_WORKING_DAYS", "10")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from engine import services
 from engine.domain.access import Person
 from engine.errors import FormInvalid, InvalidInput, NotAllowed
-from engine.services import accounts, worklist
+from engine.services import accounts, oversight, worklist
 from web import forms, security
 from web.security import login_required
 
@@ -18,8 +18,9 @@ _START_FIELDS = [{"id": "ref", "type": "string"}, {"id": "team", "type": "string
 @blueprint.get("/cases/<int:case_id>")
 @login_required
 def show(case_id: int) -> str:
-    case = worklist.case_page(security.runtime(), case_id, security.person())
-    return render_template("case.html", case=case)
+    rt, me = security.runtime(), security.person()
+    case = worklist.case_page(rt, case_id, me)
+    return render_template("case.html", case=case, manage=oversight.manage_case(rt, me, case_id))
 
 
 @blueprint.get("/cases/<int:case_id>/diagram.bpmn")

@@ -120,14 +120,27 @@ def complete_task(
         raise Conflict(exc.message, data=dict(data)) from None
 
 
+def complete_on_behalf(rt: Runtime, task_id: int, data: dict[str, Any], manager: Person, reason: str) -> dict[str, Any]:
+    """A manager of the step's team records it for whoever holds it (a missed event), with a reason."""
+
+    def check(task: HumanTask) -> None:
+        if not manager.may_assign_in(task.team):
+            raise NotAllowed(f"only a manager of team {task.team} can record step {task.id} on someone's behalf")
+
+    return _complete(rt, task_id, data, manager.username, None, check, on_behalf=reason)
+
+
 def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expected_version: int | None,
-              check: Callable[[HumanTask], None]) -> dict:  # fmt: skip
+              check: Callable[[HumanTask], None], on_behalf: str | None = None) -> dict:  # fmt: skip
     with rt.uow() as uow:
         session = uow.session
         task = _open_task(session, task_id)
         check(task)
         case = task.case
-        _check_can_complete(case, task, user, expected_version)
+        _check_can_complete(case, task, None if on_behalf else user, expected_version)
+        if on_behalf:
+            audit(session, case.id, user, "case.event_recorded", element=task.element, detail=on_behalf,
+                  before={"assignee": task.assignee, "role": task.role}, after={"recorded_by": user})  # fmt: skip
         info = element(case.definition, task.element)
         values = forms.validate(info.form if info else [], data)
         refresh_calendar(rt, session)
@@ -143,10 +156,11 @@ def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expect
         return task_view(task)
 
 
-def _check_can_complete(case: Case, task: HumanTask, user: str, expected_version: int | None) -> None:
+def _check_can_complete(case: Case, task: HumanTask, user: str | None, expected_version: int | None) -> None:
+    """``user`` None: a manager recording on the holder's behalf (the assignee check does not apply)."""
     if case.status not in (CaseStatus.RUNNING, CaseStatus.WAITING):
         raise NotAllowed(f"case {case.ref} is {case.status}: steps cannot be completed until it is resumed")
-    if task.assignee and task.assignee != user:
+    if user is not None and task.assignee and task.assignee != user:
         raise NotAllowed(f"step {task.id} is assigned to {task.assignee}")
     if expected_version is not None and case.version != expected_version:
         raise Conflict("the case changed since you opened this step: reload it; nothing you entered is lost")

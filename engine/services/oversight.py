@@ -1,0 +1,421 @@
+"""Managers' oversight: cases at risk of drift, and what a manager does about them.
+
+A case is listed when it is (a) overdue on a step, (b) past a deadline, (c) in error, (d)
+suspended, or (e) has made no progress for ``stuck_after_working_days`` working days. Each reason
+is one indexed query over the manager's teams; the page of cases shown is then described in a
+few batched queries, so the page stays fast however many cases the authority holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.bpmn.xml import NS, parse_bpmn
+from engine.domain.access import Person
+from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
+from engine.errors import InvalidInput, NotAllowed, NotFound, PathwaysError
+from engine.persistence.models import Case, Deadline, Definition, Escalation, HumanTask
+from engine.services import cases as case_service
+from engine.services._common import refresh_calendar
+from engine.services.definitions import latest
+from engine.services.escalations import record_delay_reason
+from engine.services.tasks import complete_on_behalf
+
+REASONS = {
+    "overdue": "Overdue step",
+    "deadline": "Past a deadline",
+    "error": "In error",
+    "suspended": "Suspended",
+    "no_progress": "No progress",
+}
+SORTS = ("overdue", "waiting", "ref")
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class StuckQuery:
+    reason: str = ""  # one of REASONS, or "" for any
+    key: str = ""  # pathway
+    team: str = ""
+    no_delay_reason: bool = False  # only cases where no reason for delay is recorded
+    sort: str = "overdue"
+    page: int = 1
+
+    def checked(self) -> StuckQuery:
+        if self.reason and self.reason not in REASONS:
+            raise InvalidInput(f"unknown reason '{self.reason}'")
+        if self.sort not in SORTS:
+            raise InvalidInput(f"sort by one of {', '.join(SORTS)}")
+        return self
+
+
+def _scoped(query: Select, person: Person, team: str) -> Select:
+    if team:
+        if not person.may_see_team(team):
+            raise NotAllowed(f"you do not manage team {team}")
+        return query.where(Case.team == team)
+    return query if person.all_teams else query.where(Case.team.in_(sorted(person.teams)))
+
+
+def _reason_queries(today: date, quiet_since: datetime) -> dict[str, Select]:
+    """case id -> the date the trouble started, one query per reason."""
+    active = Case.status.in_([CaseStatus.RUNNING, CaseStatus.WAITING])
+    return {
+        "overdue": select(HumanTask.case_id, func.min(HumanTask.due_date))
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(HumanTask.status == TaskStatus.OPEN, HumanTask.due_date < today, active)
+        .group_by(HumanTask.case_id),
+        "deadline": select(Deadline.case_id, func.min(Deadline.due_date))
+        .join(Case, Case.id == Deadline.case_id)
+        .where(Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]), Deadline.met_at.is_(None),
+               Deadline.due_date < today, Case.status.in_(ACTIVE_CASE_STATUSES))
+        .group_by(Deadline.case_id),
+        "error": select(Case.id, Case.updated_at).where(Case.status == CaseStatus.ERROR),
+        "suspended": select(Case.id, Case.updated_at).where(Case.status == CaseStatus.SUSPENDED),
+        "no_progress": select(Case.id, Case.updated_at).where(active, Case.updated_at < quiet_since),
+    }  # fmt: skip
+
+
+def _since(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _candidates(session: Session, person: Person, query: StuckQuery, today: date,
+                quiet_since: datetime) -> tuple[dict[int, dict[str, date]], dict[str, int]]:  # fmt: skip
+    found: dict[int, dict[str, date]] = {}
+    counts: dict[str, int] = {}
+    for reason, select_ in _reason_queries(today, quiet_since).items():
+        select_ = _scoped(select_, person, query.team)
+        if query.key:
+            select_ = select_.where(Case.key == query.key)
+        rows = session.execute(select_).all()
+        counts[reason] = len(rows)
+        for case_id, since in rows:
+            found.setdefault(case_id, {})[reason] = _since(since)
+    if query.reason:  # the cases with that reason, each shown with all its reasons
+        found = {case_id: reasons for case_id, reasons in found.items() if query.reason in reasons}
+    return found, counts
+
+
+def stuck_cases(rt: Runtime, person: Person, query: StuckQuery, everything: bool = False) -> dict[str, Any]:
+    """The manager's list of cases at risk (one page, or ``everything`` for the CSV download)."""
+    if not person.oversees:
+        raise NotAllowed("only managers see the cases at risk")
+    query = query.checked()
+    today = clock.london_today()
+    with rt.uow() as uow:
+        session = uow.session
+        calendar = refresh_calendar(rt, session)
+        quiet_days = rt.settings.stuck_after_working_days
+        quiet_since = datetime.combine(calendar.add_working_days(today, -quiet_days), time(0), tzinfo=UTC)
+        found, counts = _candidates(session, person, query, today, quiet_since)
+        rows = _describe(session, found, today)
+        if query.no_delay_reason:
+            rows = [r for r in rows if not r["delay_reasons"]]
+        rows.sort(key=_sort_key(query.sort))
+        total = len(rows)
+        page = rows if everything else rows[(query.page - 1) * PAGE_SIZE : query.page * PAGE_SIZE]
+        return {"rows": page, "total": total, "counts": counts, "page": query.page, "page_size": PAGE_SIZE,
+                "pages": max(1, -(-total // PAGE_SIZE)), "quiet_days": quiet_days,
+                "today": today.isoformat()}  # fmt: skip
+
+
+def _sort_key(sort: str) -> Any:
+    if sort == "ref":
+        return lambda r: (r["ref"], r["case_id"])
+    if sort == "waiting":
+        return lambda r: (-r["waiting_days"], r["ref"])
+    return lambda r: (-r["days_overdue"], -r["waiting_days"], r["ref"])
+
+
+def _describe(session: Session, found: dict[int, dict[str, date]], today: date) -> list[dict[str, Any]]:
+    if not found:
+        return []
+    ids = sorted(found)
+    cases, tasks, deadlines, levels = {}, {}, {}, {}
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        cases.update(_cases(session, chunk))
+        tasks.update(_open_tasks(session, chunk))
+        deadlines.update(_unmet_deadlines(session, chunk))
+        levels.update(_levels(session, chunk))
+    return [_row(cases[i], found[i], tasks.get(i, []), deadlines.get(i, []), levels.get(i, 0), today) for i in ids]
+
+
+def _cases(session: Session, ids: list[int]) -> dict[int, Any]:
+    columns = (Case.id, Case.ref, Case.key, Case.team, Case.status, Case.updated_at, Case.error_message,
+               Case.error_element, Definition.name, Definition.version)  # fmt: skip
+    query = select(*columns).join(Definition, Definition.id == Case.definition_id).where(Case.id.in_(ids))
+    rows = session.execute(query)
+    return {r.id: r for r in rows}
+
+
+def _open_tasks(session: Session, ids: list[int]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    columns = (HumanTask.id, HumanTask.case_id, HumanTask.element, HumanTask.title, HumanTask.role,
+               HumanTask.assignee, HumanTask.due_date, HumanTask.created_at, HumanTask.delay_reason)  # fmt: skip
+    query = select(*columns).where(HumanTask.case_id.in_(ids), HumanTask.status == TaskStatus.OPEN)
+    for row in session.execute(query.order_by(HumanTask.due_date, HumanTask.id)):
+        found.setdefault(row.case_id, []).append(row)
+    return found
+
+
+def _unmet_deadlines(session: Session, ids: list[int]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    columns = (Deadline.id, Deadline.case_id, Deadline.name, Deadline.due_date, Deadline.status,
+               Deadline.rule_status, Deadline.delay_reason)  # fmt: skip
+    query = select(*columns).where(
+        Deadline.case_id.in_(ids), Deadline.met_at.is_(None),
+        Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]),
+    )  # fmt: skip
+    for row in session.execute(query.order_by(Deadline.due_date, Deadline.id)):
+        found.setdefault(row.case_id, []).append(row)
+    return found
+
+
+def _levels(session: Session, ids: list[int]) -> dict[int, int]:
+    """Highest rung raised for a step still open or a deadline still unmet."""
+    open_task = (
+        select(HumanTask.id).where(HumanTask.id == Escalation.task_id, HumanTask.status == TaskStatus.OPEN).exists()
+    )
+    unmet = select(Deadline.id).where(Deadline.id == Escalation.deadline_id, Deadline.met_at.is_(None)).exists()
+    query = (
+        select(Escalation.case_id, func.max(Escalation.level))
+        .where(Escalation.case_id.in_(ids), open_task | unmet)
+        .group_by(Escalation.case_id)
+    )
+    return {case_id: level for case_id, level in session.execute(query)}
+
+
+def _row(case: Any, reasons: dict[str, date], tasks: list[Any], deadlines: list[Any], level: int,
+         today: date) -> dict[str, Any]:  # fmt: skip
+    overdue_from = [d for r, d in reasons.items() if r in ("overdue", "deadline")]
+    waiting_since = min([t.created_at.date() for t in tasks] or [case.updated_at.date()])
+    delay = [t.delay_reason for t in tasks if t.delay_reason] + [d.delay_reason for d in deadlines if d.delay_reason]
+    return {
+        "case_id": case.id, "ref": case.ref, "key": case.key, "pathway": case.name, "version": case.version,
+        "team": case.team, "status": case.status,
+        "reasons": [r for r in REASONS if r in reasons],
+        "waiting_at": [{"task_id": t.id, "element": t.element, "title": t.title, "role": t.role,
+                        "holder": t.assignee, "due": t.due_date.isoformat() if t.due_date else None,
+                        "overdue": bool(t.due_date and t.due_date < today), "delay_reason": t.delay_reason}
+                       for t in tasks],
+        "deadlines": [{"deadline_id": d.id, "name": d.name, "due": d.due_date.isoformat(), "rule_status": d.rule_status,
+                       "breached": d.due_date < today, "delay_reason": d.delay_reason} for d in deadlines],
+        "waiting_days": (today - waiting_since).days,
+        "days_overdue": (today - min(overdue_from)).days if overdue_from else 0,
+        "last_progress": case.updated_at.date().isoformat(),
+        "escalation_level": level,
+        "delay_reasons": delay,
+        "error": {"element": case.error_element, "message": case.error_message} if case.status == "error" else None,
+    }  # fmt: skip
+
+
+# --- acting on a case ------------------------------------------------------------------------
+CASE_ACTIONS = ("suspend", "resume", "cancel", "retry")
+
+
+@dataclass(frozen=True)
+class _Managed:
+    id: int
+    ref: str
+    team: str | None
+
+
+def _managed_case(rt: Runtime, person: Person, case_id: int) -> _Managed:
+    with rt.uow() as uow:
+        case = uow.session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"there is no case {case_id}")
+        if not person.may_assign_in(case.team):
+            raise NotAllowed(f"only a manager of team {case.team} can act on case {case.ref}")
+        return _Managed(case.id, case.ref, case.team)
+
+
+def act_on_case(rt: Runtime, person: Person, case_id: int, action: str, reason: str) -> dict[str, Any]:
+    """Suspend, resume, cancel or retry one case, as a manager of its team, with a reason (audited)."""
+    case = _managed_case(rt, person, case_id)
+    if action not in CASE_ACTIONS:
+        raise InvalidInput(f"unknown action '{action}'")
+    if action in ("suspend", "cancel") and not (reason or "").strip():
+        raise InvalidInput(f"give a reason to {action} the case")
+    actor = person.username
+    if action == "suspend":
+        return case_service.suspend_case(rt, case.ref, actor, reason, case_id=case.id)
+    if action == "resume":
+        return case_service.resume_case(rt, case.ref, actor, reason, case_id=case.id)
+    if action == "cancel":
+        return case_service.cancel_case(rt, case.ref, actor, reason, case_id=case.id)
+    return case_service.retry_case(rt, case.ref, actor, case_id=case.id)
+
+
+def bulk_act(rt: Runtime, person: Person, case_ids: list[int], action: str, reason: str) -> dict[str, Any]:
+    """The same action on many cases, each in its own transaction: one refusal never stops the rest."""
+    if not case_ids:
+        raise InvalidInput("select at least one case")
+    if action not in (*CASE_ACTIONS, "delay_reason"):
+        raise InvalidInput(f"unknown action '{action}'")
+    if action in ("suspend", "cancel", "delay_reason") and not (reason or "").strip():
+        raise InvalidInput("give a reason: it is recorded on every case selected")
+    done, refused = [], []
+    for case_id in dict.fromkeys(case_ids):
+        try:
+            if action == "delay_reason":
+                record_delay_for_case(rt, person, case_id, reason)
+            else:
+                act_on_case(rt, person, case_id, action, reason)
+            done.append(case_id)
+        except PathwaysError as exc:
+            refused.append({"case_id": case_id, "reason": exc.message})
+    return {"done": done, "refused": refused}
+
+
+def record_delay(rt: Runtime, person: Person, case_id: int, reason: str, task_id: int | None = None,
+                 deadline_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """A manager's reason for delay on one step or deadline of a case they manage (stops its ladder)."""
+    case = _managed_case(rt, person, case_id)
+    with rt.uow() as uow:
+        owner = (uow.session.scalar(select(HumanTask.case_id).where(HumanTask.id == task_id)) if task_id is not None
+                 else uow.session.scalar(select(Deadline.case_id).where(Deadline.id == deadline_id)))  # fmt: skip
+    if owner != case.id:
+        raise NotFound(f"case {case.ref} has no such {'step' if task_id is not None else 'deadline'}")
+    return record_delay_reason(rt, reason, person.username, task_id=task_id, deadline_id=deadline_id)
+
+
+def record_delay_for_case(rt: Runtime, person: Person, case_id: int, reason: str) -> list[dict[str, Any]]:
+    """A reason for delay on every overdue step and passed deadline of a case that has none yet."""
+    if not (reason or "").strip():
+        raise InvalidInput("give the reason for the delay")
+    case = _managed_case(rt, person, case_id)
+    today = clock.london_today()
+    with rt.uow() as uow:
+        tasks = uow.session.scalars(select(HumanTask.id).where(
+            HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN, HumanTask.due_date < today,
+            HumanTask.delay_reason.is_(None))).all()  # fmt: skip
+        deadlines = uow.session.scalars(select(Deadline.id).where(
+            Deadline.case_id == case.id, Deadline.met_at.is_(None), Deadline.due_date < today,
+            Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]),
+            Deadline.delay_reason.is_(None))).all()  # fmt: skip
+    if not tasks and not deadlines:
+        raise NotAllowed(f"case {case.ref} has nothing overdue without a reason for delay")
+    recorded = [record_delay_reason(rt, reason, person.username, task_id=t) for t in tasks]
+    return recorded + [record_delay_reason(rt, reason, person.username, deadline_id=d) for d in deadlines]
+
+
+def record_missed_event(rt: Runtime, person: Person, task_id: int, answers: dict[str, Any],
+                        reason: str) -> dict[str, Any]:  # fmt: skip
+    """Record on a step's behalf an event that happened but was not recorded (e.g. a review held).
+
+    The manager completes the waiting step with its own form, whoever holds it; the case moves on,
+    and the audit log says who recorded it on whose behalf and why."""
+    if not (reason or "").strip():
+        raise InvalidInput("say why you are recording this on the step holder's behalf")
+    return complete_on_behalf(rt, task_id, answers, person, reason)
+
+
+# --- where cases wait ------------------------------------------------------------------------
+def _called_by(xml: str) -> dict[str, str]:
+    """Called process id -> the call activity that calls it."""
+    root = parse_bpmn(xml)
+    return {node.get("calledElement"): node.get("id") for node in root.iterfind(".//bpmn:callActivity", NS)}
+
+
+def where_cases_wait(rt: Runtime, person: Person, key: str) -> dict[str, Any]:
+    """Per element of the newest version of pathway ``key``: how many open steps wait there, how many overdue.
+
+    Steps inside a called diagram (the permanency panel) count on the call activity."""
+    if not person.oversees:
+        raise NotAllowed("only managers see where cases wait")
+    today = clock.london_today()
+    with rt.uow() as uow:
+        session = uow.session
+        definition = latest(session, key)
+        if definition is None:
+            raise NotFound(f"no published pathway '{key}'")
+        query = (
+            select(HumanTask.element, func.count(), func.sum(case((HumanTask.due_date < today, 1), else_=0)))
+            .join(Case, Case.id == HumanTask.case_id)
+            .where(HumanTask.status == TaskStatus.OPEN, Case.key == key)
+            .group_by(HumanTask.element)
+        )
+        rows = session.execute(_scoped(query, person, "")).all()
+        waiting_cases = session.scalar(_scoped(select(func.count()).select_from(Case).where(
+            Case.key == key, Case.status == CaseStatus.WAITING), person, ""))  # fmt: skip
+        own = definition.info["elements"]
+        called = definition.info.get("called_elements", {})
+        calls = _called_by(definition.bpmn_xml) if called else {}
+        counts: dict[str, dict[str, int]] = {}
+        elsewhere = []
+        for element_id, waiting, overdue in rows:
+            target = element_id if element_id in own else calls.get(called.get(element_id, {}).get("process", ""))
+            if target is None:
+                elsewhere.append({"element": element_id, "waiting": waiting, "overdue": int(overdue or 0)})
+                continue
+            slot = counts.setdefault(target, {"waiting": 0, "overdue": 0})
+            slot["waiting"] += waiting
+            slot["overdue"] += int(overdue or 0)
+        return {"key": key, "name": definition.name, "version": definition.version, "elements": counts,
+                "names": {e: own[e]["name"] for e in counts}, "elsewhere": elsewhere,
+                "waiting_for_a_date_or_event": waiting_cases or 0}  # fmt: skip
+
+
+def cases_waiting_at(rt: Runtime, person: Person, key: str, element_id: str) -> list[dict[str, Any]]:
+    """The cases behind one badge: open steps at ``element_id`` (or inside the call activity it is)."""
+    if not person.oversees:
+        raise NotAllowed("only managers see where cases wait")
+    today = clock.london_today()
+    with rt.uow() as uow:
+        session = uow.session
+        definition = latest(session, key)
+        if definition is None:
+            raise NotFound(f"no published pathway '{key}'")
+        elements = [element_id]
+        if definition.info["elements"].get(element_id, {}).get("kind") == "callActivity":
+            process = {v: k for k, v in _called_by(definition.bpmn_xml).items()}.get(element_id)
+            elements += [e for e, info in definition.info.get("called_elements", {}).items()
+                         if info.get("process") == process]  # fmt: skip
+        query = (
+            select(HumanTask.id, HumanTask.title, HumanTask.assignee, HumanTask.role, HumanTask.due_date,
+                   HumanTask.created_at, Case.id.label("case_id"), Case.ref, Case.team)
+            .join(Case, Case.id == HumanTask.case_id)
+            .where(HumanTask.status == TaskStatus.OPEN, Case.key == key, HumanTask.element.in_(elements))
+            .order_by(HumanTask.due_date.nulls_last(), HumanTask.id)
+        )  # fmt: skip
+        return [
+            {"task_id": r.id, "title": r.title, "holder": r.assignee, "role": r.role, "case_id": r.case_id,
+             "ref": r.ref, "team": r.team, "due": r.due_date.isoformat() if r.due_date else None,
+             "overdue": bool(r.due_date and r.due_date < today), "waiting_days": (today - r.created_at.date()).days}
+            for r in session.execute(_scoped(query, person, ""))
+        ]  # fmt: skip
+
+
+_ALLOWED = {
+    CaseStatus.RUNNING: ("suspend", "cancel"),
+    CaseStatus.WAITING: ("suspend", "cancel"),
+    CaseStatus.ERROR: ("retry", "suspend", "cancel"),
+    CaseStatus.SUSPENDED: ("resume", "cancel"),
+}
+
+
+def manage_case(rt: Runtime, person: Person, case_id: int) -> dict[str, Any] | None:
+    """What a manager of the case's team may do now (None for anyone else): the open steps and unmet
+    deadlines with their reasons for delay, and the transitions the case's state allows."""
+    if not person.oversees:
+        return None
+    today = clock.london_today()
+    with rt.uow() as uow:
+        case_row = uow.session.get(Case, case_id)
+        if case_row is None or not person.may_assign_in(case_row.team):
+            return None
+        [row] = _describe(uow.session, {case_id: {}}, today)
+    row["actions"] = list(_ALLOWED.get(CaseStatus(row["status"]), ()))
+    row["overdue_without_reason"] = [t for t in row["waiting_at"] if t["overdue"] and not t["delay_reason"]] + [
+        d for d in row["deadlines"] if d["breached"] and not d["delay_reason"]
+    ]
+    return row

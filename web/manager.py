@@ -1,0 +1,230 @@
+"""Managers' pages: cases at risk (with CSV), acting on a case, bulk actions, and where cases wait."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from engine import services
+from engine.errors import FormInvalid, NotAllowed
+from engine.services import accounts, oversight, worklist
+from engine.services.oversight import REASONS, StuckQuery
+from web import forms, security
+from web.security import login_required
+
+blueprint = Blueprint("manager", __name__)
+SORT_LABELS = {"overdue": "Most overdue first", "waiting": "Waiting longest first", "ref": "Child reference"}
+ACTION_LABELS = {"suspend": "Suspend", "resume": "Resume", "cancel": "Cancel the case", "retry": "Retry",
+                 "delay_reason": "Record a reason for delay"}  # fmt: skip
+
+
+def _managers_only() -> None:
+    if not security.person().oversees:
+        raise NotAllowed("only team managers, services managers and heads of service see this page")
+
+
+def _query() -> StuckQuery:
+    try:
+        page = max(int(request.args.get("page", "1")), 1)
+    except ValueError:
+        page = 1
+    reason = request.args.get("reason", "")
+    sort = request.args.get("sort", "overdue")
+    return StuckQuery(reason=reason if reason in REASONS else "", key=request.args.get("pathway", ""),
+                      team=request.args.get("team", ""), no_delay_reason=request.args.get("no_reason") == "1",
+                      sort=sort if sort in SORT_LABELS else "overdue", page=page)  # fmt: skip
+
+
+def _link(query: StuckQuery, endpoint: str = "manager.at_risk", **changes: Any) -> str:
+    values = {"reason": query.reason, "pathway": query.key, "team": query.team,
+              "no_reason": "1" if query.no_delay_reason else "", "sort": query.sort, "page": query.page}  # fmt: skip
+    values.update(changes)
+    clean = {k: v for k, v in values.items() if v not in ("", None, 1) or (k == "page" and v != 1)}
+    return url_for(endpoint) + ("?" + urlencode(clean) if clean else "")
+
+
+def _select(items: dict[str, str], chosen: str, blank: str) -> list[dict[str, Any]]:
+    return [{"value": "", "text": blank}] + [{"value": k, "text": v, "selected": k == chosen} for k, v in items.items()]
+
+
+@blueprint.get("/manage")
+@login_required
+def at_risk() -> str:
+    _managers_only()
+    rt, me, query = security.runtime(), security.person(), _query()
+    found = oversight.stuck_cases(rt, me, query)
+    pathways = {d["key"]: d["name"] for d in services.list_definitions(rt)}
+    teams = [t["name"] for t in accounts.list_teams(rt)] if me.all_teams else sorted(me.teams)
+    page_items = [{"number": n, "href": _link(query, page=n), "current": n == found["page"]}
+                  for n in range(1, found["pages"] + 1)] if 1 < found["pages"] <= 12 else []  # fmt: skip
+    return render_template(
+        "at_risk.html", found=found, query=query, link=_link, reasons=REASONS, page_items=page_items,
+        pathway_items=_select(pathways, query.key, "All pathways"),
+        team_items=_select({t: t for t in teams}, query.team, "All my teams"),
+        reason_items=_select(REASONS, query.reason, "Any reason"),
+        sort_items=[{"value": k, "text": v, "selected": k == query.sort} for k, v in SORT_LABELS.items()],
+        action_items=[{"value": k, "text": v} for k, v in ACTION_LABELS.items()],
+    )  # fmt: skip
+
+
+CSV_COLUMNS = ("child_ref", "case_id", "pathway", "version", "team", "status", "reasons", "waiting_at", "held_by",
+               "waiting_days", "days_overdue", "deadlines_passed", "escalation_level", "reason_for_delay",
+               "last_progress")  # fmt: skip
+
+
+def _csv_row(row: dict[str, Any]) -> list[Any]:
+    return [
+        row["ref"], row["case_id"], row["pathway"], row["version"], row["team"] or "", row["status"],
+        "; ".join(REASONS[r] for r in row["reasons"]), "; ".join(t["title"] for t in row["waiting_at"]),
+        "; ".join(t["holder"] or f"unassigned ({t['role']})" for t in row["waiting_at"]), row["waiting_days"],
+        row["days_overdue"], "; ".join(f"{d['name']} ({d['due']})" for d in row["deadlines"] if d["breached"]),
+        row["escalation_level"], "; ".join(row["delay_reasons"]), row["last_progress"],
+    ]  # fmt: skip
+
+
+def _safe_cell(value: Any) -> Any:
+    """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@blueprint.get("/manage/cases-at-risk.csv")
+@login_required
+def at_risk_csv() -> Response:
+    _managers_only()
+    found = oversight.stuck_cases(security.runtime(), security.person(), _query(), everything=True)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in found["rows"]:
+        writer.writerow([_safe_cell(v) for v in _csv_row(row)])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=cases-at-risk-{found['today']}.csv"},
+    )
+
+
+def _back(case_id: int | None = None) -> Response:
+    fallback = url_for("cases.show", case_id=case_id) if case_id else url_for("manager.at_risk")
+    return redirect(security.safe_next(request.form.get("back"), fallback))
+
+
+@blueprint.post("/manage/cases/<int:case_id>/action")
+@login_required
+def case_action(case_id: int) -> Response:
+    action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
+    case = oversight.act_on_case(security.runtime(), security.person(), case_id, action, reason)
+    flash(f"{case['ref']}: {ACTION_LABELS.get(action, action).lower()} done. The case is now {case['status']}.")
+    return _back(case_id)
+
+
+@blueprint.post("/manage/cases/<int:case_id>/delay")
+@login_required
+def delay_reason(case_id: int) -> Response:
+    reason = request.form.get("reason", "").strip()
+    task_id, deadline_id = request.form.get("task_id", ""), request.form.get("deadline_id", "")
+    rt, me = security.runtime(), security.person()
+    if task_id.isdigit() or deadline_id.isdigit():
+        oversight.record_delay(rt, me, case_id, reason, task_id=int(task_id) if task_id.isdigit() else None,
+                               deadline_id=int(deadline_id) if deadline_id.isdigit() else None)  # fmt: skip
+    else:
+        oversight.record_delay_for_case(rt, me, case_id, reason)
+    flash("Reason for delay recorded. Escalation has stopped for that step or deadline.")
+    return _back(case_id)
+
+
+@blueprint.post("/manage/bulk")
+@login_required
+def bulk() -> Response:
+    _managers_only()
+    ids = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+    action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
+    result = oversight.bulk_act(security.runtime(), security.person(), ids, action, reason)
+    label = ACTION_LABELS.get(action, action).lower()
+    if result["done"]:
+        flash(f"{label.capitalize()}: done for {len(result['done'])} case{'s' if len(result['done']) != 1 else ''}.")
+    for refused in result["refused"]:
+        flash(f"Case {refused['case_id']} not changed: {refused['reason']}")
+    return redirect(security.safe_next(request.form.get("back"), url_for("manager.at_risk")))
+
+
+# --- record a missed event ----------------------------------------------------------------
+@blueprint.route("/manage/tasks/<int:task_id>/record", methods=["GET", "POST"])
+@login_required
+def record_event(task_id: int) -> Response | str | tuple[str, int]:
+    _managers_only()
+    rt, me = security.runtime(), security.person()
+    page = worklist.task_page(rt, task_id, me)
+    if not me.may_assign_in(page["team"]):
+        abort(403)
+    if page["status"] != "open":
+        flash("That step is already done.")
+        return redirect(url_for("cases.show", case_id=page["case_id"]))
+    fields = page["form"]
+    if request.method == "GET":
+        return _render_record(page, forms.raw_from_values(fields, None), {}, "")
+    raw, reason = forms.raw_from_request(fields, request.form), request.form.get("reason", "").strip()
+    try:
+        if not reason:
+            raise FormInvalid({"reason": "Say why you are recording this for the step's holder"}, {})
+        oversight.record_missed_event(rt, me, task_id, forms.answers(fields, raw), reason)
+    except FormInvalid as exc:
+        return _render_record(page, raw, exc.errors, reason, status=400)
+    flash(f"Recorded '{page['title']}' for {page['ref']}. The pathway has moved on.")
+    return redirect(url_for("cases.show", case_id=page["case_id"]))
+
+
+def _render_record(page: dict, raw: dict[str, str], errors: dict[str, str], reason: str,
+                   status: int = 200) -> tuple[str, int]:  # fmt: skip
+    return render_template(
+        "record_event.html", page=page, components=forms.components(page["form"], raw, errors), reason=reason,
+        errors=forms.error_list([*page["form"], {"id": "reason", "type": "string"}], errors), field_errors=errors,
+    ), status  # fmt: skip
+
+
+# --- where cases wait ---------------------------------------------------------------------
+@blueprint.get("/manage/where")
+@login_required
+def where() -> str:
+    _managers_only()
+    rt, me = security.runtime(), security.person()
+    pathways = {d["key"]: d["name"] for d in services.list_definitions(rt) if d["key"] != "permanency_panel"}
+    key = request.args.get("pathway") or next(iter(sorted(pathways)), "")
+    counts = oversight.where_cases_wait(rt, me, key) if key else None
+    return render_template("where.html", counts=counts, key=key,
+                           pathway_items=[{"value": k, "text": v, "selected": k == key}
+                                          for k, v in sorted(pathways.items())])  # fmt: skip
+
+
+@blueprint.get("/manage/where/<key>/diagram.bpmn")
+@login_required
+def where_diagram(key: str) -> Response:
+    _managers_only()
+    return Response(worklist.pathway_diagram(security.runtime(), key), mimetype="application/xml")
+
+
+@blueprint.get("/manage/where/<key>/counts.json")
+@login_required
+def where_counts(key: str) -> Response:
+    _managers_only()
+    return jsonify(oversight.where_cases_wait(security.runtime(), security.person(), key))
+
+
+@blueprint.get("/manage/where/<key>/<element_id>")
+@login_required
+def waiting_at(key: str, element_id: str) -> str:
+    _managers_only()
+    rt, me = security.runtime(), security.person()
+    counts = oversight.where_cases_wait(rt, me, key)
+    rows = oversight.cases_waiting_at(rt, me, key, element_id)
+    name = counts["names"].get(element_id, element_id)
+    return render_template("waiting_at.html", rows=rows, key=key, counts=counts, element_id=element_id, name=name)
+
+
+@blueprint.app_template_filter("action_item")
+def action_item(action: str) -> dict[str, str]:
+    return {"value": action, "text": ACTION_LABELS.get(action, action)}
