@@ -23,6 +23,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -192,6 +193,34 @@ class Engine:
 
     def cancel(self, workflow: BpmnWorkflow) -> None:
         workflow.cancel()
+
+    def migrate(self, workflow: BpmnWorkflow, spec: tuple[Any, dict]) -> None:
+        """Move a running workflow onto another version's spec, in place (SpiffWorkflow's diff utilities).
+
+        Refused (NotAllowed, workflow unchanged) when a live step's element is not in the new
+        version, or a running called diagram is missing from it. Waiting steps are re-predicted,
+        so timers and due dates follow the new version."""
+        registry = self.serializer.registry
+        top, subs = diff_workflow(registry, workflow, spec[0], spec[1])
+        live = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        gone = [t.task_spec.bpmn_id or t.task_spec.name for t in top.removed if t.state & live]
+        if gone:
+            raise NotAllowed(f"the case waits at {', '.join(dict.fromkeys(gone))}, which the new version does not have")
+        for sp_id, sub_diff in subs.items():
+            sub = workflow.subprocesses[sp_id]
+            if sub_diff is None and not sub.is_completed():
+                raise NotAllowed(f"the case is inside '{sub.spec.name}', which the new version does not call")
+            if sub_diff is not None:
+                gone = [t.task_spec.bpmn_id or t.task_spec.name for t in sub_diff.removed if t.state & live]
+                if gone:
+                    raise NotAllowed(f"the case waits at {', '.join(dict.fromkeys(gone))} inside '{sub.spec.name}', "
+                                     "which the new version does not have")  # fmt: skip
+        for sp_id, sub_diff in subs.items():
+            if sub_diff is not None:
+                sub = workflow.subprocesses[sp_id]
+                migrate_workflow(sub_diff, sub, spec[1][sub.spec.name])
+        migrate_workflow(top, workflow, spec[0])
+        workflow.subprocess_specs = dict(spec[1])
 
     # --- state -------------------------------------------------------------------------
     def dump(self, workflow: BpmnWorkflow) -> str:

@@ -31,6 +31,7 @@ ROLE_STEPS: dict[str, frozenset[str]] = {
 ALL_TEAMS_ROLES = frozenset({"head_of_service", "admin"})
 MANAGER_ROLES = frozenset({"team_manager", "services_manager", "head_of_service"})
 STARTER_ROLES = frozenset({"social_worker"}) | MANAGER_ROLES  # may start a pathway for a child
+MODELLER_ROLES = frozenset({"process_owner"})  # edit, approve and publish diagrams; migrate cases
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class Person:
     @property
     def may_start_pathways(self) -> bool:
         return bool(self.roles & STARTER_ROLES)
+
+    @property
+    def models_pathways(self) -> bool:
+        return bool(self.roles & MODELLER_ROLES)
 
     def may_see_team(self, team: str | None) -> bool:
         return self.all_teams or team is None or team in self.teams

@@ -49,3 +49,12 @@ class RuleStatus(StrEnum):
     CASE = "CASE"
     OURS = "OURS"
     UNVERIFIED = "UNVERIFIED"
+
+
+class DraftStatus(StrEnum):
+    """A diagram draft: edited, then submitted with a reason, then approved by a second process owner."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"  # waiting for a second process owner; any edit sends it back to draft
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"  # set aside by its author: kept, not deleted

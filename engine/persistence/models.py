@@ -60,6 +60,39 @@ class Definition(Base):
     depends_on: Mapped[list[Any]]  # ids of the definitions whose processes this one calls
     published_at: Mapped[datetime]
     published_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)  # why this version was made
+    approved_by: Mapped[str | None] = mapped_column(String(200))  # the second process owner (four eyes)
+    approved_at: Mapped[datetime | None]
+
+
+class DiagramDraft(Base):
+    """A process owner's unpublished edit of a pathway: draft -> submitted -> published (or back to draft).
+
+    Never deleted: a withdrawn or superseded draft keeps its status and its XML."""
+
+    __tablename__ = "diagram_drafts"
+    __table_args__ = (Index("ix_diagram_drafts_key_status", "key", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(300))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    based_on_version: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)  # optimistic lock: two editors never overwrite
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    published_version: Mapped[int | None]
+
+    __mapper_args__ = {"version_id_col": revision}
 
 
 class Case(Base):

@@ -26,7 +26,7 @@ from engine.services._common import SYSTEM, audit, element, jsonable
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
 
 
-class _DueError(Exception):
+class _DueError(PathwaysError):  # a PathwaysError: callers outside sync report its message
     def __init__(self, element_id: str, message: str) -> None:
         super().__init__(message)
         self.element_id = element_id
@@ -135,8 +135,8 @@ def _open_task(
         lane=info.lane,
         role=info.role,
         team=case.team,
-        due_date=_evaluate_date(rt, element_id, props.get("due"), data),
-        not_before=_evaluate_date(rt, element_id, props.get("not_before"), data),
+        due_date=evaluate_date(rt, element_id, props.get("due"), data),
+        not_before=evaluate_date(rt, element_id, props.get("not_before"), data),
         not_before_source=props.get("not_before_source"),
         status=TaskStatus.OPEN,
         created_at=clock.utcnow(),
@@ -162,7 +162,7 @@ def _withdraw(session: Session, case: Case, rows: _Rows, row: HumanTask, actor: 
         audit(session, case.id, actor, "deadline.cancelled", element=row.element, detail=deadline.name)
 
 
-def _evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: dict) -> date | None:
+def evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: dict) -> date | None:
     if not expression:
         return None
     try:
@@ -176,7 +176,7 @@ def _open_deadlines(
     rt: Runtime, session: Session, case: Case, rows: _Rows, info: ElementInfo, data: dict, actor: str
 ) -> None:
     for spec in info.deadlines():
-        due = _evaluate_date(rt, info.id, spec.due, data)
+        due = evaluate_date(rt, info.id, spec.due, data)
         if due is None:
             continue
         _move_earlier(session, case, rows, spec.key, due, info.id, actor)

@@ -39,6 +39,7 @@ DEMO_USERS = [  # username, display name, roles, teams
     ("adm.dev", "Dev Agency Decision Maker", ["adm"], ["north", "south"]),
     ("panel.pat", "Pat Panel Support", ["panel_support"], ["north", "south"]),
     ("po.erin", "Erin Process Owner", ["process_owner"], []),
+    ("po.omar", "Omar Process Owner", ["process_owner"], []),  # the second pair of eyes on a diagram
     ("admin.ash", "Ash Administrator", ["admin"], []),
 ]
 

@@ -28,20 +28,20 @@ class Published:
 
 
 @dataclass
-class _Candidate:
+class Candidate:
     filename: str
     content: str
     info: DiagramInfo
     checksum: str
 
 
-def _read(rt: Runtime, filename: str, content: bytes, library: dict[str, tuple[str, bytes]]) -> _Candidate:
+def read_candidate(rt: Runtime, filename: str, content: bytes, library: dict[str, tuple[str, bytes]]) -> Candidate:
     # SpiffWorkflow builds each changed definition once more as it is published (_check_builds).
     info, found = validation.check_diagram(content, filename, rt.bpmn.script_engine.environment, None, library)
     if found or info is None:
         texts = [str(p) for p in found]
         raise DefinitionInvalid(f"{filename}: " + "; ".join(texts), problems=texts)
-    return _Candidate(filename, content.decode("utf-8"), info, hashlib.sha256(content).hexdigest())
+    return Candidate(filename, content.decode("utf-8"), info, hashlib.sha256(content).hexdigest())
 
 
 def library(session: Session) -> dict[str, tuple[str, bytes]]:
@@ -73,15 +73,19 @@ def latest(session: Session, key: str) -> Definition | None:
     return session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
 
 
-def publish_files(rt: Runtime, files: list[tuple[str, bytes]], actor: str) -> list[Published]:
-    """Validate every file, then publish the changed ones together (all or nothing)."""
+def publish_files(rt: Runtime, files: list[tuple[str, bytes]], actor: str, reason: str | None = None,
+                  approved_by: str | None = None) -> list[Published]:  # fmt: skip
+    """Validate every file, then publish the changed ones together (all or nothing).
+
+    The app publishes through a second process owner's approval (engine.services.modelling); the
+    CLI loads the files in the repository, which are reviewed there before they are merged."""
     problems: list[str] = []
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     with rt.uow() as uow:
         known = {**library(uow.session), **library_from_files(files)}
     for filename, content in files:
         try:
-            candidates.append(_read(rt, filename, content, known))
+            candidates.append(read_candidate(rt, filename, content, known))
         except DefinitionInvalid as exc:
             problems.append(exc.message)
     keys = [c.info.key for c in candidates]
@@ -89,12 +93,13 @@ def publish_files(rt: Runtime, files: list[tuple[str, bytes]], actor: str) -> li
     if problems:
         raise DefinitionInvalid("nothing was loaded: " + " | ".join(problems), problems=problems)
     with rt.uow() as uow:
-        results = _publish(rt, uow.session, candidates, actor)
+        results = publish_candidates(rt, uow.session, candidates, actor, reason, approved_by)
         commit(uow, "the workflow definitions")
     return results
 
 
-def _publish(rt: Runtime, session: Session, candidates: list[_Candidate], actor: str) -> list[Published]:
+def publish_candidates(rt: Runtime, session: Session, candidates: list[Candidate], actor: str,
+                       reason: str | None = None, approved_by: str | None = None) -> list[Published]:  # fmt: skip
     results, rows = [], {}
     for cand in candidates:
         current = latest(session, cand.info.key)
@@ -105,7 +110,8 @@ def _publish(rt: Runtime, session: Session, candidates: list[_Candidate], actor:
         row = Definition(
             key=cand.info.key, version=(current.version + 1) if current else 1, name=cand.info.name,
             filename=cand.filename, bpmn_xml=cand.content, checksum=cand.checksum, info=cand.info.to_dict(),
-            depends_on=[], published_at=clock.utcnow(), published_by=actor,
+            depends_on=[], published_at=clock.utcnow(), published_by=actor, reason=reason, approved_by=approved_by,
+            approved_at=clock.utcnow() if approved_by else None,
         )  # fmt: skip
         session.add(row)
         rows[cand.info.key] = row
@@ -118,7 +124,8 @@ def _publish(rt: Runtime, session: Session, candidates: list[_Candidate], actor:
         _check_builds(rt, session, row)
         audit(session, None, actor, "definition.published", element=row.key,
               detail=f"{row.key} version {row.version} from {row.filename}",
-              after={"key": row.key, "version": row.version, "checksum": row.checksum})  # fmt: skip
+              after={"key": row.key, "version": row.version, "checksum": row.checksum, "reason": reason,
+                     "approved_by": approved_by})  # fmt: skip
     return results
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
 from engine.bootstrap import Runtime
 from engine.bpmn import preview, validation
 from engine.bpmn.definition import describe
 from engine.bpmn.validation import Problem
 from engine.bpmn.xml import parse_bpmn
-from engine.errors import DefinitionInvalid
-from engine.services._common import refresh_calendar
-from engine.services.definitions import library
+from engine.domain.access import Person
+from engine.domain.states import DraftStatus
+from engine.errors import Conflict, DefinitionInvalid, InvalidInput, NotAllowed, NotFound
+from engine.persistence.models import Definition, DiagramDraft
+from engine.services._common import audit, commit, refresh_calendar
+from engine.services.definitions import latest, library, publish_candidates, read_candidate
 
 
 def validate_diagram(
@@ -45,3 +52,227 @@ def preview_dates(rt: Runtime, content: bytes, anchors: dict[str, date], default
                    for f in e.form if f.type == "date"]  # fmt: skip
     return {"error": None, "anchors": start_dates, "sample": {k: sample.get(k) for k in start_dates},
             "dates": [r.to_dict() for r in rows]}  # fmt: skip
+
+
+# --- drafts and four-eyes publishing ----------------------------------------------------------
+def _modeller(person: Person) -> None:
+    if not person.models_pathways:
+        raise NotAllowed("only process owners edit and publish pathway diagrams")
+
+
+def _draft(session: Session, draft_id: int) -> DiagramDraft:
+    draft = session.get(DiagramDraft, draft_id)
+    if draft is None:
+        raise NotFound(f"there is no draft {draft_id}")
+    return draft
+
+
+def draft_view(draft: DiagramDraft, with_xml: bool = False) -> dict[str, Any]:
+    shown = {
+        "id": draft.id, "key": draft.key, "filename": draft.filename, "based_on_version": draft.based_on_version,
+        "status": draft.status, "revision": draft.revision, "created_by": draft.created_by,
+        "created_at": draft.created_at.isoformat(), "updated_by": draft.updated_by,
+        "updated_at": draft.updated_at.isoformat(), "submitted_by": draft.submitted_by,
+        "submitted_at": draft.submitted_at.isoformat() if draft.submitted_at else None, "reason": draft.reason,
+        "decided_by": draft.decided_by, "decision_note": draft.decision_note,
+        "published_version": draft.published_version,
+    }  # fmt: skip
+    return {**shown, "xml": draft.bpmn_xml} if with_xml else shown
+
+
+def list_drafts(rt: Runtime, person: Person) -> list[dict[str, Any]]:
+    _modeller(person)
+    with rt.uow() as uow:
+        open_ = DiagramDraft.status.in_([DraftStatus.DRAFT, DraftStatus.SUBMITTED])
+        rows = uow.session.scalars(select(DiagramDraft).where(open_).order_by(DiagramDraft.key))
+        return [draft_view(d) for d in rows]
+
+
+def _open_drafts(session: Session, key: str) -> list[DiagramDraft]:
+    return list(session.scalars(select(DiagramDraft).where(
+        DiagramDraft.key == key, DiagramDraft.status.in_([DraftStatus.DRAFT, DraftStatus.SUBMITTED]))))  # fmt: skip
+
+
+def start_draft(rt: Runtime, person: Person, key: str, version: int | None = None) -> dict[str, Any]:
+    """A draft copy of a published version (the newest unless ``version``); an open draft of the pathway is reused."""
+    _modeller(person)
+    with rt.uow() as uow:
+        session = uow.session
+        existing = _open_drafts(session, key)
+        if existing:
+            return draft_view(existing[0])
+        query = select(Definition).where(Definition.key == key)
+        query = query.where(Definition.version == version) if version else query.order_by(Definition.version.desc())
+        source = session.scalars(query.limit(1)).first()
+        if source is None:
+            raise NotFound(f"no published pathway '{key}'" + (f" version {version}" if version else ""))
+        draft = _new_draft(session, person, key, source.filename, source.bpmn_xml, source.version)
+        commit(uow, "the draft")
+        return draft_view(draft)
+
+
+def _new_draft(
+    session: Session, person: Person, key: str, filename: str, xml: str, based_on: int | None
+) -> DiagramDraft:
+    now, who = clock.utcnow(), person.username
+    draft = DiagramDraft(
+        key=key, filename=filename, bpmn_xml=xml, based_on_version=based_on, status=DraftStatus.DRAFT,
+        created_by=who, created_at=now, updated_by=who, updated_at=now,
+    )  # fmt: skip
+    session.add(draft)
+    session.flush()
+    origin = f"from version {based_on}" if based_on else "from an upload"
+    audit(session, None, who, "draft.created", element=key, detail=f"draft {draft.id} of {key} {origin}")
+    return draft
+
+
+def _readable(filename: str, content: bytes) -> tuple[str, str]:
+    """(key, text) of an uploaded or edited diagram; hostile or broken XML is refused and nothing changes."""
+    root = parse_bpmn(content, filename)
+    info = describe(root)
+    if not info.key:
+        raise DefinitionInvalid(f"{filename}: no executable process found")
+    try:
+        return info.key, content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DefinitionInvalid(f"{filename}: the file is not UTF-8 text") from None
+
+
+def upload_draft(rt: Runtime, person: Person, filename: str, content: bytes) -> dict[str, Any]:
+    """A .bpmn file from Camunda Modeler becomes the open draft of its pathway (or a new one)."""
+    _modeller(person)
+    if not filename.lower().endswith(".bpmn"):
+        raise InvalidInput("upload a .bpmn file saved from Camunda Modeler or bpmn.io")
+    key, text = _readable(filename, content)
+    with rt.uow() as uow:
+        session = uow.session
+        existing = _open_drafts(session, key)
+        if existing:
+            draft = existing[0]
+            _replace_xml(session, draft, person, text, f"uploaded {filename}")
+        else:
+            newest = latest(session, key)
+            draft = _new_draft(session, person, key, newest.filename if newest else filename, text,
+                               newest.version if newest else None)  # fmt: skip
+        commit(uow, "the draft")
+        return draft_view(draft)
+
+
+def _replace_xml(session: Session, draft: DiagramDraft, person: Person, text: str, what: str) -> None:
+    if draft.status == DraftStatus.SUBMITTED:  # an approval is for what was submitted: editing withdraws it
+        draft.status, draft.submitted_by, draft.submitted_at = DraftStatus.DRAFT, None, None
+        audit(session, None, person.username, "draft.returned", element=draft.key,
+              detail=f"draft {draft.id} edited after it was submitted: it needs submitting again")  # fmt: skip
+    draft.bpmn_xml, draft.updated_by, draft.updated_at = text, person.username, clock.utcnow()
+    audit(session, None, person.username, "draft.saved", element=draft.key, detail=f"draft {draft.id}: {what}")
+
+
+def save_draft_xml(rt: Runtime, person: Person, draft_id: int, content: bytes, revision: int) -> dict[str, Any]:
+    """Save the modeller's XML over the draft; ``revision`` is what the editor loaded (no lost updates)."""
+    _modeller(person)
+    with rt.uow() as uow:
+        draft = _draft(uow.session, draft_id)
+        if draft.status not in (DraftStatus.DRAFT, DraftStatus.SUBMITTED):
+            raise NotAllowed(f"draft {draft_id} is {draft.status}: start a new draft to change the pathway")
+        if draft.revision != revision:
+            raise Conflict(f"{draft.updated_by} saved this draft since you opened it: reload to see their changes "
+                           "(download yours first if you need them)")  # fmt: skip
+        key, text = _readable(draft.filename, content)
+        if key != draft.key:
+            raise InvalidInput(f"this draft is for pathway '{draft.key}', but the diagram's process is '{key}'")
+        _replace_xml(uow.session, draft, person, text, "edited in the modeller")
+        commit(uow, "the draft")
+        return draft_view(draft)
+
+
+def get_draft(rt: Runtime, person: Person, draft_id: int) -> dict[str, Any]:
+    _modeller(person)
+    with rt.uow() as uow:
+        return draft_view(_draft(uow.session, draft_id), with_xml=True)
+
+
+def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str) -> dict[str, Any]:
+    """Ask a second process owner to approve publishing the draft; it must be valid and say why."""
+    _modeller(person)
+    if not (reason or "").strip():
+        raise InvalidInput("say why the pathway is changing (recorded with the new version)")
+    checked = get_draft(rt, person, draft_id)  # validated outside the write transaction
+    found = validate_diagram(rt, checked["filename"], checked["xml"].encode("utf-8"))
+    if found:
+        raise DefinitionInvalid("the draft has problems to fix first: " + "; ".join(map(str, found)),
+                                problems=[str(p) for p in found])  # fmt: skip
+    with rt.uow() as uow:
+        draft = _draft(uow.session, draft_id)
+        if draft.status != DraftStatus.DRAFT:
+            raise NotAllowed(f"draft {draft_id} is {draft.status}, not a draft")
+        if draft.revision != checked["revision"]:
+            raise Conflict("the draft changed while it was being checked: submit it again")
+        draft.status, draft.reason = DraftStatus.SUBMITTED, reason.strip()
+        draft.submitted_by, draft.submitted_at = person.username, clock.utcnow()
+        draft.decided_by = draft.decision_note = None
+        audit(uow.session, None, person.username, "draft.submitted", element=draft.key,
+              detail=f"draft {draft.id}: {draft.reason}")  # fmt: skip
+        commit(uow, "the draft")
+        return draft_view(draft)
+
+
+def approve_draft(rt: Runtime, person: Person, draft_id: int, note: str = "") -> dict[str, Any]:
+    """A second process owner publishes the submitted draft as a new version (four eyes)."""
+    _modeller(person)
+    with rt.uow() as uow:
+        session = uow.session
+        draft = _draft(session, draft_id)
+        if draft.status != DraftStatus.SUBMITTED:
+            raise NotAllowed(f"draft {draft_id} is {draft.status}: only a submitted draft can be approved")
+        if person.username in (draft.submitted_by, draft.updated_by):
+            raise NotAllowed("a second process owner must approve: you submitted or last edited this draft")
+        content = draft.bpmn_xml.encode("utf-8")
+        candidate = read_candidate(rt, draft.filename, content, library(session))
+        [published] = publish_candidates(rt, session, [candidate], draft.submitted_by or draft.updated_by,
+                                         reason=draft.reason, approved_by=person.username)  # fmt: skip
+        if not published.changed:
+            raise NotAllowed(f"the draft is the same as version {published.version}: there is nothing to publish")
+        draft.status, draft.published_version = DraftStatus.PUBLISHED, published.version
+        draft.decided_by, draft.decided_at, draft.decision_note = person.username, clock.utcnow(), note or None
+        audit(
+            session,
+            None,
+            person.username,
+            "draft.approved",
+            element=draft.key,
+            detail=f"draft {draft.id} published as version {published.version}" + (f": {note}" if note else ""),
+        )
+        commit(uow, "the pathway")
+        return draft_view(draft)
+
+
+def return_draft(rt: Runtime, person: Person, draft_id: int, note: str) -> dict[str, Any]:
+    """The reviewer sends a submitted draft back to its author with a note."""
+    _modeller(person)
+    if not (note or "").strip():
+        raise InvalidInput("say what needs changing")
+    with rt.uow() as uow:
+        draft = _draft(uow.session, draft_id)
+        if draft.status != DraftStatus.SUBMITTED:
+            raise NotAllowed(f"draft {draft_id} is {draft.status}: only a submitted draft can be sent back")
+        if person.username == draft.submitted_by:
+            raise NotAllowed("you submitted this draft: withdraw it instead, or edit it")
+        draft.status, draft.decided_by, draft.decided_at = DraftStatus.DRAFT, person.username, clock.utcnow()
+        draft.decision_note = note.strip()
+        audit(uow.session, None, person.username, "draft.returned", element=draft.key,
+              detail=f"draft {draft.id}: {draft.decision_note}")  # fmt: skip
+        commit(uow, "the draft")
+        return draft_view(draft)
+
+
+def withdraw_draft(rt: Runtime, person: Person, draft_id: int) -> dict[str, Any]:
+    """Set a draft aside (kept, not deleted); the pathway can then be drafted afresh."""
+    _modeller(person)
+    with rt.uow() as uow:
+        draft = _draft(uow.session, draft_id)
+        if draft.status not in (DraftStatus.DRAFT, DraftStatus.SUBMITTED):
+            raise NotAllowed(f"draft {draft_id} is already {draft.status}")
+        draft.status, draft.updated_by, draft.updated_at = DraftStatus.WITHDRAWN, person.username, clock.utcnow()
+        audit(uow.session, None, person.username, "draft.withdrawn", element=draft.key, detail=f"draft {draft.id}")
+        commit(uow, "the draft")
+        return draft_view(draft)
