@@ -41,7 +41,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         SESSION_COOKIE_SECURE=secure == "1",
         SESSION_COOKIE_NAME="pathways_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(os.environ.get("SESSION_HOURS", "8"))),
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=3 * 1024 * 1024,  # a diagram may be 2 MB (engine.bpmn.xml), sent as JSON
         NODE_MODULES=ROOT / "node_modules",
     )
     app.config.update(config or {})
@@ -54,9 +54,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     ])  # fmt: skip
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
 
-    from web import assets, auth, cases, chrome, inbox, manager, tasks
+    from web import assets, auth, cases, chrome, inbox, manager, modeller, tasks
 
     chrome.install(app)
-    for module in (assets, auth, inbox, tasks, cases, manager):
+    for module in (assets, auth, inbox, tasks, cases, manager, modeller):
         app.register_blueprint(module.blueprint)
     return app

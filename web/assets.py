@@ -11,6 +11,7 @@ blueprint = Blueprint("assets", __name__)
 _FOLDERS = {
     "govuk": "govuk-frontend/dist/govuk",
     "bpmn-js": "bpmn-js/dist",
+    "camunda-bpmn-moddle": "camunda-bpmn-moddle/resources",  # camunda.json: the modeller keeps camunda:* extensions
 }
 _SUFFIXES = (".css", ".js", ".map", ".woff", ".woff2", ".svg", ".png", ".ico", ".json")
 

@@ -1,0 +1,79 @@
+"""Process owners in the web app: versions, the draft page, save/check JSON, four eyes, diff, migration."""
+
+from __future__ import annotations
+
+from engine import services
+from engine.services import accounts, modelling
+from tests.webclient import PPM_START, Staff
+
+TWENTY, TWENTY_FIVE = "add_working_days(looked_after_date, 20)", "add_working_days(looked_after_date, 25)"
+
+
+def _json(staff: Staff, path: str, body: dict, status: int = 200):
+    response = staff.client.post(path, json=body, headers={"X-CSRF-Token": staff.csrf})
+    assert response.status_code == status, (path, response.status_code, response.text[:2000])
+    return response.json
+
+
+def test_only_process_owners_reach_the_modeller(app):
+    carol = Staff(app, "tm.carol")
+    for path in ("/modeller", "/modeller/pathways/ppm_to_adm", "/modeller/pathways/ppm_to_adm/v1.bpmn"):
+        carol.get(path, status=403)
+    carol.post("/modeller/pathways/ppm_to_adm/draft", status=403)
+    assert "Pathway diagrams" in Staff(app, "po.erin").get("/modeller").text
+
+
+def test_edit_check_submit_approve_diff_and_migrate_in_the_app(app, rt):
+    old = services.start_case(rt, "ppm_to_adm", "CH-OLD", PPM_START, "sw.alice", team="north")
+    erin, omar = Staff(app, "po.erin"), Staff(app, "po.omar")
+    opened = erin.post("/modeller/pathways/ppm_to_adm/draft")
+    draft_url = opened.headers["Location"]
+    page = erin.get(draft_url).text
+    assert "No problems: this draft can be published." in page and 'data-revision="1"' in page
+    xml = erin.get(draft_url + "/diagram.bpmn").text
+    edited = xml.replace(TWENTY, TWENTY_FIVE)
+    checked = _json(erin, draft_url + "/check", {"xml": edited, "anchors": {"looked_after_date": "2026-12-18"}})
+    review = next(d for d in checked["dates"] if d["element"] == "Task_FirstReview" and d["kind"] == "step")
+    assert review["due"] == "2027-01-27" and checked["problems"] == []
+    broken = _json(erin, draft_url + "/check", {"xml": edited.replace(TWENTY_FIVE, "add_working_days(lookd, 25)")})
+    assert any(p["element"] == "Task_FirstReview" and "lookd" in p["message"] for p in broken["problems"])
+    saved = _json(erin, draft_url + "/save", {"xml": edited, "revision": 1})
+    assert saved["revision"] == 2
+    stale = _json(omar, draft_url + "/save", {"xml": xml, "revision": 1}, status=409)
+    assert "po.erin saved this draft since you opened it" in stale["error"]
+    hostile = _json(erin, draft_url + "/save", {"xml": "<!DOCTYPE x [<!ENTITY a 'b'>]><x/>", "revision": 2}, status=400)
+    assert "DOCTYPE" in hostile["error"]
+    erin.post(draft_url + "/submit", {"reason": "first review within 25 working days"})
+    assert "a second process owner must approve" in erin.post(draft_url + "/approve", {}, status=403).text
+    assert "Approve and publish" not in erin.get(draft_url).text and "Approve and publish" in omar.get(draft_url).text
+    done = omar.post(draft_url + "/approve", {"note": "agreed"})
+    assert done.headers["Location"] == "/modeller/pathways/ppm_to_adm"
+    versions = omar.get("/modeller/pathways/ppm_to_adm").text
+    assert "first review within 25 working days" in versions and "po.omar" in versions and "CH-OLD" in versions
+    diff = omar.get("/modeller/pathways/ppm_to_adm/diff?from=1&to=2").text
+    assert "Hold the first CLA review" in diff and "add_working_days(looked_after_date, 25)" in diff
+    new = services.start_case(rt, "ppm_to_adm", "CH-NEW", PPM_START, "sw.alice", team="north")
+    assert (new["version"], services.show_case(rt, "CH-OLD")["version"]) == (2, 1)
+    move = {"csrf_token": erin.csrf, "case_id": [str(old["id"])], "to_version": "2", "reason": "new timescale"}
+    erin.client.post("/modeller/pathways/ppm_to_adm/migrate", data=move)
+    assert "Moved 1 case(s) to version 2: CH-OLD." in erin.get("/modeller/pathways/ppm_to_adm").text
+    assert services.show_case(rt, "CH-OLD")["open_tasks"][0]["due"] == "2027-01-27"
+
+
+def test_upload_and_download(app, rt):
+    erin = Staff(app, "po.erin")
+    content = erin.get("/modeller/pathways/sgo_assessment/v1.bpmn").data
+    assert content.startswith(b"<?xml")
+    import io
+
+    response = erin.client.post("/modeller/upload", data={"csrf_token": erin.csrf, "diagram": (io.BytesIO(
+        content.replace(b"add_weeks(expression_of_interest_date, 2)", b"add_weeks(expression_of_interest_date, 3)")),
+        "sgo_assessment.bpmn")}, content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 302
+    [draft] = modelling.list_drafts(rt, accounts.person(rt, "po.erin"))
+    assert draft["key"] == "sgo_assessment"
+    evil = erin.client.post("/modeller/upload", data={"csrf_token": erin.csrf, "diagram": (io.BytesIO(
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>'), "evil.bpmn")},
+        content_type="multipart/form-data")  # fmt: skip
+    assert evil.status_code == 400 and "DOCTYPE" in evil.text
+    assert len(modelling.list_drafts(rt, accounts.person(rt, "po.erin"))) == 1

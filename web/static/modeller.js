@@ -1,0 +1,150 @@
+// The process owners' modeller: bpmn-js with Camunda extensions, save with a revision check,
+// and "check" (validation + dates for a sample case) on the diagram as it is in the editor.
+(function () {
+  var box = document.getElementById("modeller");
+  var status = document.getElementById("modeller-status");
+  var saveStatus = document.getElementById("save-status");
+  if (!box || !window.BpmnJS) {
+    if (status) status.textContent = "The modeller could not load. Download the file and edit it in Camunda Modeler.";
+    return;
+  }
+  var revision = parseInt(box.dataset.revision, 10);
+  var dirty = false;
+  var modeler;
+  var marked = [];
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": box.dataset.csrf },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return { error: "HTTP " + r.status }; })
+        .then(function (data) { data._ok = r.ok; return data; });
+    });
+  }
+
+  function text(tag, value, className) {
+    var node = document.createElement(tag);
+    node.textContent = value == null ? "" : value;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function showProblems(problems) {
+    var list = document.getElementById("problems");
+    var canvas = modeler.get("canvas");
+    var registry = modeler.get("elementRegistry");
+    marked.forEach(function (id) { if (registry.get(id)) canvas.removeMarker(id, "pp-problem"); });
+    marked = [];
+    list.innerHTML = "";
+    if (!problems.length) { list.appendChild(text("li", "No problems: this draft can be published.", "pp-valid")); return; }
+    problems.forEach(function (p) {
+      var item = text("li", p.text);
+      item.dataset.element = p.element || "";
+      if (p.element && registry.get(p.element)) {
+        canvas.addMarker(p.element, "pp-problem");
+        marked.push(p.element);
+        var show = text("button", "Show", "pp-link-button");
+        show.type = "button";
+        show.addEventListener("click", function () {
+          modeler.get("selection").select(registry.get(p.element));
+          canvas.scrollToElement(registry.get(p.element));
+        });
+        item.appendChild(document.createTextNode(" "));
+        item.appendChild(show);
+      }
+      list.appendChild(item);
+    });
+  }
+
+  function anchors() {
+    var found = {};
+    document.querySelectorAll("#anchors input").forEach(function (input) { if (input.value) found[input.name] = input.value; });
+    return found;
+  }
+
+  function showAnchors(names, sample) {
+    var holder = document.getElementById("anchors");
+    if (holder.childElementCount) return;
+    names.forEach(function (name) {
+      var group = text("div", "", "govuk-form-group");
+      var label = text("label", name.replace(/_/g, " "), "govuk-label");
+      label.htmlFor = "anchor-" + name;
+      var input = document.createElement("input");
+      input.type = "date"; input.className = "govuk-input govuk-input--width-10";
+      input.id = "anchor-" + name; input.name = name; input.value = sample[name] || "";
+      group.appendChild(label); group.appendChild(input); holder.appendChild(group);
+    });
+  }
+
+  function showDates(rows) {
+    var body = document.querySelector("#dates tbody");
+    body.innerHTML = "";
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr"); tr.className = "govuk-table__row"; tr.dataset.element = r.element;
+      var what = text("td", r.label, "govuk-table__cell");
+      what.appendChild(text("span", " (" + r.kind + ")", "govuk-body-s"));
+      tr.appendChild(what);
+      tr.appendChild(text("td", r.expression, "govuk-table__cell pp-expression"));
+      var due = r.error ? "does not work out: " + r.error : (r.due ? new Date(r.due + "T12:00:00").toLocaleDateString("en-GB") : "not applicable");
+      tr.appendChild(text("td", due, "govuk-table__cell" + (r.error ? " pp-overdue-text" : "")));
+      tr.appendChild(text("td", (r.status ? r.status + ": " : "") + (r.source || ""), "govuk-table__cell govuk-body-s"));
+      body.appendChild(tr);
+    });
+  }
+
+  function check() {
+    status.textContent = "Checking…";
+    return modeler.saveXML({ format: true }).then(function (result) {
+      return post(box.dataset.check, { xml: result.xml, anchors: anchors() });
+    }).then(function (data) {
+      if (!data._ok) { status.textContent = "Could not check: " + (data.error || "unknown error"); return; }
+      if (data.error) { status.textContent = data.error; }
+      showProblems(data.problems || []);
+      showAnchors(data.anchors || [], data.sample || {});
+      showDates(data.dates || []);
+      status.textContent = (data.problems || []).length + " problem(s); " + (data.dates || []).length + " dates worked out.";
+      box.dataset.checked = "true";
+    });
+  }
+
+  function save() {
+    saveStatus.textContent = "Saving…";
+    return modeler.saveXML({ format: true }).then(function (result) {
+      return post(box.dataset.save, { xml: result.xml, revision: revision });
+    }).then(function (data) {
+      if (!data._ok) { saveStatus.textContent = "Not saved: " + (data.error || "unknown error"); return; }
+      revision = data.revision; dirty = false;
+      saveStatus.textContent = "Saved (revision " + revision + ")" + (data.status === "draft" ? "." : ", " + data.status + ".");
+      box.dataset.saved = String(revision);
+    });
+  }
+
+  fetch(box.dataset.moddle, { credentials: "same-origin" })
+    .then(function (r) { return r.json(); })
+    .then(function (camunda) {
+      modeler = new window.BpmnJS({ container: box, keyboard: { bindTo: document }, moddleExtensions: { camunda: camunda } });
+      window.ppModeler = modeler; // for browser tests and the console
+      return fetch(box.dataset.url, { credentials: "same-origin" });
+    })
+    .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+    .then(function (xml) { return modeler.importXML(xml); })
+    .then(function () {
+      modeler.get("canvas").zoom("fit-viewport");
+      modeler.on("commandStack.changed", function () { dirty = true; saveStatus.textContent = "Unsaved changes."; });
+      box.dataset.ready = "true";
+      status.textContent = "Edit the diagram; select an element and use the context pad. Save keeps a draft; nothing is published.";
+      return check();
+    })
+    .catch(function (err) { status.textContent = "The modeller could not open the diagram (" + err.message + ")."; });
+
+  document.getElementById("save").addEventListener("click", save);
+  document.getElementById("check").addEventListener("click", check);
+  document.getElementById("preview").addEventListener("click", check);
+  var submit = document.getElementById("submit-form");
+  if (submit) submit.addEventListener("submit", function (event) {
+    if (dirty) { event.preventDefault(); saveStatus.textContent = "Save the draft before submitting it."; }
+  });
+  window.addEventListener("beforeunload", function (event) { if (dirty) { event.preventDefault(); event.returnValue = ""; } });
+})();
