@@ -108,7 +108,7 @@ def secure_headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         f"script-src 'self' 'nonce-{csp_nonce()}'; frame-ancestors 'none'; form-action 'self'",
     )
     if g.get("person") is not None:

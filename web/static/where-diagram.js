@@ -36,8 +36,17 @@
         canvas.addMarker(id, c.overdue ? "pp-heat-overdue" : "pp-heat");
         shown += 1;
       });
+      // A wide pathway fitted to the box is too small to read: zoom in on where most cases wait.
+      var busiest = Object.keys(counts).filter(function (id) { return registry.get(id); })
+        .sort(function (a, b) { return counts[b].waiting - counts[a].waiting; })[0];
+      if (busiest && canvas.zoom() < 0.6) {
+        var el = registry.get(busiest);
+        canvas.zoom(0.9);
+        canvas.scrollToElement(el, { top: 150, bottom: 150, left: 300, right: 300 });
+      }
       box.dataset.ready = "true";
-      status.textContent = shown ? shown + " steps have cases waiting." : "No cases wait on this pathway.";
+      status.textContent = shown ? shown + (shown === 1 ? " step has" : " steps have") + " cases waiting."
+        : "No cases wait on this pathway.";
     })
     .catch(function (err) { status.textContent = "The diagram could not be shown (" + err.message + ")."; });
 })();

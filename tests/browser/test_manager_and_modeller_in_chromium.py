@@ -1,0 +1,113 @@
+"""In Chromium: a manager works the cases-at-risk list and the heatmap; process owners change a timer in the
+modeller and publish it with four eyes, and a new case starts on the new version while an old one stays."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from engine import services
+from tests.browser.conftest import shoot
+from tests.browser.test_inbox_in_chromium import sign_in
+from tests.webclient import PPM_START
+
+
+def _ppm(rt, ref: str, looked_after: str, team: str = "north") -> dict:  # type: ignore[no-untyped-def]
+    return services.start_case(rt, "ppm_to_adm", ref, {**PPM_START, "looked_after_date": looked_after}, "sw.alice",
+                               team=team)  # fmt: skip
+
+
+def test_a_manager_records_a_reason_for_delay_and_reads_the_heatmap(page: Page, rt, now):
+    for ref, looked_after in (("CH-2001", "2026-11-01"), ("CH-2002", "2026-11-10"), ("CH-2003", "2026-12-17")):
+        _ppm(rt, ref, looked_after)
+    sign_in(page, "tm.carol")
+    page.get_by_role("link", name="Cases at risk").click()
+    expect(page.get_by_role("heading", name="Cases at risk of drift")).to_be_visible()
+    rows = page.locator("#cases tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("CH-2001")  # most overdue first
+    shoot(page, "cases-at-risk")
+
+    rows.first.get_by_role("link", name="CH-2001").click()
+    expect(page.get_by_role("heading", name="Manage this case")).to_be_visible()
+    page.locator(".pp-delay-form").first.get_by_role("textbox").fill("IRO on leave; review booked for 6 January")
+    page.locator(".pp-delay-form").first.get_by_role("button", name="Record reason").click()
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("Reason for delay recorded")
+    expect(page.locator("#delay-reasons")).to_contain_text("IRO on leave")
+
+    page.get_by_role("link", name="Cases at risk").click()
+    expect(page.locator("#cases tbody tr", has_text="CH-2001")).to_contain_text("IRO on leave")
+
+    page.get_by_role("link", name="Where cases wait").click()
+    page.get_by_label("Pathway", exact=True).select_option("ppm_to_adm")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#diagram[data-ready=true]")).to_be_attached()
+    badge = page.locator("#badge-Task_FirstReview")
+    expect(badge).to_contain_text("3")  # three waiting, two of them overdue
+    expect(badge.locator(".pp-badge__overdue")).to_have_text("2")
+    shoot(page, "where-cases-wait")
+    badge.click()
+    expect(page.get_by_role("heading", name=re.compile("Waiting at: Hold the first CLA review"))).to_be_visible()
+    expect(page.locator("#waiting tbody tr")).to_have_count(3)
+
+
+def _set_first_review_due(page: Page, expression: str) -> None:
+    """Change the step's due date as a process owner would in the properties of the element (bpmn-js API)."""
+    page.evaluate(
+        """(expression) => {
+          const modeler = window.ppModeler;
+          const element = modeler.get('elementRegistry').get('Task_FirstReview');
+          const props = element.businessObject.extensionElements.values.find(v => v.$type === 'camunda:Properties');
+          const due = props.values.find(p => p.name === 'due');
+          modeler.get('modeling').updateModdleProperties(element, due, { value: expression });
+        }""",
+        expression,
+    )
+
+
+def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_their_version(page: Page, browser,
+                                                                                        server, rt, now):  # fmt: skip
+    old = _ppm(rt, "CH-3001", "2026-12-18")
+    sign_in(page, "po.erin")
+    page.get_by_role("link", name="Pathway diagrams").click()
+    page.get_by_role("link", name="Permanence planning meeting to agency decision").click()
+    page.get_by_role("button", name="Edit in the modeller").click()
+    expect(page.locator("#modeller[data-ready=true]")).to_be_attached()
+    expect(page.locator("#modeller[data-checked=true]")).to_be_attached()
+    expect(page.locator("#problems")).to_contain_text("No problems")
+
+    _set_first_review_due(page, "add_working_days(looked_after_date, 25)")
+    expect(page.locator("#save-status")).to_have_text("Unsaved changes.")
+    page.locator("#anchor-looked_after_date").fill("2026-12-18")
+    page.get_by_role("button", name="Work out the dates").click()
+    review = page.locator("#dates tbody tr[data-element=Task_FirstReview]").first
+    expect(review).to_contain_text("27/01/2027")  # 25 working days over Christmas and New Year
+    shoot(page, "modeller")
+
+    _set_first_review_due(page, "add_working_days(looked_after_dat, 25)")  # a slip: the check catches it
+    page.get_by_role("button", name="Check and preview dates").click()
+    expect(page.locator("#problems li[data-element=Task_FirstReview]")).to_contain_text("looked_after_dat")
+    _set_first_review_due(page, "add_working_days(looked_after_date, 25)")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#save-status")).to_contain_text("Saved (revision 2)")
+    page.get_by_label("Why is the pathway changing?").fill("Local decision: first review within 25 working days")
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("A second process owner must approve")
+    expect(page.get_by_role("button", name="Approve and publish")).to_have_count(0)
+
+    reviewer = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(reviewer, "po.omar")
+    reviewer.get_by_role("link", name="Pathway diagrams").click()
+    reviewer.locator("#drafts").get_by_role("link", name=re.compile("ppm_to_adm")).click()
+    expect(reviewer.locator("#modeller[data-ready=true]")).to_be_attached()
+    reviewer.get_by_role("button", name="Approve and publish").click()
+    expect(reviewer.locator(".govuk-notification-banner--success")).to_contain_text("published as version 2")
+    expect(reviewer.locator("#versions tbody tr").first).to_contain_text("Local decision: first review within 25")
+    expect(reviewer.locator("#versions tbody tr").first).to_contain_text("po.omar")
+    reviewer.context.close()
+
+    new = _ppm(rt, "CH-3002", "2026-12-18")
+    assert (new["version"], new["open_tasks"][0]["due"]) == (2, "2027-01-27")
+    kept = services.show_case(rt, "CH-3001")
+    assert (kept["id"], kept["version"], kept["open_tasks"][0]["due"]) == (old["id"], 1, "2027-01-20")  # it stays
