@@ -326,18 +326,23 @@ def _called_by(xml: str) -> dict[str, str]:
     return {node.get("calledElement"): node.get("id") for node in root.iterfind(".//bpmn:callActivity", NS)}
 
 
+def _pathway_for_manager(session: Session, person: Person, key: str) -> Definition:
+    if not person.oversees:
+        raise NotAllowed("only managers see where cases wait")
+    definition = latest(session, key)
+    if definition is None:
+        raise NotFound(f"no published pathway '{key}'")
+    return definition
+
+
 def where_cases_wait(rt: Runtime, person: Person, key: str) -> dict[str, Any]:
     """Per element of the newest version of pathway ``key``: how many open steps wait there, how many overdue.
 
     Steps inside a called diagram (the permanency panel) count on the call activity."""
-    if not person.oversees:
-        raise NotAllowed("only managers see where cases wait")
     today = clock.london_today()
     with rt.uow() as uow:
         session = uow.session
-        definition = latest(session, key)
-        if definition is None:
-            raise NotFound(f"no published pathway '{key}'")
+        definition = _pathway_for_manager(session, person, key)
         query = (
             select(HumanTask.element, func.count(), func.sum(case((HumanTask.due_date < today, 1), else_=0)))
             .join(Case, Case.id == HumanTask.case_id)
@@ -367,14 +372,10 @@ def where_cases_wait(rt: Runtime, person: Person, key: str) -> dict[str, Any]:
 
 def cases_waiting_at(rt: Runtime, person: Person, key: str, element_id: str) -> list[dict[str, Any]]:
     """The cases behind one badge: open steps at ``element_id`` (or inside the call activity it is)."""
-    if not person.oversees:
-        raise NotAllowed("only managers see where cases wait")
     today = clock.london_today()
     with rt.uow() as uow:
         session = uow.session
-        definition = latest(session, key)
-        if definition is None:
-            raise NotFound(f"no published pathway '{key}'")
+        definition = _pathway_for_manager(session, person, key)
         elements = [element_id]
         if definition.info["elements"].get(element_id, {}).get("kind") == "callActivity":
             process = {v: k for k, v in _called_by(definition.bpmn_xml).items()}.get(element_id)
