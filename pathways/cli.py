@@ -111,10 +111,11 @@ def workflows_validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
 
     Diagrams a file calls are looked up beside it and in workflows/."""
     rt = _runtime(ctx)
+    folders = {path.parent for path in files} | {Path(rt.settings.workflows_dir)}
+    readable = {p: p.read_bytes() for folder in folders for p in sorted(folder.glob("*.bpmn"))}
     any_problem = False
     for path in files:
-        siblings = sorted({*path.parent.glob("*.bpmn"), *Path(rt.settings.workflows_dir).glob("*.bpmn")} - {path})
-        extra = services.library_from_files([(p.name, p.read_bytes()) for p in siblings])
+        extra = services.library_from_files([(p.name, raw) for p, raw in readable.items() if p != path])
         found = services.validate_diagram(rt, path.name, path.read_bytes(), extra, use_published=False)
         prefix = f"{path}: " if len(files) > 1 else ""
         for problem in found:

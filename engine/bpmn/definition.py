@@ -23,7 +23,7 @@ from lxml import etree
 from engine.bpmn.xml import BPMN_NS, CAMUNDA_NS, NS
 from engine.domain.forms import FormField
 
-_FLOW_NODES = {
+FLOW_NODES = {
     "userTask", "manualTask", "task", "scriptTask", "serviceTask", "sendTask", "receiveTask",
     "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
     "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
@@ -222,7 +222,7 @@ def describe(root: etree._Element) -> DiagramInfo:
     for process in processes:
         lanes = _lanes(process)
         for node in process.iter():
-            if _local(node.tag) in _FLOW_NODES and node.get("id"):
+            if _local(node.tag) in FLOW_NODES and node.get("id"):
                 elements[node.get("id")] = _element(node, process.get("id"), lanes)
             if _local(node.tag) == "callActivity" and node.get("calledElement"):
                 called.append(node.get("calledElement"))

@@ -18,7 +18,7 @@ from lxml import etree
 
 from engine.bpmn.definition import DiagramInfo, ElementInfo
 from engine.bpmn.scripting import RestrictedEnvironment
-from engine.bpmn.xml import NS
+from engine.bpmn.xml import NS, owner_id
 from engine.calendar import as_date
 from engine.domain.forms import FormField
 
@@ -76,9 +76,7 @@ class _Sampler:
         self.env, self.info, self.default_day = env, info, default_day
         # A diagram with no start form is called by others: names it never sets are its inputs.
         self.open_inputs = not any(e.form for e in _elements(info) if e.kind == "startEvent")
-        self.scripts = {
-            _owner_id(node): node.text or "" for node in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS)
-        }
+        self.scripts = {owner_id(node): node.text or "" for node in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS)}
 
     def evaluate(self, expression: str, data: dict[str, Any]) -> Any:
         return self.env.evaluate(expression, dict(data))
@@ -90,7 +88,7 @@ class _Sampler:
         # A step whose own date fails is taken as done on the sample day, so its problem is
         # reported once rather than again by every step that counts from it.
         for element in _elements(self.info):
-            if element.kind == "userTask" and element.id not in done and self.default_day:
+            if element.kind == "userTask" and element.id not in done:
                 data.update(
                     {f.id: self.default_day for f in element.form if f.type == "date" and data.get(f.id) is None}
                 )
@@ -149,12 +147,6 @@ class _Sampler:
         return bool(dates)
 
 
-def _owner_id(node: etree._Element) -> str:
-    while node is not None and not node.get("id"):
-        node = node.getparent()
-    return node.get("id") if node is not None else "?"
-
-
 def _shown(value: Any) -> str | None:
     if value is None:
         return None
@@ -173,18 +165,20 @@ def _row(sampler: _Sampler, data: dict[str, Any], element: ElementInfo, kind: st
 
 
 def _element_rows(sampler: _Sampler, data: dict[str, Any], element: ElementInfo) -> list[DueDate]:
-    rows = []
+    """The step's own due date, its gate, then the deadlines it opens (all from ElementInfo.deadlines)."""
+    specs = element.deadlines()
+    rows = [
+        _row(sampler, data, element, "step", s.name, s.due, s.source, s.status) for s in specs if s.key == element.id
+    ]
     props = element.properties
-    if element.kind == "userTask" and props.get("due"):
-        rows.append(_row(sampler, data, element, "step", element.name, props["due"], props.get("due_source", ""),
-                         props.get("due_status", "")))  # fmt: skip
     if props.get("not_before"):
         rows.append(_row(sampler, data, element, "gate", f"not before: {element.name}", props["not_before"],
                          props.get("not_before_source", "")))  # fmt: skip
-    for spec in element.deadlines():
-        if spec.key != element.id:
-            rows.append(_row(sampler, data, element, "deadline", spec.name, spec.due, spec.source, spec.status))
-    return rows
+    return rows + [
+        _row(sampler, data, element, "deadline", s.name, s.due, s.source, s.status)
+        for s in specs
+        if s.key != element.id
+    ]
 
 
 def _timer_rows(sampler: _Sampler, data: dict[str, Any], root: etree._Element, info: DiagramInfo) -> list[DueDate]:

@@ -20,9 +20,9 @@ from typing import Any
 from lxml import etree
 
 from engine.bpmn import preview
-from engine.bpmn.definition import DiagramInfo, describe
+from engine.bpmn.definition import FLOW_NODES, DiagramInfo, describe
 from engine.bpmn.scripting import ALLOWED_CALLS, RestrictedEnvironment, check
-from engine.bpmn.xml import NS, parse_bpmn
+from engine.bpmn.xml import NS, owner_id, parse_bpmn
 from engine.domain.access import ROLE_STEPS
 from engine.domain.forms import FIELD_TYPES, IDENTIFIER
 from engine.errors import DefinitionInvalid, UnsafeExpression
@@ -39,12 +39,6 @@ _EXPRESSION_PROPERTIES = ("due", "not_before")
 RESERVED = ALLOWED_CALLS
 
 
-def _owner(node: etree._Element) -> str:
-    while node is not None and not node.get("id"):
-        node = node.getparent()
-    return node.get("id") if node is not None else "?"
-
-
 def _check(source: str, mode: str, where: str) -> list[str]:
     try:
         check(source, mode)
@@ -58,9 +52,9 @@ def expression_problems(root: etree._Element) -> list[str]:
     for path in _EXPRESSION_PATHS:
         for node in root.iterfind(path, NS):
             if (node.text or "").strip():
-                problems += _check(node.text.strip(), "eval", _owner(node))
+                problems += _check(node.text.strip(), "eval", owner_id(node))
     for node in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
-        problems += _check(node.text or "", "exec", _owner(node))
+        problems += _check(node.text or "", "exec", owner_id(node))
     return problems
 
 
@@ -93,7 +87,6 @@ def problems(root: etree._Element, info: DiagramInfo) -> list[str]:
 
 # --- the process owners' validator ---------------------------------------------------------
 DIAGRAM_ROLES = frozenset().union(*ROLE_STEPS.values())
-_SKIPPED_FOR_FLOW = {"boundaryEvent"}  # reached through the activity they are attached to
 SAMPLE_DAY = date(2026, 12, 18)
 _ELEMENT_ID = re.compile(r"^[A-Za-z_][\w.-]*$")
 
@@ -155,7 +148,7 @@ def _expression_results(env: RestrictedEnvironment, root: etree._Element, info: 
     return [
         Problem(r.element, f"{r.kind} '{r.expression}' does not work out on a sample case: {r.error}")
         for r in rows
-        if r.error
+        if r.error and not r.error.startswith(UnsafeExpression.__name__)  # already reported by ``problems``
     ]
 
 
@@ -171,7 +164,7 @@ def _flow_graph(process: etree._Element) -> tuple[dict[str, str], dict[str, list
             continue
         if kind == "sequenceFlow":
             edges.setdefault(node.get("sourceRef", ""), []).append(node.get("targetRef", ""))
-        elif kind in _FLOW_KINDS:
+        elif kind in FLOW_NODES:
             nodes[node_id] = kind
             parent = etree.QName(node.getparent()).localname
             if kind == "startEvent":
@@ -179,14 +172,6 @@ def _flow_graph(process: etree._Element) -> tuple[dict[str, str], dict[str, list
             if kind == "boundaryEvent":
                 edges.setdefault(node.get("attachedToRef", ""), []).append(node_id)
     return nodes, edges, starts
-
-
-_FLOW_KINDS = {
-    "userTask", "manualTask", "task", "scriptTask", "serviceTask", "sendTask", "receiveTask",
-    "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
-    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
-    "parallelGateway", "inclusiveGateway", "eventBasedGateway",
-}  # fmt: skip
 
 
 def _reach_problems(root: etree._Element) -> list[Problem]:
@@ -197,10 +182,11 @@ def _reach_problems(root: etree._Element) -> list[Problem]:
         if not starts:
             found.append(Problem(process.get("id"), "the process has no start event"))
         seen = _reachable(starts, nodes, edges)
+        flows_out = {flow.get("sourceRef") for flow in process.iter(f"{{{NS['bpmn']}}}sequenceFlow")}
         for node_id, kind in nodes.items():
             if node_id not in seen:
                 found.append(Problem(node_id, "cannot be reached from the start event"))
-            elif kind != "endEvent" and not _has_flow_out(process, node_id):
+            elif kind != "endEvent" and node_id not in flows_out:
                 found.append(Problem(node_id, "is a dead end: nothing leaves it and it is not an end event"))
     return found
 
@@ -224,10 +210,6 @@ def _reachable(starts: list[str], nodes: dict[str, str], edges: dict[str, list[s
     return seen
 
 
-def _has_flow_out(process: etree._Element, node_id: str) -> bool:
-    return process.find(f".//bpmn:sequenceFlow[@sourceRef='{node_id}']", NS) is not None
-
-
 def _layout_problems(root: etree._Element, info: DiagramInfo) -> list[Problem]:
     if not info.has_di:
         return [Problem(None, "the file has no diagram layout (BPMN DI): open and save it in a modeller")]
@@ -236,7 +218,7 @@ def _layout_problems(root: etree._Element, info: DiagramInfo) -> list[Problem]:
     for process in root.iterfind("./bpmn:process", NS):
         for node in process.iter():
             kind = etree.QName(node).localname if isinstance(node.tag, str) else ""
-            if (kind in _FLOW_KINDS or kind == "sequenceFlow") and node.get("id") not in drawn:
+            if (kind in FLOW_NODES or kind == "sequenceFlow") and node.get("id") not in drawn:
                 found.append(Problem(node.get("id"), "is not drawn on the diagram (no layout for it)"))
     return found
 
@@ -259,9 +241,7 @@ def check_diagram(
     if not info.key:
         return info, found
     found += _build_problems(content, filename, info, build, library or {})
-    found += _user_task_problems(info) + _source_problems(info)
-    if not any(p.message.startswith(("expression", "script")) for p in found):
-        found += _expression_results(env, root, info)
+    found += _user_task_problems(info) + _source_problems(info) + _expression_results(env, root, info)
     found += _reach_problems(root) + _layout_problems(root, info)
     return info, list(dict.fromkeys(found))
 

@@ -33,6 +33,13 @@ def _parser() -> etree.XMLParser:
     )
 
 
+def owner_id(node: etree._Element) -> str:
+    """The id of the nearest element with one (a script's or expression's task or flow)."""
+    while node is not None and not node.get("id"):
+        node = node.getparent()
+    return node.get("id") if node is not None else "?"
+
+
 def parse_bpmn(content: bytes | str, filename: str = "diagram") -> etree._Element:
     """Parse diagram XML safely, or raise DefinitionInvalid saying why it was refused."""
     raw = content.encode("utf-8") if isinstance(content, str) else content

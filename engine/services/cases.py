@@ -13,24 +13,14 @@ from engine.bootstrap import Runtime
 from engine.bpmn.runtime import STATE_FORMAT
 from engine.domain import forms
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
-from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.errors import InvalidInput, NotAllowed
 from engine.persistence.models import Case, Deadline, Definition, HumanTask
 from engine.services import _steps
 from engine.services._common import audit, commit, diagram, find_case, jsonable, refresh_calendar, spec_for
-from engine.services.definitions import latest
+from engine.services.definitions import find_definition
 from engine.services.views import case_view
 
 CHILD_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
-
-
-def _definition(session: Session, key: str, version: int | None) -> Definition:
-    if version is None:
-        found = latest(session, key)
-    else:
-        found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
-    if found is None:
-        raise NotFound(f"no published pathway '{key}'" + (f" version {version}" if version else ""))
-    return found
 
 
 def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +65,7 @@ def open_case(
     """Create and run a new case inside the caller's transaction (also used for follow-on pathways)."""
     if not CHILD_REF.match(ref or ""):
         raise InvalidInput("the child reference must be letters, digits and . _ / - (no spaces, no names)")
-    definition = _definition(session, key, version)
+    definition = find_definition(session, key, version)
     _refuse_duplicate(session, ref, key)
     values = _start_values(definition, data)
     refresh_calendar(rt, session)

@@ -73,6 +73,17 @@ def latest(session: Session, key: str) -> Definition | None:
     return session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
 
 
+def find_definition(session: Session, key: str, version: int | None = None) -> Definition:
+    """A published version of pathway ``key`` (the newest unless ``version``), or NotFound."""
+    if version is None:
+        found = latest(session, key)
+    else:
+        found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
+    if found is None:
+        raise NotFound(f"no published pathway '{key}'" + (f" version {version}" if version else ""))
+    return found
+
+
 def publish_files(rt: Runtime, files: list[tuple[str, bytes]], actor: str, reason: str | None = None,
                   approved_by: str | None = None) -> list[Published]:  # fmt: skip
     """Validate every file, then publish the changed ones together (all or nothing).

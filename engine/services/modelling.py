@@ -17,9 +17,9 @@ from engine.bpmn.xml import parse_bpmn
 from engine.domain.access import Person
 from engine.domain.states import DraftStatus
 from engine.errors import Conflict, DefinitionInvalid, InvalidInput, NotAllowed, NotFound
-from engine.persistence.models import Definition, DiagramDraft
+from engine.persistence.models import DiagramDraft
 from engine.services._common import audit, commit, refresh_calendar
-from engine.services.definitions import latest, library, publish_candidates, read_candidate
+from engine.services.definitions import find_definition, latest, library, publish_candidates, read_candidate
 
 
 def validate_diagram(
@@ -55,7 +55,7 @@ def preview_dates(rt: Runtime, content: bytes, anchors: dict[str, date], default
 
 
 # --- drafts and four-eyes publishing ----------------------------------------------------------
-def _modeller(person: Person) -> None:
+def require_modeller(person: Person) -> None:
     if not person.models_pathways:
         raise NotAllowed("only process owners edit and publish pathway diagrams")
 
@@ -80,32 +80,31 @@ def draft_view(draft: DiagramDraft, with_xml: bool = False) -> dict[str, Any]:
     return {**shown, "xml": draft.bpmn_xml} if with_xml else shown
 
 
+_OPEN = (DraftStatus.DRAFT, DraftStatus.SUBMITTED)
+
+
 def list_drafts(rt: Runtime, person: Person) -> list[dict[str, Any]]:
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
-        open_ = DiagramDraft.status.in_([DraftStatus.DRAFT, DraftStatus.SUBMITTED])
-        rows = uow.session.scalars(select(DiagramDraft).where(open_).order_by(DiagramDraft.key))
+        rows = uow.session.scalars(
+            select(DiagramDraft).where(DiagramDraft.status.in_(_OPEN)).order_by(DiagramDraft.key)
+        )
         return [draft_view(d) for d in rows]
 
 
 def _open_drafts(session: Session, key: str) -> list[DiagramDraft]:
-    return list(session.scalars(select(DiagramDraft).where(
-        DiagramDraft.key == key, DiagramDraft.status.in_([DraftStatus.DRAFT, DraftStatus.SUBMITTED]))))  # fmt: skip
+    return list(session.scalars(select(DiagramDraft).where(DiagramDraft.key == key, DiagramDraft.status.in_(_OPEN))))
 
 
 def start_draft(rt: Runtime, person: Person, key: str, version: int | None = None) -> dict[str, Any]:
     """A draft copy of a published version (the newest unless ``version``); an open draft of the pathway is reused."""
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         session = uow.session
         existing = _open_drafts(session, key)
         if existing:
             return draft_view(existing[0])
-        query = select(Definition).where(Definition.key == key)
-        query = query.where(Definition.version == version) if version else query.order_by(Definition.version.desc())
-        source = session.scalars(query.limit(1)).first()
-        if source is None:
-            raise NotFound(f"no published pathway '{key}'" + (f" version {version}" if version else ""))
+        source = find_definition(session, key, version)
         draft = _new_draft(session, person, key, source.filename, source.bpmn_xml, source.version)
         commit(uow, "the draft")
         return draft_view(draft)
@@ -140,7 +139,7 @@ def _readable(filename: str, content: bytes) -> tuple[str, str]:
 
 def upload_draft(rt: Runtime, person: Person, filename: str, content: bytes) -> dict[str, Any]:
     """A .bpmn file from Camunda Modeler becomes the open draft of its pathway (or a new one)."""
-    _modeller(person)
+    require_modeller(person)
     if not filename.lower().endswith(".bpmn"):
         raise InvalidInput("upload a .bpmn file saved from Camunda Modeler or bpmn.io")
     key, text = _readable(filename, content)
@@ -169,10 +168,10 @@ def _replace_xml(session: Session, draft: DiagramDraft, person: Person, text: st
 
 def save_draft_xml(rt: Runtime, person: Person, draft_id: int, content: bytes, revision: int) -> dict[str, Any]:
     """Save the modeller's XML over the draft; ``revision`` is what the editor loaded (no lost updates)."""
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         draft = _draft(uow.session, draft_id)
-        if draft.status not in (DraftStatus.DRAFT, DraftStatus.SUBMITTED):
+        if draft.status not in _OPEN:
             raise NotAllowed(f"draft {draft_id} is {draft.status}: start a new draft to change the pathway")
         if draft.revision != revision:
             raise Conflict(f"{draft.updated_by} saved this draft since you opened it: reload to see their changes "
@@ -186,14 +185,14 @@ def save_draft_xml(rt: Runtime, person: Person, draft_id: int, content: bytes, r
 
 
 def get_draft(rt: Runtime, person: Person, draft_id: int) -> dict[str, Any]:
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         return draft_view(_draft(uow.session, draft_id), with_xml=True)
 
 
 def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str) -> dict[str, Any]:
     """Ask a second process owner to approve publishing the draft; it must be valid and say why."""
-    _modeller(person)
+    require_modeller(person)
     if not (reason or "").strip():
         raise InvalidInput("say why the pathway is changing (recorded with the new version)")
     checked = get_draft(rt, person, draft_id)  # validated outside the write transaction
@@ -218,7 +217,7 @@ def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str) -> dic
 
 def approve_draft(rt: Runtime, person: Person, draft_id: int, note: str = "") -> dict[str, Any]:
     """A second process owner publishes the submitted draft as a new version (four eyes)."""
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         session = uow.session
         draft = _draft(session, draft_id)
@@ -248,7 +247,7 @@ def approve_draft(rt: Runtime, person: Person, draft_id: int, note: str = "") ->
 
 def return_draft(rt: Runtime, person: Person, draft_id: int, note: str) -> dict[str, Any]:
     """The reviewer sends a submitted draft back to its author with a note."""
-    _modeller(person)
+    require_modeller(person)
     if not (note or "").strip():
         raise InvalidInput("say what needs changing")
     with rt.uow() as uow:
@@ -267,10 +266,10 @@ def return_draft(rt: Runtime, person: Person, draft_id: int, note: str) -> dict[
 
 def withdraw_draft(rt: Runtime, person: Person, draft_id: int) -> dict[str, Any]:
     """Set a draft aside (kept, not deleted); the pathway can then be drafted afresh."""
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         draft = _draft(uow.session, draft_id)
-        if draft.status not in (DraftStatus.DRAFT, DraftStatus.SUBMITTED):
+        if draft.status not in _OPEN:
             raise NotAllowed(f"draft {draft_id} is already {draft.status}")
         draft.status, draft.updated_by, draft.updated_at = DraftStatus.WITHDRAWN, person.username, clock.utcnow()
         audit(uow.session, None, person.username, "draft.withdrawn", element=draft.key, detail=f"draft {draft.id}")

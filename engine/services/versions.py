@@ -18,25 +18,15 @@ from engine.errors import InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.persistence.models import Case, Definition, HumanTask
 from engine.services import _steps
 from engine.services._common import audit, commit, element, refresh_calendar, spec_for
+from engine.services.definitions import find_definition
+from engine.services.modelling import require_modeller
 
 MIGRATABLE = (CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.SUSPENDED)
 
 
-def _modeller(person: Person) -> None:
-    if not person.models_pathways:
-        raise NotAllowed("only process owners look after pathway versions")
-
-
-def _version(session: Session, key: str, version: int) -> Definition:
-    found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version))
-    if found is None:
-        raise NotFound(f"pathway '{key}' has no version {version}")
-    return found
-
-
 def pathway_versions(rt: Runtime, person: Person, key: str) -> dict[str, Any]:
     """Every version of a pathway with who published it, why, who approved it, and its running cases."""
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         session = uow.session
         columns = (Definition.id, Definition.version, Definition.name, Definition.filename, Definition.published_at,
@@ -109,16 +99,16 @@ def _brief(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def version_diff(rt: Runtime, person: Person, key: str, old: int, new: int) -> dict[str, Any]:
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
-        before, after = _version(uow.session, key, old), _version(uow.session, key, new)
+        before, after = find_definition(uow.session, key, old), find_definition(uow.session, key, new)
         return {"key": key, "from": old, "to": new, **diff_diagrams(before.bpmn_xml, after.bpmn_xml)}
 
 
 # --- migration -------------------------------------------------------------------------------
 def running_cases(rt: Runtime, person: Person, key: str, limit: int = 500) -> list[dict[str, Any]]:
     """Running cases of a pathway not on its newest version, with where each waits (for choosing whom to move)."""
-    _modeller(person)
+    require_modeller(person)
     with rt.uow() as uow:
         session = uow.session
         newest = session.scalar(select(func.max(Definition.version)).where(Definition.key == key))
@@ -139,7 +129,7 @@ def running_cases(rt: Runtime, person: Person, key: str, limit: int = 500) -> li
 def migrate_cases(rt: Runtime, person: Person, key: str, case_ids: list[int], to_version: int,
                   reason: str) -> dict[str, Any]:  # fmt: skip
     """Move each selected case onto ``to_version``, each in its own transaction; refusals carry the reason."""
-    _modeller(person)
+    require_modeller(person)
     if not case_ids:
         raise InvalidInput("select at least one case to move")
     if not (reason or "").strip():
@@ -161,7 +151,7 @@ def _migrate_one(rt: Runtime, person: Person, key: str, case_id: int, to_version
             raise NotFound(f"pathway '{key}' has no case {case_id}")
         if case.status not in MIGRATABLE:
             raise NotAllowed(f"case {case.ref} is {case.status}: only running, waiting or suspended cases move")
-        target = _version(session, key, to_version)
+        target = find_definition(session, key, to_version)
         before = case.definition
         if before.id == target.id:
             raise NotAllowed(f"case {case.ref} is already on version {to_version}")

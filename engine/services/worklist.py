@@ -16,10 +16,10 @@ from engine.bootstrap import Runtime
 from engine.domain.access import Person
 from engine.domain.states import TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
-from engine.persistence.models import AuditEvent, Case, Deadline, Definition, HumanTask, Notification, SavedFilter, User
+from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
 from engine.services._common import audit, commit, diagram, element, spec_for
 from engine.services.accounts import as_person
-from engine.services.definitions import latest, list_definitions
+from engine.services.definitions import find_definition, latest, list_definitions
 from engine.services.views import case_view, deadline_view, task_view
 
 MAX_DRAFT_FIELDS = 100
@@ -147,12 +147,7 @@ def case_diagram(rt: Runtime, case_id: int, person: Person) -> str:
 def pathway_diagram(rt: Runtime, key: str, version: int | None = None) -> str:
     """The BPMN XML of a published pathway (the newest version unless ``version``), for viewers."""
     with rt.uow() as uow:
-        query = select(Definition).where(Definition.key == key)
-        query = query.where(Definition.version == version) if version else query.order_by(Definition.version.desc())
-        found = uow.session.scalars(query.limit(1)).first()
-        if found is None:
-            raise NotFound(f"no published pathway '{key}'" + (f" version {version}" if version else ""))
-        return found.bpmn_xml
+        return find_definition(uow.session, key, version).bpmn_xml
 
 
 def startable(rt: Runtime) -> list[dict[str, Any]]:
