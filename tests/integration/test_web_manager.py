@@ -184,10 +184,14 @@ def test_where_cases_wait_counts_steps_and_lists_the_cases_behind_a_badge(drifti
     carol = Staff(app, "tm.carol")
     counts = carol.get("/manage/where/ppm_to_adm/counts.json").json
     assert counts["elements"]["Task_FirstReview"] == {"waiting": 4, "overdue": 1}  # OVER, QUIET, FINE, SUSP
-    page = carol.get("/manage/where?pathway=ppm_to_adm").text
-    assert "Hold the first CLA review" in page and 'data-counts="' in page
+    fine = next(t for t in services.list_tasks(rt, ref="CH-FINE") if t["element"] == "Task_FirstReview")
+    services.complete_task(rt, fine["id"], {"first_review_date": "2026-12-18", "ppm_requested": True}, "iro.bob")
+    page = carol.get("/manage/where?pathway=ppm_to_adm").text  # several steps: the table sorts by cases waiting
+    assert 'data-counts="' in page
+    table = page[page.index('id="where-table"') :]
+    assert table.index("Hold the first CLA review") < table.index("Update the care plan after the first review")
     listed = carol.get("/manage/where/ppm_to_adm/Task_FirstReview").text
-    assert "CH-OVER" in listed and "CH-FINE" in listed and "CH-SOUTH" not in listed
+    assert "CH-OVER" in listed and "CH-QUIET" in listed and "CH-FINE" not in listed and "CH-SOUTH" not in listed
     hana = Staff(app, "hos.hana").get("/manage/where/ppm_to_adm/counts.json").json
     assert hana["elements"]["Task_FirstReview"]["overdue"] == 2
 
