@@ -28,8 +28,9 @@ def publish_workflows(rt: Runtime) -> None:
 
 
 class Scenario:
-    def __init__(self, rt: Runtime, now: clock.SettableClock, key: str, ref: str = "CH-1001") -> None:
-        self.rt, self.now, self.key, self.ref = rt, now, key, ref
+    def __init__(self, rt: Runtime, now: clock.SettableClock, key: str, ref: str = "CH-1001",
+                 team: str = "north") -> None:  # fmt: skip
+        self.rt, self.now, self.key, self.ref, self.team = rt, now, key, ref, team
 
     def on(self, day: str) -> Scenario:
         """Move the clock to 10:00 UTC on ``day``."""
@@ -37,7 +38,7 @@ class Scenario:
         return self
 
     def start(self, **data: Any) -> dict:
-        return services.start_case(self.rt, self.key, self.ref, data, "sw.alice", team="north")
+        return services.start_case(self.rt, self.key, self.ref, data, "sw.alice", team=self.team)
 
     def open(self) -> dict[str, dict]:
         return {t["element"]: t for t in services.list_tasks(self.rt, ref=self.ref)}
@@ -59,12 +60,12 @@ class Scenario:
     def fire(self, at: str) -> dict:
         return services.fire_due_timers(self.rt, datetime.fromisoformat(at))
 
-    def panel(self, decision: str, held: str) -> None:
+    def panel(self, decision: str, held: str, **extra: Any) -> None:
         """Take the case through one sitting of the shared permanency panel."""
         self.do("Task_RemindSocialWorker", "support", panel_reminder_sent_date=held)
         self.do("Task_SubmitPaperwork", "sw", paperwork_submitted_date=held, support_plan_included=True)
         self.on(held).do("Task_PanelDecision", "chair", panel_decision=decision, panel_held_date=held,
-                         panel_reasons="as minuted")  # fmt: skip
+                         panel_reasons="as minuted", **extra)  # fmt: skip
         for element, field in (("Task_PanelMinutes", "panel_minutes_date"),
                                ("Task_VisitChildAfterPanel", "post_panel_visit_date"),
                                ("Task_ChairLetter", "chair_letter_date")):  # fmt: skip

@@ -99,7 +99,7 @@ class Case(Base):
     """One pathway instance for one child reference."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_ref_key", "ref", "key"),)
+    __table_args__ = (Index("ix_cases_ref_key", "ref", "key"), Index("ix_cases_updated_at", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(100))  # the child's case reference, never a name
@@ -122,6 +122,49 @@ class Case(Base):
 
     definition: Mapped[Definition] = relationship(lazy="joined", innerjoin=True)
     __mapper_args__ = {"version_id_col": version}
+
+
+class TrackerChild(Base):
+    """One child on the permanence tracker (Derby Appendix 5, Cheshire East 11.6), from the second review on.
+
+    The refresh job rewrites the ``derived`` columns from the pathways; the ``recorded`` ones change
+    only when a manager updates the child at the tracking meeting (audited, ``recorded_revision``
+    guards against two managers overwriting each other). Never deleted."""
+
+    __tablename__ = "tracker_children"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(100), unique=True)  # the child's case reference
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))  # the PPM case whose second review it was
+    second_review_date: Mapped[date]
+    permanence_option: Mapped[str] = mapped_column(String(40))
+    contingency_plan: Mapped[str | None] = mapped_column(String(40))
+    derived_route: Mapped[str | None] = mapped_column(String(40))  # what the pathways show was achieved
+    derived_on: Mapped[date | None]
+    derived_from: Mapped[str | None] = mapped_column(String(300))
+    route: Mapped[str | None] = mapped_column(String(40))  # recorded at the tracking meeting
+    achieved_on: Mapped[date | None]
+    assessments_done: Mapped[bool | None]
+    with_long_term_carer: Mapped[bool | None]
+    legal_security: Mapped[str | None] = mapped_column(Text)
+    seen_alone_on: Mapped[date | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime | None]
+    recorded_revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    refreshed_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """A periodic job's watermark, and its lock: a worker claims the row (SKIP LOCKED) to run the job."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    watermark: Mapped[datetime | None]  # the changes up to here are done
+    finished_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class HumanTask(Base):

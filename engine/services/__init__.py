@@ -20,12 +20,13 @@ from engine.services.tasks import (
     unclaim_task,
 )
 from engine.services.timers import fire_due_timers, mark_breached_deadlines
+from engine.services.tracker import refresh_tracker
 
 __all__ = [
     "add_amount", "add_closure", "assign_task", "cancel_case", "claim_task", "complete_task",
     "current_calendar", "deliver_notifications", "escalate_overdue", "fire_due_timers", "in_app", "inbox",
     "library_from_files", "preview_dates", "validate_diagram",
     "reassign_all", "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",
-    "mark_breached_deadlines", "publish_directory", "publish_files", "resume_case", "retry_case",
+    "mark_breached_deadlines", "publish_directory", "publish_files", "refresh_tracker", "resume_case", "retry_case",
     "show_case", "start_case", "suspend_case", "unclaim_task",
 ]  # fmt: skip

@@ -56,7 +56,8 @@ class StuckQuery:
         return self
 
 
-def _scoped(query: Select, person: Person, team: str) -> Select:
+def scoped(query: Select, person: Person, team: str) -> Select:
+    """Only the cases (``Case`` in the query) of ``team``, or of every team the manager oversees."""
     if team:
         if not person.may_see_team(team):
             raise NotAllowed(f"you do not manage team {team}")
@@ -92,7 +93,7 @@ def _candidates(session: Session, person: Person, query: StuckQuery, today: date
     found: dict[int, dict[str, date]] = {}
     counts: dict[str, int] = {}
     for reason, select_ in _reason_queries(today, quiet_since).items():
-        select_ = _scoped(select_, person, query.team)
+        select_ = scoped(select_, person, query.team)
         if query.key:
             select_ = select_.where(Case.key == query.key)
         rows = session.execute(select_).all()
@@ -349,8 +350,8 @@ def where_cases_wait(rt: Runtime, person: Person, key: str) -> dict[str, Any]:
             .where(HumanTask.status == TaskStatus.OPEN, Case.key == key)
             .group_by(HumanTask.element)
         )
-        rows = session.execute(_scoped(query, person, "")).all()
-        waiting_cases = session.scalar(_scoped(select(func.count()).select_from(Case).where(
+        rows = session.execute(scoped(query, person, "")).all()
+        waiting_cases = session.scalar(scoped(select(func.count()).select_from(Case).where(
             Case.key == key, Case.status == CaseStatus.WAITING), person, ""))  # fmt: skip
         own = definition.info["elements"]
         called = definition.info.get("called_elements", {})
@@ -392,7 +393,7 @@ def cases_waiting_at(rt: Runtime, person: Person, key: str, element_id: str) -> 
             {"task_id": r.id, "title": r.title, "holder": r.assignee, "role": r.role, "case_id": r.case_id,
              "ref": r.ref, "team": r.team, "due": r.due_date.isoformat() if r.due_date else None,
              "overdue": bool(r.due_date and r.due_date < today), "waiting_days": (today - r.created_at.date()).days}
-            for r in session.execute(_scoped(query, person, ""))
+            for r in session.execute(scoped(query, person, ""))
         ]  # fmt: skip
 
 
