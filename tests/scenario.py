@@ -73,3 +73,37 @@ class Scenario:
 
     def actions(self) -> list[str]:
         return [e["action"] for e in self.show()["audit"]]
+
+
+# --- children for the permanence tracker ---------------------------------------------------------
+TRACKED_START = {"date_of_birth": "2016-01-10", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
+SGO_FOSTER_CARERS = {"expression_of_interest_date": "2027-01-04", "assessment_request_date": "2027-01-20",
+                     "carer_type": "foster_carer"}  # fmt: skip
+
+
+def to_second_review(case: Scenario, option: str, held: str = "2027-04-08") -> None:
+    """Take a PPM case (looked after 18/12/2026) through its second review, the plan being ``option``."""
+    case.on("2026-12-18").start(**TRACKED_START)
+    case.on("2027-01-20").do("Task_FirstReview", "iro", first_review_date="2027-01-20", ppm_requested=True)
+    case.do("Task_UpdateCarePlan", "sw", care_plan_updated_date="2027-02-10")
+    case.do("Task_DecidePPM", "tm", ppm_needed=True)
+    case.do("Task_PreparePlan", "sw", plan_circulated_date="2027-02-12", possible_plan="long_term_fostering")
+    case.on("2027-02-24").do("Task_HoldPPM", "tm", ppm_date="2027-02-24", permanence_option="long_term_fostering",
+                             contingency_plan="connected_person", cannot_live_with_parents=True)  # fmt: skip
+    case.do("Task_SendMinutes", "tm", minutes_sent_date="2027-03-30")
+    case.do("Task_InformParents", "sw", parents_informed_date="2027-04-01")
+    case.on(held).do("Task_SecondReview", "iro", second_review_date=held, plan_ratified=True,
+                     permanence_option=option, contingency_plan="long_term_fostering")  # fmt: skip
+
+
+def sgo_made(rt: Runtime, now: clock.SettableClock, ref: str, team: str = "north", staying_put: bool = False) -> None:
+    """An SGO assessment for the child's foster carers, approved at the April 2027 panel; the order made in June
+    (recorded on 2 July)."""
+    case = Scenario(rt, now, "sgo_assessment", ref, team)
+    case.on("2027-01-04").start(**SGO_FOSTER_CARERS)
+    case.do("Task_VisitCarers", "assessor", carers_visit_date="2027-01-11", carers_proceed=True)
+    case.do("Task_AllocateAssessment", "tm", allocated_on="2027-01-21", timeline_recorded=True)
+    case.do("Task_CompleteAssessment", "assessor", assessment_completed_date="2027-04-09",
+            assessment_recommendation="recommend", support_plan_done=True)  # fmt: skip
+    case.panel("approve", "2027-04-28", staying_put_agreed=staying_put)
+    case.on("2027-07-02").do("Task_RecordCourtDecision", "sw", sgo_made=True, court_decision_date="2027-06-15")

@@ -54,9 +54,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     ])  # fmt: skip
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
 
-    from web import assets, auth, cases, chrome, inbox, manager, modeller, tasks
+    from web import assets, auth, cases, chrome, inbox, manager, modeller, tasks, tracker
 
     chrome.install(app)
-    for module in (assets, auth, inbox, tasks, cases, manager, modeller):
+    for module in (assets, auth, inbox, tasks, cases, manager, tracker, modeller):
         app.register_blueprint(module.blueprint)
     return app

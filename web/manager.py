@@ -86,7 +86,7 @@ def _csv_row(row: dict[str, Any]) -> list[Any]:
     ]  # fmt: skip
 
 
-def _safe_cell(value: Any) -> Any:
+def safe_cell(value: Any) -> Any:
     """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
     return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
@@ -100,7 +100,7 @@ def at_risk_csv() -> Response:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in found["rows"]:
-        writer.writerow([_safe_cell(v) for v in _csv_row(row)])
+        writer.writerow([safe_cell(v) for v in _csv_row(row)])
     return Response(
         out.getvalue(),
         mimetype="text/csv",

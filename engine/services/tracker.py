@@ -53,6 +53,17 @@ ROUTES = {
     "residential": "Residential care",
     "semi_independent": "Semi-independent or supported accommodation",
 }
+SHORT_ROUTES = {  # for chart labels and table headings
+    "foster_permanent_council": "Permanent fostering (council)",
+    "foster_permanent_ifa": "Permanent fostering (IFA)",
+    "fostering_not_permanent": "Fostering, not permanent",
+    "birth_parent": "Birth parent",
+    "kinship_reg24": "Kinship (Reg 24)",
+    "kinship": "Kinship (not Reg 24)",
+    "adoption": "Adoption",
+    "residential": "Residential care",
+    "semi_independent": "Semi-independent",
+}
 NOT_YET = "Not achieved yet"
 PERIODS = {"quarter": 4, "month": 12}  # how many periods each view shows, the newest last
 
@@ -294,7 +305,7 @@ def tracker(rt: Runtime, person: Person, period: str = "quarter", team: str = ""
         "period": period, "team": team, "as_at": as_at, "children": children, "figures": figures,
         "options": {o: options.get(o, o) for o in sorted(cross, key=lambda o: list(options).index(o)
                                                            if o in options else len(options))},
-        "routes": ROUTES, "cross": {o: dict(c) for o, c in cross.items()},
+        "routes": ROUTES, "short_routes": SHORT_ROUTES, "cross": {o: dict(c) for o, c in cross.items()},
         "by_route": dict(Counter(c["route"] or "" for c in children)),
         "achieved": sum(1 for c in children if c["route"]), "cohort": len(children),
     }  # fmt: skip

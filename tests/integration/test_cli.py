@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from engine import services
-from engine.services import accounts
+from engine.services import accounts, tracker
 from pathways.cli import main
 from tests.conftest import DIAGRAMS
 
@@ -187,4 +187,7 @@ def test_demo_data_gives_each_role_work_and_is_created_once(cli, now, rt):
     assert services.inbox(rt, people["sw.alice"], "mine")["total"] == 1
     assert services.inbox(rt, people["iro.bob"], "unassigned")["total"] == 3  # two north, one south
     assert services.inbox(rt, people["tm.carol"], "unassigned")["total"] >= 2
-    assert services.inbox(rt, people["sw.sam"], "team")["total"] == 0  # the south case waits for its review
+    assert services.inbox(rt, people["sw.sam"], "team")["total"] == 1  # the south adoption plan's CPR
+    on_tracker = tracker.tracker(rt, accounts.person(rt, "hos.hana"))["children"]
+    assert [(c["ref"], c["route"]) for c in on_tracker] == [("DEMO-2001", None), ("DEMO-2002", "kinship"),
+        ("DEMO-2003", None), ("DEMO-2004", None), ("DEMO-2005", None)]  # fmt: skip

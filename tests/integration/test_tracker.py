@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 
 import pytest
@@ -11,40 +13,9 @@ from engine import services
 from engine.errors import Conflict, FormInvalid, NotAllowed, NotFound
 from engine.persistence.models import AuditEvent, JobRun
 from engine.services import accounts, tracker
-from tests.scenario import Scenario
+from tests.scenario import TRACKED_START, Scenario, sgo_made, to_second_review
+from tests.webclient import Staff, form_fields
 from worker import tick
-
-LOOKED_AFTER = {"date_of_birth": "2016-01-10", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
-SGO_START = {"expression_of_interest_date": "2027-01-04", "assessment_request_date": "2027-01-20",
-             "carer_type": "foster_carer"}  # fmt: skip
-
-
-def to_second_review(case: Scenario, option: str, held: str = "2027-04-08") -> None:
-    """Take a PPM case (looked after 18/12/2026) through its second review, the plan being ``option``."""
-    case.on("2026-12-18").start(**LOOKED_AFTER)
-    case.on("2027-01-20").do("Task_FirstReview", "iro", first_review_date="2027-01-20", ppm_requested=True)
-    case.do("Task_UpdateCarePlan", "sw", care_plan_updated_date="2027-02-10")
-    case.do("Task_DecidePPM", "tm", ppm_needed=True)
-    case.do("Task_PreparePlan", "sw", plan_circulated_date="2027-02-12", possible_plan="long_term_fostering")
-    case.on("2027-02-24").do("Task_HoldPPM", "tm", ppm_date="2027-02-24", permanence_option="long_term_fostering",
-                             contingency_plan="connected_person", cannot_live_with_parents=True)  # fmt: skip
-    case.do("Task_SendMinutes", "tm", minutes_sent_date="2027-03-30")
-    case.do("Task_InformParents", "sw", parents_informed_date="2027-04-01")
-    case.on(held).do("Task_SecondReview", "iro", second_review_date=held, plan_ratified=True,
-                     permanence_option=option, contingency_plan="long_term_fostering")  # fmt: skip
-
-
-def sgo_made(rt, now, ref: str, team: str = "north", staying_put: bool = False) -> None:
-    """An SGO assessment for the child's foster carers, approved at the April 2027 panel; the order made in June
-    (recorded on 2 July)."""
-    case = Scenario(rt, now, "sgo_assessment", ref, team)
-    case.on("2027-01-04").start(**SGO_START)
-    case.do("Task_VisitCarers", "assessor", carers_visit_date="2027-01-11", carers_proceed=True)
-    case.do("Task_AllocateAssessment", "tm", allocated_on="2027-01-21", timeline_recorded=True)
-    case.do("Task_CompleteAssessment", "assessor", assessment_completed_date="2027-04-09",
-            assessment_recommendation="recommend", support_plan_done=True)  # fmt: skip
-    case.panel("approve", "2027-04-28", staying_put_agreed=staying_put)
-    case.on("2027-07-02").do("Task_RecordCourtDecision", "sw", sgo_made=True, court_decision_date="2027-06-15")
 
 
 @pytest.fixture
@@ -53,7 +24,7 @@ def cohort(app, rt, now):
     to_second_review(Scenario(rt, now, "ppm_to_adm", "CH-LTF"), "long_term_fostering")
     to_second_review(Scenario(rt, now, "ppm_to_adm", "CH-KIN"), "connected_person", held="2027-03-25")
     to_second_review(Scenario(rt, now, "ppm_to_adm", "CH-SOUTH", "south"), "reunification")
-    Scenario(rt, now, "ppm_to_adm", "CH-EARLY").on("2027-01-04").start(**LOOKED_AFTER)  # no second review yet
+    Scenario(rt, now, "ppm_to_adm", "CH-EARLY").on("2027-01-04").start(**TRACKED_START)  # no second review yet
     now.set(datetime(2027, 7, 1, 9, tzinfo=UTC))
     return rt
 
@@ -172,3 +143,65 @@ def test_a_second_worker_skips_the_refresh_while_the_first_holds_the_job(cohort,
         holder.rollback()
     with rt.uow() as uow:
         assert uow.session.get(JobRun, "tracker").detail.endswith("changed")
+
+
+# --- the pages ---------------------------------------------------------------------------------
+def test_the_tracker_page_shows_figures_charts_and_each_child_to_managers_only(cohort, app, rt):
+    services.refresh_tracker(rt)
+    carol = Staff(app, "tm.carol")
+    page = carol.get("/manage/tracker").text
+    assert "Permanence tracker" in page and 'id="child-CH-LTF"' in page and "CH-SOUTH" not in page
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="pp-chart"') == 3
+    assert "Apr to Jun 2027: Second reviews held 1, Permanence achieved 0" in page
+    monthly = carol.get("/manage/tracker?period=month").text
+    assert "Apr 2027" in monthly and "Each month" in monthly
+    Staff(app, "sw.alice").get("/manage/tracker", status=403)
+    Staff(app, "sw.alice").get("/manage/tracker.csv", status=403)
+    carol.get("/manage/tracker?team=south", status=403)
+    hana = Staff(app, "hos.hana").get("/manage/tracker?team=south").text
+    assert "CH-SOUTH" in hana and 'id="child-CH-LTF"' not in hana
+
+
+def test_the_csv_downloads_have_each_child_and_the_figures_per_period(cohort, app, rt):
+    services.refresh_tracker(rt)
+    carol = Staff(app, "tm.carol")
+    children = list(csv.DictReader(io.StringIO(carol.get("/manage/tracker.csv").text)))
+    assert [(c["child_ref"], c["permanence_option"], c["outcome"]) for c in children] == [
+        ("CH-KIN", "Connected person (special guardianship or child arrangements order)", "Not achieved yet"),
+        ("CH-LTF", "Long-term fostering", "Not achieved yet"),
+    ]
+    figures = list(csv.DictReader(io.StringIO(carol.get("/manage/tracker.csv?what=figures").text)))
+    assert [(f["period"], f["second_reviews"], f["reviewed_long_term_fostering"]) for f in figures][1:3] == [
+        ("Jan to Mar 2027", "1", "0"), ("Apr to Jun 2027", "1", "1")]  # fmt: skip
+
+
+def test_a_manager_updates_a_child_from_the_page(cohort, app, rt):
+    services.refresh_tracker(rt)
+    carol = Staff(app, "tm.carol")
+    form = carol.get("/manage/tracker/children/CH-LTF").text
+    assert 'name="revision" value="0"' in form and "Have the assessments of each parent" in form
+    refused = carol.post("/manage/tracker/children/CH-LTF", {"revision": "0", "route": "adoption",
+                                                             "notes": "=HYPERLINK(1)"}, status=400).text  # fmt: skip
+    assert "There is a problem" in refused and "Enter the date permanence was achieved" in refused
+    assert "=HYPERLINK(1)" in refused  # what was typed is shown again
+    answers = form_fields({"route": "foster_permanent_council", "achieved_on": "2027-06-20", "assessments_done": True,
+                           "seen_alone_on": "2027-06-28", "notes": "=HYPERLINK(1)"})  # fmt: skip
+    carol.post("/manage/tracker/children/CH-LTF", {"revision": "0", **answers})
+    page = carol.get("/manage/tracker").text
+    assert "Permanent foster care with a council carer, 20 June 2027" in page
+    assert "recorded by tm.carol" in page
+    late = carol.post("/manage/tracker/children/CH-LTF", {"revision": "0", **answers, "notes": "mine"}, status=409)
+    assert "tm.carol updated CH-LTF" in late.text and ">mine</textarea>" in late.text
+    assert 'name="revision" value="1"' in late.text  # submitting again replaces the other answers
+    download = carol.get("/manage/tracker.csv").text
+    assert "'=HYPERLINK(1)" in download  # a formula is quoted for spreadsheets
+    Staff(app, "tm.tom").get("/manage/tracker/children/CH-LTF", status=403)
+    carol.get("/manage/tracker/children/CH-NOBODY", status=404)
+
+
+def test_refresh_now_from_the_page(cohort, app, rt):
+    carol = Staff(app, "tm.carol")
+    assert "never (the worker has not refreshed them yet)" in carol.get("/manage/tracker").text
+    carol.post("/manage/tracker/refresh", {"back": "/manage/tracker?period=month"})
+    page = carol.get("/manage/tracker?period=month").text
+    assert "Tracker refreshed: 3 children updated." in page and 'id="child-CH-LTF"' in page
