@@ -15,10 +15,20 @@ FONT = 'font-family="GDS Transport, arial, sans-serif" font-size="14"'
 
 
 def _svg(ident: str, title: str, width: int, height: int, body: list[str], desc: str) -> Markup:
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="pp-chart" id="{escape(ident)}" role="img" '
-            f'viewBox="0 0 {width} {height}" width="100%" aria-labelledby="{escape(ident)}-title {escape(ident)}-desc">'
-            f'<title id="{escape(ident)}-title">{escape(title)}</title><desc id="{escape(ident)}-desc">{escape(desc)}</desc>')  # fmt: skip
+    name = escape(ident)
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="pp-chart" id="{name}" role="img" '
+            f'viewBox="0 0 {width} {height}" width="100%" aria-labelledby="{name}-title {name}-desc">'
+            f'<title id="{name}-title">{escape(title)}</title>'
+            f'<desc id="{name}-desc">{escape(desc)}</desc>')  # fmt: skip
     return Markup(head + "".join(body) + "</svg>")
+
+
+def _text(x: float, y: float, content: object, anchor: str = "start") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {FONT} fill="#0b0c0c">{escape(content)}</text>'
+
+
+def _rect(x: float, y: float, width: float, height: float, colour: str) -> str:
+    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" fill="{colour}"/>'
 
 
 def bars(ident: str, title: str, rows: Sequence[tuple[str, int]], width: int = 640) -> Markup:
@@ -30,9 +40,8 @@ def bars(ident: str, title: str, rows: Sequence[tuple[str, int]], width: int = 6
     for i, (label, value) in enumerate(rows):
         y = top + i * row_h
         length = round(span * value / most)
-        body.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end" {FONT} fill="#0b0c0c">{escape(label)}</text>'
-                    f'<rect x="{label_w}" y="{y + 4}" width="{max(length, 1)}" height="{row_h - 8}" fill="{COLOURS[0]}"/>'
-                    f'<text x="{label_w + length + 6}" y="{y + 19}" {FONT} fill="#0b0c0c">{value}</text>')  # fmt: skip
+        body += [_text(label_w - 8, y + 19, label, "end"), _rect(label_w, y + 4, max(length, 1), row_h - 8, COLOURS[0]),
+                 _text(label_w + length + 6, y + 19, value)]  # fmt: skip
     desc = "; ".join(f"{label}: {value}" for label, value in rows)
     return _svg(ident, title, width, top * 2 + row_h * len(rows), body, desc)
 
@@ -47,19 +56,19 @@ def columns(ident: str, title: str, categories: Sequence[str], series: Sequence[
     body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#b1b4b6"/>']
     for s, (name, _values) in enumerate(series):
         x = left + s * 190
-        body.append(f'<rect x="{x}" y="4" width="14" height="14" fill="{COLOURS[s % len(COLOURS)]}"/>'
-                    f'<text x="{x + 20}" y="16" {FONT} fill="#0b0c0c">{escape(name)}</text>')  # fmt: skip
+        body += [_rect(x, 4, 14, 14, COLOURS[s % len(COLOURS)]), _text(x + 20, 16, name)]
     for c, category in enumerate(categories):
         x0 = left + c * group_w + (group_w - col_w * len(series)) / 2
         for s, (_name, values) in enumerate(series):
             value = values[c]
             h = round(plot_h * value / most)
             x, y = x0 + s * col_w, top + plot_h - h
-            body.append(f'<rect x="{x:.1f}" y="{y}" width="{col_w - 2:.1f}" height="{h}" fill="{COLOURS[s % len(COLOURS)]}"/>'
-                        f'<text x="{x + (col_w - 2) / 2:.1f}" y="{y - 4}" text-anchor="middle" {FONT} fill="#0b0c0c">{value}</text>')  # fmt: skip
+            body += [
+                _rect(x, y, col_w - 2, h, COLOURS[s % len(COLOURS)]),
+                _text(x + (col_w - 2) / 2, y - 4, value, "middle"),
+            ]
         label_x = left + c * group_w + group_w / 2
-        body.append(f'<text x="{label_x:.1f}" y="{top + plot_h + 18}" text-anchor="middle" {FONT} '
-                    f'fill="#0b0c0c">{escape(category)}</text>')  # fmt: skip
+        body.append(_text(label_x, top + plot_h + 18, category, "middle"))
     desc = "; ".join(f"{cat}: " + ", ".join(f"{name} {values[c]}" for name, values in series)
                      for c, cat in enumerate(categories))  # fmt: skip
     return _svg(ident, title, width, top + plot_h + key_h + 4, body, desc)

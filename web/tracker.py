@@ -113,7 +113,8 @@ def download() -> Response:
     writer.writerow(header)
     writer.writerows([[safe_cell(v) for v in row] for row in rows])
     name = f"permanence-tracker-{what}{'-by-month' if period == 'month' and what == 'figures' else ''}.csv"
-    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"})
+    disposition = {"Content-Disposition": f"attachment; filename={name}"}
+    return Response(out.getvalue(), mimetype="text/csv", headers=disposition)
 
 
 def _fields() -> list[dict[str, Any]]:
