@@ -45,8 +45,15 @@ def require_aware(value: datetime, what: str = "time") -> datetime:
 def frozen(at: datetime) -> Iterator[None]:
     """Fix ``utcnow()`` at ``at`` for this thread while the block runs."""
     at = require_aware(at)
+    with using(lambda: at):
+        yield
+
+
+@contextmanager
+def using(source: Callable[[], datetime]) -> Iterator[None]:
+    """Take the time from ``source`` in this thread only while the block runs (e.g. a scenario's clock)."""
     previous = getattr(_state, "source", None)
-    _state.source = lambda: at
+    _state.source = source
     try:
         yield
     finally:

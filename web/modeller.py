@@ -10,7 +10,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 
 from engine import clock, services
 from engine.errors import Conflict, NotAllowed, PathwaysError
-from engine.services import modelling, versions, worklist
+from engine.services import modelling, scenarios, versions, worklist
 from web import security
 from web.security import login_required
 
@@ -168,6 +168,20 @@ def check(draft_id: int) -> Response | tuple[Response, int]:
     problems = [p.to_dict() for p in services.validate_diagram(rt, found["filename"], content)]
     shown = services.preview_dates(rt, content, _anchors(body.get("anchors")), clock.london_today())
     return jsonify({"problems": problems, **shown})
+
+
+@blueprint.post("/drafts/<int:draft_id>/scenarios")
+@login_required
+def run_scenarios(draft_id: int) -> str | tuple[str, int]:
+    """The pathway's scenario tests against the saved draft, on a scratch database."""
+    _owner()
+    rt, me = security.runtime(), security.person()
+    found = modelling.get_draft(rt, me, draft_id)
+    try:
+        result = scenarios.run_for_draft(rt, me, draft_id)
+    except PathwaysError as exc:  # the draft does not publish (a problem listed on the draft page)
+        return render_template("modeller_scenarios.html", draft=found, result=None, error=exc.message), 400
+    return render_template("modeller_scenarios.html", draft=found, result=result, error="")
 
 
 @blueprint.post("/drafts/<int:draft_id>/<any(submit, approve, return, withdraw):step>")

@@ -197,7 +197,7 @@ def test_where_cases_wait_counts_steps_and_lists_the_cases_behind_a_badge(drifti
 
 
 def test_steps_inside_the_called_panel_count_on_the_call_activity(app, rt, now):
-    from tests.integration.test_pathway_sgo_assessment import FOSTER_CARERS
+    from tests.scenario import SGO_FOSTER_CARERS as FOSTER_CARERS
 
     services.start_case(rt, "sgo_assessment", "CH-SGO", FOSTER_CARERS, "sw.alice", team="north")
     for element, answers in (

@@ -77,3 +77,31 @@ def test_upload_and_download(app, rt):
         content_type="multipart/form-data")  # fmt: skip
     assert evil.status_code == 400 and "DOCTYPE" in evil.text
     assert len(modelling.list_drafts(rt, accounts.person(rt, "po.erin"))) == 1
+
+
+def test_scenario_tests_run_against_a_draft_on_a_scratch_database(app, rt):
+    erin = Staff(app, "po.erin")
+    draft_url = erin.post("/modeller/pathways/ppm_to_adm/draft").headers["Location"]
+    assert "Run the scenario tests" in erin.get(draft_url).text
+    passed = erin.post(draft_url + "/scenarios", status=200).text
+    assert "All 12 scenario tests passed" in passed and 'data-passed="no"' not in passed
+    xml = erin.get(draft_url + "/diagram.bpmn").text
+    _json(erin, draft_url + "/save", {"xml": xml.replace(TWENTY, TWENTY_FIVE), "revision": 1})
+    failed = erin.post(draft_url + "/scenarios", status=200).text
+    assert "scenario tests failed" in failed
+    assert "due date of Task_FirstReview: expected &#39;2027-01-20&#39;, found &#39;2027-01-27&#39;" in failed
+    assert services.list_tasks(rt) == []  # nothing ran on the real database
+    panel = erin.post("/modeller/pathways/permanency_panel/draft").headers["Location"]
+    callers = erin.post(panel + "/scenarios", status=200).text
+    assert "Pathways run: permanency_panel, placement_order_revocation, sgo_assessment." in callers
+    assert "Without scenario tests: permanency_panel." in callers and "All 15 scenario tests passed" in callers
+    Staff(app, "tm.carol").post(draft_url + "/scenarios", status=403)
+
+
+def test_a_draft_that_does_not_publish_says_why_instead_of_running(app, rt):
+    erin = Staff(app, "po.erin")
+    draft_url = erin.post("/modeller/pathways/ppm_to_adm/draft").headers["Location"]
+    xml = erin.get(draft_url + "/diagram.bpmn").text
+    _json(erin, draft_url + "/save", {"xml": xml.replace(TWENTY, "add_working_days(lookd, 25)"), "revision": 1})
+    refused = erin.post(draft_url + "/scenarios", status=400).text
+    assert "The scenario tests could not run" in refused and "lookd" in refused

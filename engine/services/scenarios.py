@@ -1,0 +1,294 @@
+"""Pathway scenarios as data: a process owner's executable examples of what a diagram must do.
+
+Each pathway may have ``workflows/scenarios/<key>.json``::
+
+    {"pathway": "ppm_to_adm", "today": "2026-12-18", "scenarios": [
+      {"name": "Ratified long-term fostering", "steps": [
+        {"on": "2026-12-18", "start": {"looked_after_date": "2026-12-18", ...}},
+        {"due": {"Task_FirstReview": "2027-01-20"}, "note": "20 working days over Christmas"},
+        {"on": "2027-01-20", "do": "Task_FirstReview", "as": "iro", "answers": {...}},
+        {"status": "completed", "outcome": "permanence plan ratified: ..."}]}]}
+
+The clock starts at 10:00 UTC on ``today``. A step may move it (``on``: 10:00 UTC that day),
+then do one thing (``start``, ``do`` with ``answers``, ``panel`` for one sitting of the
+permanency panel, ``fire`` the timers due at a time) and then check any of: ``due`` (open
+steps' due dates), ``role``, ``open`` (exactly these steps open), ``open_includes``,
+``not_open``, ``deadline`` (by name: ``due``/``status``), ``status``, ``outcome``, ``fired``
+(1 if this case's timers fired at ``fire``, else 0), ``audit_includes``. ``refused`` expects
+``do`` to be refused with that error (``match``: text in the message). pytest runs every file
+against the published diagrams; the modeller runs a pathway's files against a draft on a
+scratch database (``run_for_draft``), so a process owner sees what an edit breaks before
+publishing.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+from engine import clock
+from engine.bootstrap import Runtime, bootstrap
+from engine.bpmn.definition import describe
+from engine.bpmn.xml import NS, parse_bpmn
+from engine.config import Settings
+from engine.domain.access import Person
+from engine.errors import InvalidInput, PathwaysError
+from engine.persistence import database
+from engine.services.cases import show_case, start_case
+from engine.services.definitions import library, publish_files
+from engine.services.modelling import get_draft
+from engine.services.tasks import complete_task, list_tasks
+from engine.services.timers import fire_due_timers
+
+ACTIONS = ("start", "do", "panel", "fire")
+CHECKS = ("due", "role", "open", "open_includes", "not_open", "deadline", "status", "outcome", "fired",
+          "audit_includes")  # fmt: skip
+DEFAULT_TODAY = "2026-12-18"
+KNOWN = {*ACTIONS, *CHECKS, "on", "as", "answers", "refused", "match", "note"}
+PANEL_STEPS = (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAfterPanel", "post_panel_visit_date"),
+               ("Task_ChairLetter", "chair_letter_date"))  # fmt: skip
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+@dataclass
+class Outcome:
+    pathway: str
+    name: str
+    passed: bool
+    steps: int  # how many steps ran
+    failed_step: int | None = None  # 1-based
+    message: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{path.name}: not a readable scenario file ({exc})") from None
+    check_document(document, path.name)
+    return document
+
+
+def check_document(document: Any, name: str) -> None:
+    """Refuse a malformed file with the place it goes wrong, before anything runs."""
+    if not isinstance(document, dict) or not isinstance(document.get("pathway"), str) or not isinstance(
+            document.get("scenarios"), list):  # fmt: skip
+        raise InvalidInput(f"{name}: needs a 'pathway' and a list of 'scenarios'")
+    for i, scenario in enumerate(document["scenarios"]):
+        if not isinstance(scenario, dict) or not scenario.get("name") or not isinstance(scenario.get("steps"), list):
+            raise InvalidInput(f"{name}: scenario {i + 1} needs a 'name' and a list of 'steps'")
+        for j, step in enumerate(scenario["steps"]):
+            unknown = sorted(set(step) - KNOWN) if isinstance(step, dict) else ["(not an object)"]
+            if unknown:
+                raise InvalidInput(f"{name}: '{scenario['name']}' step {j + 1}: unknown {', '.join(unknown)}")
+
+
+def scenario_files(directory: Path) -> dict[str, dict[str, Any]]:
+    """pathway key -> its scenario document, for every file in ``directory``."""
+    found = {}
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        document = load_file(path)
+        found[document["pathway"]] = document
+    return found
+
+
+class _Run:
+    def __init__(self, rt: Runtime, key: str, ref: str, team: str, today: str) -> None:
+        self.rt, self.key, self.ref, self.team = rt, key, ref, team
+        self.now = datetime.combine(datetime.fromisoformat(today).date(), time(10), tzinfo=UTC)
+        self.fired: int | None = None
+
+    def source(self) -> datetime:
+        return self.now
+
+    def open(self) -> dict[str, dict[str, Any]]:
+        return {t["element"]: t for t in list_tasks(self.rt, ref=self.ref)}
+
+    def show(self) -> dict[str, Any]:
+        return show_case(self.rt, self.ref, self.key)
+
+    def timers_fired(self) -> int:
+        return sum(1 for e in self.show()["audit"] if e["action"] == "timer.fired")
+
+    def complete(self, element: str, user: str, answers: dict[str, Any]) -> None:
+        task = self.open().get(element)
+        if task is None:
+            raise ScenarioFailed(f"'{element}' is not open (open: {', '.join(sorted(self.open())) or 'nothing'})")
+        complete_task(self.rt, task["id"], answers, user)
+
+    def act(self, step: dict[str, Any]) -> None:
+        if "on" in step:
+            self.now = datetime.combine(datetime.fromisoformat(step["on"]).date(), time(10), tzinfo=UTC)
+        if "start" in step:
+            start_case(self.rt, self.key, self.ref, step["start"], step.get("as", "scenario"), team=self.team)
+        if "do" in step:
+            self.complete(step["do"], step.get("as", "scenario"), step.get("answers") or {})
+        if "panel" in step:
+            self.panel(step["panel"])
+        if "fire" in step:
+            at = clock.require_aware(datetime.fromisoformat(step["fire"]), "fire")
+            before = self.timers_fired()
+            fire_due_timers(self.rt, at)  # other scenarios' cases on the same database may fire too
+            self.fired = 1 if self.timers_fired() > before else 0
+
+    def panel(self, sitting: dict[str, Any]) -> None:
+        held = sitting["held"]
+        self.complete("Task_RemindSocialWorker", "support", {"panel_reminder_sent_date": held})
+        self.complete("Task_SubmitPaperwork", "sw", {"paperwork_submitted_date": held, "support_plan_included": True})
+        self.now = datetime.combine(datetime.fromisoformat(held).date(), time(10), tzinfo=UTC)
+        extra = {k: v for k, v in sitting.items() if k not in ("held", "decision")}
+        self.complete("Task_PanelDecision", "chair", {"panel_decision": sitting["decision"], "panel_held_date": held,
+                                                      "panel_reasons": "as minuted", **extra})  # fmt: skip
+        for element, name in PANEL_STEPS:
+            self.complete(element, "panel", {name: held})
+
+
+def _expect(what: str, expected: Any, actual: Any) -> None:
+    if expected != actual:
+        raise ScenarioFailed(f"{what}: expected {expected!r}, found {actual!r}")
+
+
+def _check_steps(run: _Run, step: dict[str, Any]) -> None:
+    if "due" in step or "role" in step:
+        open_steps = run.open()
+        for element, due in (step.get("due") or {}).items():
+            _expect(f"due date of {element}", due, open_steps.get(element, {}).get("due", "(not open)"))
+        for element, role in (step.get("role") or {}).items():
+            _expect(f"role of {element}", role, open_steps.get(element, {}).get("role", "(not open)"))
+    if "open" in step:
+        _expect("open steps", sorted(step["open"]), sorted(run.open()))
+    missing = [e for e in step.get("open_includes", []) if e not in run.open()]
+    if missing:
+        raise ScenarioFailed(f"expected open: {', '.join(missing)} (open: {', '.join(sorted(run.open()))})")
+    present = [e for e in step.get("not_open", []) if e in run.open()]
+    if present:
+        raise ScenarioFailed(f"expected not open: {', '.join(present)}")
+
+
+def _check_case(run: _Run, step: dict[str, Any]) -> None:
+    if not any(k in step for k in ("deadline", "status", "outcome", "audit_includes")):
+        return
+    shown = run.show()
+    for name, expected in (step.get("deadline") or {}).items():
+        found = [d for d in shown["deadlines"] if d["name"] == name and d["status"] != "moved"]
+        if len(found) != 1:
+            raise ScenarioFailed(f"deadline '{name}': found {len(found)} (names: "
+                                 f"{', '.join(sorted({d['name'] for d in shown['deadlines']}))})")  # fmt: skip
+        for attr, value in expected.items():
+            _expect(f"deadline '{name}' {attr}", value, found[0].get(attr))
+    for attr in ("status", "outcome"):
+        if attr in step:
+            _expect(f"case {attr}", step[attr], shown[attr])
+    actions = {e["action"] for e in shown["audit"]}
+    for action in step.get("audit_includes", []):
+        if action not in actions:
+            raise ScenarioFailed(f"the timeline has no '{action}'")
+
+
+def _run_step(run: _Run, step: dict[str, Any]) -> None:
+    if "refused" in step:
+        try:
+            run.act(step)
+        except PathwaysError as exc:
+            _expect("refusal", step["refused"], type(exc).__name__)
+            if step.get("match") and step["match"] not in exc.message:
+                raise ScenarioFailed(f"refused, but the message was: {exc.message}") from None
+        else:
+            raise ScenarioFailed(f"expected {step['refused']}, but it was accepted")
+    else:
+        run.act(step)
+    _check_steps(run, step)
+    _check_case(run, step)
+    if "fired" in step:
+        _expect("timers fired for this case", step["fired"], run.fired)
+
+
+def run_scenario(rt: Runtime, key: str, scenario: dict[str, Any], index: int = 1,
+                 today: str = DEFAULT_TODAY) -> Outcome:  # fmt: skip
+    """Run one scenario on ``rt`` with its own clock (this thread only); never raises for a failure."""
+    ref = scenario.get("ref") or f"SCN-{key}-{index}"
+    run = _Run(rt, key, ref, scenario.get("team", "north"), scenario.get("today", today))
+    steps = scenario["steps"]
+    with clock.using(run.source):
+        for number, step in enumerate(steps, start=1):
+            try:
+                _run_step(run, step)
+            except ScenarioFailed as exc:
+                return Outcome(key, scenario["name"], False, number, number, str(exc), step.get("note", ""))
+            except PathwaysError as exc:
+                return Outcome(key, scenario["name"], False, number, number, exc.message, step.get("note", ""))
+    return Outcome(key, scenario["name"], True, len(steps))
+
+
+def run_document(rt: Runtime, document: dict[str, Any]) -> list[Outcome]:
+    today = document.get("today", DEFAULT_TODAY)
+    return [run_scenario(rt, document["pathway"], s, i, today) for i, s in enumerate(document["scenarios"], start=1)]
+
+
+@contextmanager
+def scratch_runtime(files: list[tuple[str, bytes]], publish: Callable[[Runtime, list[tuple[str, bytes]]], Any]
+                    ) -> Iterator[Runtime]:  # fmt: skip
+    """A throwaway SQLite database with ``files`` published on it; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="pathways-scenarios-") as directory:
+        url = f"sqlite:///{Path(directory) / 'scratch.db'}"
+        settings = Settings(database_url=url, mail_dir=Path(directory) / "mail")
+        rt = bootstrap(settings)
+        try:
+            database.upgrade(rt.db)
+            publish(rt, files)
+            yield rt
+        finally:
+            rt.db.dispose()
+
+
+@dataclass
+class DraftRun:
+    outcomes: list[Outcome] = field(default_factory=list)
+    pathways: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # pathways run that have no scenarios
+
+
+def _callers(files: dict[str, bytes], key: str) -> list[str]:
+    """The pathways (process ids) whose diagrams call ``key``."""
+    found = []
+    for content in files.values():
+        root = parse_bpmn(content)
+        if any(node.get("calledElement") == key for node in root.iterfind(".//bpmn:callActivity", NS)):
+            found += [p for p in describe(root).processes if p != key]
+    return sorted(found)
+
+
+def run_for_draft(rt: Runtime, person: Person, draft_id: int) -> DraftRun:
+    """Run the scenarios of the draft's pathway, and of every pathway that calls it, against the draft.
+
+    The draft and the newest published version of every other diagram are published on a scratch
+    SQLite database, so nothing here touches a real case; the draft's problems, if any, are
+    reported instead of running."""
+    draft = get_draft(rt, person, draft_id)
+    with rt.uow() as uow:
+        published = library(uow.session)
+    files = {filename: content for filename, content in published.values()}
+    if draft["key"] in published:
+        files.pop(published[draft["key"]][0], None)
+    files[draft["filename"]] = draft["xml"].encode("utf-8")
+    documents = scenario_files(rt.settings.workflows_dir / "scenarios")
+    result = DraftRun(pathways=[draft["key"], *_callers(files, draft["key"])])
+    result.missing = [key for key in result.pathways if key not in documents]
+    with scratch_runtime(list(files.items()), lambda scratch, fs: publish_files(scratch, fs, "scenarios")) as scratch:
+        for key in result.pathways:
+            if key in documents:
+                result.outcomes += run_document(scratch, documents[key])
+    return result
