@@ -8,6 +8,7 @@ from typing import Any
 
 from engine import clock, services
 from engine.bootstrap import Runtime
+from engine.services.scenarios import panel_sitting
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
@@ -61,15 +62,11 @@ class Scenario:
         return services.fire_due_timers(self.rt, datetime.fromisoformat(at))
 
     def panel(self, decision: str, held: str, **extra: Any) -> None:
-        """Take the case through one sitting of the shared permanency panel."""
-        self.do("Task_RemindSocialWorker", "support", panel_reminder_sent_date=held)
-        self.do("Task_SubmitPaperwork", "sw", paperwork_submitted_date=held, support_plan_included=True)
-        self.on(held).do("Task_PanelDecision", "chair", panel_decision=decision, panel_held_date=held,
-                         panel_reasons="as minuted", **extra)  # fmt: skip
-        for element, field in (("Task_PanelMinutes", "panel_minutes_date"),
-                               ("Task_VisitChildAfterPanel", "post_panel_visit_date"),
-                               ("Task_ChairLetter", "chair_letter_date")):  # fmt: skip
-            self.do(element, "x", **{field: held})
+        """Take the case through one sitting of the shared permanency panel (the engine's sequence)."""
+        for step in panel_sitting(decision, held, **extra):
+            if "on" in step:
+                self.on(step["on"])
+            self.do(step["do"], step["as"], **step["answers"])
 
     def actions(self) -> list[str]:
         return [e["action"] for e in self.show()["audit"]]
