@@ -47,9 +47,7 @@ def _walk(rt: Runtime, today: date, ref: str, steps: list[Step]) -> None:
         with clock.frozen(datetime.combine(today - timedelta(days=days_ago), time(10), tzinfo=UTC)):
             task = next((t for t in list_tasks(rt, ref=ref) if t["element"] == element), None)
             if task is not None:  # a step this child's path does not take is skipped
-                values = {k: _day(today, v) for k, v in answers.items()}
-                complete_task(rt, task["id"], values | {k: task["due"] for k, v in answers.items() if v == "due"},
-                              user)  # fmt: skip
+                complete_task(rt, task["id"], {k: _day(today, v) for k, v in answers.items()}, user)
 
 
 def _day(today: date, value: Any) -> Any:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,7 +105,7 @@ def _claim(session: Session) -> JobRun | None:
     job = session.scalar(select(JobRun).where(JobRun.name == JOB).with_for_update(skip_locked=True))
     if job is not None:
         return job
-    if session.scalar(select(func.count()).select_from(JobRun).where(JobRun.name == JOB)):
+    if session.get(JobRun, JOB) is not None:
         return None  # it exists, and another worker holds it
     try:
         with session.begin_nested():
