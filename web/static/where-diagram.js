@@ -1,52 +1,38 @@
 // Where cases wait: the pathway's diagram with a badge on each step (waiting / overdue), linking to the cases.
-(function () {
-  var box = document.getElementById("diagram");
-  var status = document.getElementById("diagram-status");
-  if (!box || !window.BpmnJS) {
-    if (status) status.textContent = "The diagram viewer could not load; the table below has the same figures.";
-    return;
-  }
-  var counts = JSON.parse(box.dataset.counts || "{}");
-  var viewer = new window.BpmnJS({ container: box });
-  fetch(box.dataset.url, { credentials: "same-origin" })
-    .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
-    .then(function (xml) { return viewer.importXML(xml); })
-    .then(function () {
-      var canvas = viewer.get("canvas");
-      var registry = viewer.get("elementRegistry");
-      var overlays = viewer.get("overlays");
-      canvas.zoom("fit-viewport");
-      var shown = 0;
-      Object.keys(counts).forEach(function (id) {
-        if (!registry.get(id)) return;
-        var c = counts[id];
-        var link = document.createElement("a");
-        link.className = "pp-badge" + (c.overdue ? " pp-badge--has-overdue" : "");
-        link.href = box.dataset.link.replace("ELEMENT", encodeURIComponent(id));
-        link.id = "badge-" + id;
-        link.setAttribute("aria-label", c.waiting + " waiting, " + c.overdue + " overdue");
-        link.textContent = c.waiting;
-        if (c.overdue) {
-          var red = document.createElement("span");
-          red.className = "pp-badge__overdue";
-          red.textContent = c.overdue;
-          link.appendChild(red);
-        }
-        overlays.add(id, { position: { top: -14, right: 14 }, html: link });
-        canvas.addMarker(id, c.overdue ? "pp-heat-overdue" : "pp-heat");
-        shown += 1;
-      });
-      // A wide pathway fitted to the box is too small to read: zoom in on where most cases wait.
-      var busiest = Object.keys(counts).filter(function (id) { return registry.get(id); })
-        .sort(function (a, b) { return counts[b].waiting - counts[a].waiting; })[0];
-      if (busiest && canvas.zoom() < 0.6) {
-        var el = registry.get(busiest);
-        canvas.zoom(0.9);
-        canvas.scrollToElement(el, { top: 150, bottom: 150, left: 300, right: 300 });
+window.ppShowDiagram("The diagram viewer could not load; the table below has the same figures.",
+  function (viewer, box) {
+    var counts = JSON.parse(box.dataset.counts || "{}");
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var overlays = viewer.get("overlays");
+    var shown = 0;
+    Object.keys(counts).forEach(function (id) {
+      if (!registry.get(id)) return;
+      var c = counts[id];
+      var link = document.createElement("a");
+      link.className = "pp-badge" + (c.overdue ? " pp-badge--has-overdue" : "");
+      link.href = box.dataset.link.replace("ELEMENT", encodeURIComponent(id));
+      link.id = "badge-" + id;
+      link.setAttribute("aria-label", c.waiting + " waiting, " + c.overdue + " overdue");
+      link.textContent = c.waiting;
+      if (c.overdue) {
+        var red = document.createElement("span");
+        red.className = "pp-badge__overdue";
+        red.textContent = c.overdue;
+        link.appendChild(red);
       }
-      box.dataset.ready = "true";
-      status.textContent = shown ? shown + (shown === 1 ? " step has" : " steps have") + " cases waiting."
-        : "No cases wait on this pathway.";
-    })
-    .catch(function (err) { status.textContent = "The diagram could not be shown (" + err.message + ")."; });
-})();
+      overlays.add(id, { position: { top: -14, right: 14 }, html: link });
+      canvas.addMarker(id, c.overdue ? "pp-heat-overdue" : "pp-heat");
+      shown += 1;
+    });
+    // A wide pathway fitted to the box is too small to read: zoom in on where most cases wait.
+    var busiest = Object.keys(counts).filter(function (id) { return registry.get(id); })
+      .sort(function (a, b) { return counts[b].waiting - counts[a].waiting; })[0];
+    if (busiest && canvas.zoom() < 0.6) {
+      var el = registry.get(busiest);
+      canvas.zoom(0.9);
+      canvas.scrollToElement(el, { top: 150, bottom: 150, left: 300, right: 300 });
+    }
+    return shown ? shown + (shown === 1 ? " step has" : " steps have") + " cases waiting."
+      : "No cases wait on this pathway.";
+  });
