@@ -447,6 +447,80 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     create_app(runtime=_runtime(ctx)).run(host=host, port=port)
 
 
+# --- webhook senders and inbound events ------------------------------------------------------
+
+
+@main.group()
+def senders() -> None:
+    """Case-management systems allowed to post signed events to /webhooks/events."""
+
+
+@senders.command("add")
+@click.argument("name")
+@click.option("--user", default="system", help="Who is adding it (recorded in the audit log).")
+@click.pass_context
+@_friendly
+def senders_add(ctx: click.Context, name: str, user: str) -> None:
+    """Register sender NAME and print its signing secret (shown once: store it in the sender now)."""
+    secret = services.add_sender(_runtime(ctx), name, user)
+    click.echo(f"Sender {name} added. Its signing secret (shown once; give it to {name} only):")
+    click.echo(secret)
+
+
+@senders.command("rotate")
+@click.argument("name")
+@click.option("--user", default="system")
+@click.pass_context
+@_friendly
+def senders_rotate(ctx: click.Context, name: str, user: str) -> None:
+    """Add a second secret for NAME; both stay valid until the next rotation retires the older."""
+    secret = services.rotate_sender(_runtime(ctx), name, user)
+    click.echo(f"New secret for {name} (shown once). The previous secret stays valid until the next rotation:")
+    click.echo(secret)
+
+
+@senders.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def senders_list(ctx: click.Context, as_json: bool) -> None:
+    """Senders, without their secrets."""
+    rows = services.list_senders(_runtime(ctx))
+    empty = "No senders yet: pathways senders add NAME"
+    _emit(rows, as_json, lambda rs: "\n".join(
+        f"{r['name']}  {'active' if r['active'] else 'disabled'}  {r['valid_secrets']} valid secret(s)  "
+        f"last rotated {r['last_rotated_at'][:16]}" for r in rs) or empty)  # fmt: skip
+
+
+@main.group()
+def events() -> None:
+    """Events received from case-management systems."""
+
+
+@events.command("list")
+@click.option("--status", help="received, applied, unmatched, parked, ignored or failed")
+@click.option("--ref", help="One child's events.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def events_list(ctx: click.Context, status: str | None, ref: str | None, as_json: bool) -> None:
+    found = services.list_events(_runtime(ctx), status=status, child_ref=ref, per_page=200)
+    _emit(found["events"], as_json, lambda es: "\n".join(
+        f"{e['id']}  {e['status']:<9}  {e['type']:<36} {e['child_ref']:<14} {e['occurred_at'][:16]}  "
+        f"{e['action'] or e['reason'] or ''}" for e in es) or "No events")  # fmt: skip
+
+
+@events.command("replay")
+@click.argument("event_id", type=int)
+@click.option("--user", default="system")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def events_replay(ctx: click.Context, event_id: int, user: str, as_json: bool) -> None:
+    """Apply an unmatched, parked, ignored or failed event again."""
+    shown = services.replay_event(_runtime(ctx), event_id, user)
+    _emit(shown, as_json, lambda e: f"Event {e['id']} is now {e['status']}: {e['action'] or e['reason'] or ''}")
+
+
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Run one sweep and exit.")
 @click.option("--interval", type=float, help="Seconds between sweeps (default TIMER_POLL_SECONDS).")

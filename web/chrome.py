@@ -11,7 +11,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
+from engine.services._common import jsonable
 from web import security
+from webhooks.http import is_machine_path, json_error
 
 LONDON = ZoneInfo("Europe/London")
 ROLE_LABELS = {
@@ -80,17 +82,23 @@ def install(app: Flask) -> None:
     app.jinja_env.filters.update(day=day, when=when)
 
     @app.errorhandler(PathwaysError)
-    def pathways_error(exc: PathwaysError) -> tuple[str, int]:
+    def pathways_error(exc: PathwaysError) -> Response | tuple[str, int]:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        if is_machine_path(request.path):
+            return json_error(status, exc.message, **jsonable(exc.details))
         return _error_page(status, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        if is_machine_path(request.path):
+            return json_error(exc.code or 500, exc.description or "")
         if exc.code == 401:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return _error_page(exc.code or 500, exc.description or "")
 
     @app.errorhandler(500)
-    def server_error(exc: Exception) -> tuple[str, int]:
+    def server_error(exc: Exception) -> Response | tuple[str, int]:
+        if is_machine_path(request.path):
+            return json_error(500, "the server could not finish this request: check what was saved before trying again")
         return _error_page(500, "What you last did may not have been saved: go back and check before trying "
                                 "again. If it keeps happening, tell your system administrator the time.")  # fmt: skip

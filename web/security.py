@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from engine.domain.access import Person
 from engine.errors import NotFound
 from engine.services import accounts
+from webhooks.http import MACHINE_PATHS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -50,6 +51,8 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     """Every state-changing request carries the session's token (form field or X-CSRF-Token header)."""
     if request.method in SAFE_METHODS or request.endpoint == "static":
+        return
+    if request.path.startswith(MACHINE_PATHS):  # signed (webhooks) or token-authenticated (API): no cookies
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""

@@ -1,9 +1,10 @@
 """The worker process: APScheduler is only the metronome; due work lives in database rows.
 
-Each tick calls the engine's services in turn (fire due BPMN timers, raise escalations, deliver
-the outbox, refresh the permanence tracker). Every service claims its rows with row locks (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL) and records each item under a unique key, so several workers can run side by side
-and a worker killed at any instant loses nothing. On SQLite one worker runs; a second says so
+Each tick calls the engine's services in turn (apply stored case-system events, fire due BPMN
+timers, raise escalations, deliver the outbox, refresh the permanence tracker). Every service
+claims its rows with row locks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and records each item
+under a unique key, so several workers can run side by side and a worker killed at any instant
+loses nothing. On SQLite one worker runs; a second says so
 and stops.
 """
 
@@ -38,6 +39,7 @@ def tick(rt: Runtime, sender: Sender | None = None, name: str | None = None) -> 
     sender = sender or sender_for(rt.settings)
     name = name or worker_id()
     jobs: list[tuple[str, Callable[[], dict[str, int]]]] = [
+        ("events", lambda: services.apply_events(rt)),
         ("timers", lambda: services.fire_due_timers(rt)),
         ("escalations", lambda: services.escalate_overdue(rt)),
         ("deliveries", lambda: services.deliver_notifications(rt, sender, name)),

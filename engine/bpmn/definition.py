@@ -53,6 +53,8 @@ class ElementInfo:
     properties: dict[str, str] = field(default_factory=dict)
     candidate_groups: list[str] = field(default_factory=list)
     form: list[FormField] = field(default_factory=list)
+    message: str | None = None  # message events: the name of the message they wait for or send
+    attached_to: str | None = None  # boundary events: the step they sit on
 
     @property
     def role(self) -> str | None:
@@ -101,6 +103,8 @@ class ElementInfo:
             "properties": self.properties,
             "candidate_groups": self.candidate_groups,
             "form": [f.to_dict() for f in self.form],
+            "message": self.message,
+            "attached_to": self.attached_to,
         }
 
     @classmethod
@@ -115,6 +119,8 @@ class ElementInfo:
             properties=dict(raw.get("properties", {})),
             candidate_groups=list(raw.get("candidate_groups", [])),
             form=[FormField.from_dict(f) for f in raw.get("form", [])],
+            message=raw.get("message"),
+            attached_to=raw.get("attached_to"),
         )
 
 
@@ -199,6 +205,15 @@ def _lanes(process: etree._Element) -> dict[str, str]:
     return lanes
 
 
+def _message_name(node: etree._Element) -> str | None:
+    definition = node.find("./bpmn:messageEventDefinition", NS)
+    ref = definition.get("messageRef") if definition is not None else node.get("messageRef")
+    if not ref:
+        return None
+    message = node.getroottree().getroot().find(f"./bpmn:message[@id='{ref}']", NS)
+    return (message.get("name") or ref) if message is not None else ref
+
+
 def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> ElementInfo:
     groups = node.get(f"{{{CAMUNDA_NS}}}candidateGroups", "")
     return ElementInfo(
@@ -211,6 +226,8 @@ def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> El
         properties=_properties(node),
         candidate_groups=[g.strip() for g in groups.split(",") if g.strip()],
         form=_form(node),
+        message=_message_name(node),
+        attached_to=node.get("attachedToRef"),
     )
 
 

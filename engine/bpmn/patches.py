@@ -8,6 +8,9 @@ pinned in pyproject.toml because these touch module internals.
    ``pathways timers fire --now`` drive BPMN timers with the same clock as our deadlines.
 2. ``LOCALTZ`` is frozen at import, so a naive ``timeDate`` shifts by an hour across BST/GMT.
    Naive values are read as Europe/London wall-clock time instead.
+4. A Camunda message catch stores its payload in one variable (``<task>_Response``). A message we
+   send from a case-system event (``Engine.send_message``) carries the values of the step it
+   stands in for, so they are merged into the case data instead, as the step's form would.
 3. A ``timeDate`` expression must return an ISO string. We also accept a ``date`` (the deadline
    passes at the end of that day in London: engine.calendar.end_of_day) or an aware datetime,
    and store the due instant as UTC ISO, which ``waiting_events()`` then reports.
@@ -19,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer
+from SpiffWorkflow.camunda.specs import event_definitions as camunda_events
 
 from engine import clock
 from engine.calendar import LONDON, end_of_day
@@ -63,6 +67,17 @@ def _time_date_has_fired(self: Any, my_task: Any) -> bool:
 _applied = False
 
 
+_camunda_update_task_data = camunda_events.MessageEventDefinition.update_task_data
+
+
+def _merge_message_values(self: Any, my_task: Any) -> None:
+    event_data = my_task.internal_data.get(self.name) or {}
+    if event_data.get("merge"):
+        my_task.data = {**my_task.data, **event_data["payload"]}
+    else:
+        _camunda_update_task_data(self, my_task)
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -70,4 +85,5 @@ def apply() -> None:
     timer.datetime = _ClockDatetime  # type: ignore[misc]
     timer.TimerEventDefinition.get_datetime = staticmethod(_get_datetime)  # type: ignore[method-assign]
     timer.TimeDateEventDefinition.has_fired = _time_date_has_fired  # type: ignore[method-assign]
+    camunda_events.MessageEventDefinition.update_task_data = _merge_message_values  # type: ignore[method-assign]
     _applied = True

@@ -20,12 +20,13 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -139,6 +140,31 @@ class Engine:
         result.completed += more.completed
         result.error = more.error
         return result
+
+    def waiting_messages(self, workflow: BpmnWorkflow) -> dict[str, str]:
+        """Message name -> the element waiting for it now (a message boundary or catch event)."""
+        found: dict[str, str] = {}
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, MessageEventDefinition):
+                found.setdefault(definition.name, task.task_spec.bpmn_id)
+        return found
+
+    def send_message(self, workflow: BpmnWorkflow, name: str, values: dict[str, Any]) -> StepResult:
+        """Deliver message ``name`` carrying ``values`` (merged into the case data) and run on.
+
+        Routing to the right case is the caller's job: SpiffWorkflow accepts the first message
+        whatever its correlation key (research notes, section 1)."""
+        element = self.waiting_messages(workflow).get(name)
+        if element is None:
+            raise NotAllowed(f"the case is not waiting for the message {name}")
+        event = BpmnEvent(MessageEventDefinition(name), payload={"payload": dict(values), "result_var": None,
+                                                                 "merge": True})  # fmt: skip
+        try:
+            workflow.send_event(event)
+        except SpiffWorkflowException as exc:
+            return StepResult(error=_step_error(exc))
+        return self.advance(workflow)
 
     def fire_timers(self, workflow: BpmnWorkflow) -> StepResult:
         return self.advance(workflow, refresh=True)

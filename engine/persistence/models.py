@@ -346,3 +346,62 @@ class CalendarClosure(Base):
     reason: Mapped[str] = mapped_column(String(300))
     added_by: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[datetime]
+
+
+class WebhookSender(Base):
+    """A case-management system allowed to post events, with its signing secrets (Standard Webhooks).
+
+    ``secrets`` lists ``{"secret": "whsec_...", "added_at", "retired_at"}``: the newest two are
+    valid at once, so a sender can rotate without downtime. Retired secrets are kept, marked."""
+
+    __tablename__ = "webhook_senders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    secrets: Mapped[list[Any]]
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class InboundEvent(Base):
+    """One event from a case-management system, stored before it is acknowledged, never deleted.
+
+    received -> applied | unmatched | parked | ignored | failed; an administrator can replay any
+    but an applied one. ``(sender, event_id)`` is unique: a repeat is acknowledged, not applied."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("sender", "event_id"),
+        Index("ix_inbound_events_status", "status", "received_at"),
+        Index("ix_inbound_events_child", "child_ref", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[str] = mapped_column(String(200))  # the event's own id (the idempotency key)
+    webhook_id: Mapped[str] = mapped_column(String(200))  # the webhook-id header it came with
+    type: Mapped[str] = mapped_column(String(100))
+    child_ref: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it is unmatched, parked, ignored or failed
+    action: Mapped[str | None] = mapped_column(String(300))  # what it did: "started ppm_to_adm (case 12)"
+    case_ids: Mapped[list[Any]]
+    attempts: Mapped[int]
+    applied_at: Mapped[datetime | None]
+    replayed_by: Mapped[str | None] = mapped_column(String(200))
+    replayed_at: Mapped[datetime | None]
+
+
+class EventChild(Base):
+    """Per child: the latest event applied, and the row lock that applies a child's events one at a time."""
+
+    __tablename__ = "event_children"
+
+    child_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_occurred_at: Mapped[datetime | None]
+    last_event_id: Mapped[int | None]

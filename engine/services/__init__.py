@@ -8,8 +8,10 @@ from engine.services.calendar import add_amount, add_closure, current_calendar, 
 from engine.services.cases import cancel_case, resume_case, retry_case, show_case, start_case, suspend_case
 from engine.services.definitions import library_from_files, list_definitions, publish_directory, publish_files
 from engine.services.escalations import escalate_overdue, record_delay_reason
+from engine.services.inbound import apply_events, list_events, replay_event, show_event
 from engine.services.modelling import preview_dates, validate_diagram
 from engine.services.notifications import deliver_notifications, in_app, redeliver
+from engine.services.senders import add_sender, list_senders, rotate_sender, sender_keys
 from engine.services.tasks import (
     assign_task,
     claim_task,
@@ -23,7 +25,8 @@ from engine.services.timers import fire_due_timers, mark_breached_deadlines
 from engine.services.tracker import refresh_tracker
 
 __all__ = [
-    "add_amount", "add_closure", "assign_task", "cancel_case", "claim_task", "complete_task",
+    "add_amount", "add_closure", "add_sender", "apply_events", "list_events", "list_senders", "replay_event",
+    "rotate_sender", "sender_keys", "show_event", "assign_task", "cancel_case", "claim_task", "complete_task",
     "current_calendar", "deliver_notifications", "escalate_overdue", "fire_due_timers", "in_app", "inbox",
     "library_from_files", "preview_dates", "validate_diagram",
     "reassign_all", "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",

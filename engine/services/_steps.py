@@ -98,6 +98,8 @@ def _record_completions(
     for element_id in named:
         _meet_deadlines(session, case, rows, element_id, actor)
         info = element(case.definition, element_id)
+        if info is not None and info.kind == "boundaryEvent" and info.message and info.attached_to:
+            _done_by_message(session, case, rows, info, data, actor)
         if info is not None and info.kind != "userTask":
             _open_deadlines(rt, session, case, rows, info, data, actor)
         if info is not None and info.kind == "endEvent":
@@ -106,6 +108,24 @@ def _record_completions(
     shown = [i.id for i in infos if i is not None and i.kind != "userTask" and i.kind not in _QUIET_KINDS]
     if shown:
         audit(session, case.id, actor, "pathway.advanced", detail=" -> ".join(shown), after={"elements": shown})
+
+
+def _done_by_message(session: Session, case: Case, rows: _Rows, info: ElementInfo, data: dict, actor: str) -> None:
+    """A message on a step (a case-system event) did that step: it is completed, not withdrawn, and meets its clocks."""
+    assert info.attached_to is not None
+    _meet_deadlines(session, case, rows, info.attached_to, actor)
+    step = element(case.definition, info.attached_to)
+    fields = [f.id for f in step.form] if step is not None else []
+    for spiff_id, row in list(rows.open_tasks.items()):
+        if row.element != info.attached_to:
+            continue
+        values = {name: data.get(name) for name in fields}
+        row.status, row.completed_by, row.completed_at = TaskStatus.COMPLETED, actor, clock.utcnow()
+        row.data = jsonable(values)
+        del rows.open_tasks[spiff_id]
+        audit(session, case.id, actor, "task.completed", element=row.element, detail=f"{row.title} ({info.name})",
+              before={"status": TaskStatus.OPEN}, after={"status": TaskStatus.COMPLETED, "data": values,
+                                                          "message": info.message})  # fmt: skip
 
 
 def _failed(live: Any) -> StepError | None:

@@ -77,6 +77,7 @@ def case_view(session: Session, case: Case) -> dict[str, Any]:
         "outcome": case.outcome,
         "error": {"element": case.error_element, "message": case.error_message} if case.error_message else None,
         "started_at": case.started_at.isoformat(),
+        "started_by": case.started_by,
         "start_data": jsonable(case.start_data),
         "next_timer_due": case.next_timer_due.isoformat() if case.next_timer_due else None,
         "open_tasks": [
