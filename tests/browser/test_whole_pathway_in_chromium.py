@@ -14,6 +14,8 @@ from tests.integration.test_web_pathway import PATH
 
 def _fill(page: Page, answers: dict[str, Any]) -> None:
     for name, value in answers.items():
+        # Wait for the step's form: the link click navigates, and a count taken before it loads is 0.
+        page.locator(f'[name="{name}"], [name="{name}-day"]').first.wait_for()
         if isinstance(value, bool):
             page.check(f'input[name="{name}"][value="{"yes" if value else "no"}"]')
         elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):

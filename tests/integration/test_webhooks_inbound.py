@@ -208,3 +208,55 @@ def test_an_event_is_stored_before_the_answer_and_the_worker_applies_it_after_a_
     assert tick(rt)["events_applied"] == 1
     assert services.show_event(rt, body["id"])["status"] == "applied"
     assert open_steps(rt) == ["Task_FirstReview"]
+
+
+def test_admins_see_events_and_replay_an_unmatched_one(rt, app, post):
+    from tests.webclient import Staff
+
+    early = post(review_held(), status=202).get_json()
+    post(looked_after(), status=202)
+    admin = Staff(app, "admin.ash")
+    page = admin.get("/admin/events").text
+    assert "cla_review.held" in page and "no open pathway of child CH-7001 waits for cla_review.held" in page
+    assert "lcs" in page and "whsec_" not in page  # senders are listed, their secrets never
+    assert admin.get("/admin/events?status=unmatched").text.count('id="event-') == 1
+    admin.post(f"/admin/events/{early['id']}/replay")
+    assert services.show_event(rt, early["id"])["status"] == "applied"
+    assert "Replayed by admin.ash" in admin.get(f"/admin/events?ref={REF}").text
+    replays = [a for a in services.show_case(rt, REF)["audit"] if a["actor"] == "webhook:lcs"]
+    assert replays, "the replayed event moved the case on, recorded as the sender's"
+
+
+def test_only_administrators_see_the_events_page(app):
+    from tests.webclient import Staff
+
+    Staff(app, "hos.hana").get("/admin/events", status=403)
+    assert "Events from case systems" not in Staff(app, "hos.hana").get("/").text
+
+
+def test_two_appliers_at_once_apply_each_event_exactly_once(rt, app, is_postgres):
+    """Web requests and workers apply the same child's events together: the child's row lock serialises them."""
+    import threading
+
+    rounds = 30 if is_postgres else 8
+    for n in range(rounds):
+        ref = f"CH-8{n:03d}"
+        inbound.receive_event(rt, "lcs", review_held(ref), f"r{n}")
+        inbound.receive_event(rt, "lcs", looked_after(ref), f"s{n}")
+        barrier = threading.Barrier(2)
+
+        def apply(child: str = ref, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            services.apply_events(rt, child_ref=child)
+
+        threads = [threading.Thread(target=apply) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        services.apply_events(rt, child_ref=ref)  # what a busy sweep left, the next one applies
+        assert [e["status"] for e in services.list_events(rt, child_ref=ref)["events"]] == ["applied", "applied"]
+        case = services.show_case(rt, ref)
+        actions = [a["action"] for a in case["audit"]]
+        assert actions.count("case.started") == 1 and actions.count("task.completed") == 1, (n, actions)
+        assert open_steps(rt, ref) == ["Task_DecidePPM", "Task_UpdateCarePlan"]

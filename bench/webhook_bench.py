@@ -1,0 +1,112 @@
+"""Inbound events benchmark: signed events per second accepted and applied, against complete_task calls.
+
+    .venv/bin/python bench/webhook_bench.py [--children 150]
+
+Three interleaved runs of the same work on one database (SQLite, then PostgreSQL when reachable):
+
+- ``start``: a signed ``child.looked_after`` POSTed to /webhooks/events (Flask test client, the
+  whole request: size check, signature over every valid secret, store and commit, then apply:
+  start ``ppm_to_adm`` for the child);
+- ``message``: a signed ``cla_review.held`` that does the child's first review by BPMN message;
+- ``complete``: the same first review done by ``services.complete_task`` (no HTTP, no signature).
+
+Prints per-operation medians and ``ratio_message_to_complete=…`` (1.0 = an event costs what a
+practitioner's completion costs) with ``events_per_s=…``, one line per database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from engine import clock, services  # noqa: E402
+from engine.bootstrap import bootstrap  # noqa: E402
+from engine.config import Settings  # noqa: E402
+from engine.persistence import database  # noqa: E402
+from tests.cms import PPM_PAYLOAD, event, signed  # noqa: E402
+from tests.scenario import publish_workflows  # noqa: E402
+from web import create_app  # noqa: E402
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 12, 18, 9, tzinfo=UTC)
+
+
+def run(url: str, db, children: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    database.upgrade(db)
+    rt = bootstrap(Settings(database_url=url), db=db)
+    clock.install(lambda: NOW)
+    publish_workflows(rt)
+    secret = services.add_sender(rt, "bench-cms", "bench")
+    services.rotate_sender(rt, "bench-cms", "bench")  # two valid secrets: the signature check tries both
+    client = create_app({"SECRET_KEY": "bench", "TESTING": True}, runtime=rt).test_client()
+    times: dict[str, list[float]] = {"start": [], "message": [], "complete": []}
+
+    def post(body: dict) -> None:
+        raw, headers = signed(secret, body)
+        began = time.perf_counter()
+        response = client.post("/webhooks/events", data=raw, headers=headers)
+        elapsed = time.perf_counter() - began
+        assert response.status_code == 202 and response.get_json()["event_status"] == "applied", response.text
+        times["message" if body["type"] == "cla_review.held" else "start"].append(elapsed)
+
+    for n in range(children):  # interleaved, so drift on a noisy machine hits all three alike
+        ref, other = f"EV-{n}", f"CT-{n}"
+        post(event("child.looked_after", ref, "2026-12-18T08:00:00Z", PPM_PAYLOAD))
+        post(event("cla_review.held", ref, "2026-12-18T08:30:00Z", {"ppm_requested": True}))
+        start = {k: v for k, v in PPM_PAYLOAD.items() if k != "team"} | {"looked_after_date": "2026-12-18"}
+        services.start_case(rt, "ppm_to_adm", other, start, "bench", team="north")
+        [review] = services.list_tasks(rt, ref=other)
+        began = time.perf_counter()
+        services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True}, "bench")
+        times["complete"].append(time.perf_counter() - began)
+    clock.install(None)
+    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+
+
+def report(name: str, medians: dict[str, float]) -> None:
+    ratio = medians["message"] / medians["complete"]
+    per_s = 1000 / ((medians["start"] + medians["message"]) / 2)
+    print(f"{name}: start event {medians['start']:.1f} ms, message event {medians['message']:.1f} ms, "
+          f"complete_task {medians['complete']:.1f} ms (medians)")  # fmt: skip
+    print(f"{name}: ratio_message_to_complete={ratio:.2f} ratio_start_to_complete="
+          f"{medians['start'] / medians['complete']:.2f} events_per_s={per_s:.0f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--children", type=int, default=150)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        db = database.make_engine(url)
+        report("sqlite", run(url, db, args.children))
+        db.dispose()
+    try:
+        admin = create_engine(database.normalise_url(PG_URL))
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL is optional for the benchmark
+        print(f"postgresql: skipped ({type(exc).__name__})")
+        return
+    try:
+        db = create_engine(database.normalise_url(PG_URL), connect_args={"options": f"-csearch_path={schema}"})
+        report("postgresql", run(PG_URL, db, args.children))
+        db.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+if __name__ == "__main__":
+    main()
