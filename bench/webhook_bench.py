@@ -33,6 +33,7 @@ from engine import clock, services  # noqa: E402
 from engine.bootstrap import bootstrap  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.persistence import database  # noqa: E402
+from engine.services import accounts  # noqa: E402
 from tests.cms import PPM_PAYLOAD, event, signed  # noqa: E402
 from tests.scenario import publish_workflows  # noqa: E402
 from web import create_app  # noqa: E402
@@ -46,6 +47,7 @@ def run(url: str, db, children: int) -> dict[str, float]:  # type: ignore[no-unt
     rt = bootstrap(Settings(database_url=url), db=db)
     clock.install(lambda: NOW)
     publish_workflows(rt)
+    accounts.ensure_demo_users(rt)  # the teams the events name
     secret = services.add_sender(rt, "bench-cms", "bench")
     services.rotate_sender(rt, "bench-cms", "bench")  # two valid secrets: the signature check tries both
     client = create_app({"SECRET_KEY": "bench", "TESTING": True}, runtime=rt).test_client()

@@ -35,7 +35,7 @@ from engine.domain import forms
 from engine.domain.events import Event, EventRules, Rule, parse_event, parse_rules
 from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import Conflict, DefinitionInvalid, GateClosed, InvalidInput, NotAllowed, NotFound, PathwaysError
-from engine.persistence.models import Case, EventChild, HumanTask, InboundEvent
+from engine.persistence.models import Case, EventChild, HumanTask, InboundEvent, Team
 from engine.services import _steps
 from engine.services._common import audit, commit, element, jsonable, refresh_calendar, spec_for
 from engine.services.cases import open_case
@@ -245,7 +245,10 @@ def _apply_one(rt: Runtime, session: Session, rules: EventRules, child: EventChi
 
 def _start(rt: Runtime, session: Session, rule: Rule, event: Event, actor: str) -> _Outcome:
     assert rule.start is not None
-    case = open_case(rt, session, rule.start, event.child_ref, rule.values(event), actor, team=rule.team_of(event))
+    team = rule.team_of(event)
+    if team is not None and session.get(Team, team) is None:  # a case held by no known team is in nobody's list
+        raise InvalidInput(f"there is no team '{team}': add it, or correct the sender's team codes, then replay")
+    case = open_case(rt, session, rule.start, event.child_ref, rule.values(event), actor, team=team)
     audit(session, case.id, actor, "event.applied", detail=f"{event.type} {event.id}: started {rule.start}",
           after={"event": event.id, "type": event.type, "occurred_at": event.occurred_at})  # fmt: skip
     return _Outcome(APPLIED, action=f"started {rule.start} (case {case.id})", case_ids=(case.id,))

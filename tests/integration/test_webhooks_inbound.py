@@ -192,6 +192,12 @@ def test_a_second_start_for_the_same_child_is_parked_not_duplicated(rt, post):
     assert again["event_status"] == "parked" and "already has an open ppm_to_adm" in again["reason"]
 
 
+def test_a_start_for_an_unknown_team_is_parked(rt, post):
+    body = post(looked_after(team="narnia"), status=202).get_json()
+    assert body["event_status"] == "parked" and "no team 'narnia'" in body["reason"]
+    assert services.list_tasks(rt, ref=REF) == []
+
+
 def test_an_unknown_event_type_is_stored_as_ignored(rt, post):
     body = post(event("child.birthday", REF, LOOKED_AFTER), status=202).get_json()
     assert body["event_status"] == "ignored" and "no rule" in body["reason"]
