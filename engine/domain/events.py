@@ -14,6 +14,7 @@ from typing import Any
 from engine.calendar import LONDON
 from engine.errors import DefinitionInvalid, InvalidInput
 
+# A child's case reference (never a name), wherever one enters: a pathway started or an event.
 CHILD_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 EVENT_ID = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
@@ -68,7 +69,7 @@ def _shape_problems(raw: dict[str, Any]) -> list[str]:
 
 def _instant(text: str) -> datetime | None:
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        value = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z as UTC
     except ValueError:
         return None
     return value if value.tzinfo is not None else None
@@ -103,10 +104,6 @@ class Rule:
         present, value = _value(self.team, event)
         return str(value) if present and value not in (None, "") else None
 
-    @property
-    def action(self) -> str:
-        return f"start {self.start}" if self.start else f"message {self.message}"
-
 
 def _value(source: Any, event: Event) -> tuple[bool, Any]:
     if not isinstance(source, str):
@@ -129,10 +126,6 @@ class EventRules:
     @property
     def messages(self) -> set[str]:
         return {r.message for r in self.rules if r.message}
-
-    @property
-    def starts(self) -> set[str]:
-        return {r.start for r in self.rules if r.start}
 
     @property
     def types(self) -> list[str]:
@@ -162,7 +155,8 @@ def _rule(item: Any, where: str) -> Rule:
     for name in ("when", "data"):
         if not isinstance(item.get(name, {}), dict):
             problems.append(f"{name} must be a table")
-    for name, source in dict(item.get("data", {}) if isinstance(item.get("data"), dict) else {}).items():
+    data = item.get("data", {})
+    for name, source in data.items() if isinstance(data, dict) else ():
         if isinstance(source, str) and not source.startswith(_SOURCES):
             problems.append(f"data {name}: '{source}' is not payload.<field>, occurred_on or =<text>")
     if problems:

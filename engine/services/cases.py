@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from engine import clock
 from engine.bootstrap import Runtime
 from engine.bpmn.runtime import STATE_FORMAT
 from engine.domain import forms
+from engine.domain.events import CHILD_REF
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed
 from engine.persistence.models import Case, Deadline, Definition, HumanTask
@@ -19,8 +19,6 @@ from engine.services import _steps
 from engine.services._common import audit, commit, diagram, find_case, jsonable, refresh_calendar, spec_for
 from engine.services.definitions import find_definition
 from engine.services.views import case_view
-
-CHILD_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 
 
 def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:

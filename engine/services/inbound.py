@@ -39,6 +39,7 @@ from engine.persistence.models import Case, EventChild, HumanTask, InboundEvent,
 from engine.services import _steps
 from engine.services._common import audit, commit, element, jsonable, refresh_calendar, spec_for
 from engine.services.cases import open_case
+from engine.services.tasks import check_gate
 
 RECEIVED, APPLIED, UNMATCHED, PARKED, IGNORED, FAILED = (
     "received",
@@ -308,10 +309,13 @@ def _message_values(rt: Runtime, session: Session, case: Case, workflow: Any, el
 def _check_gate(session: Session, case: Case, step_id: str, event: Event) -> None:
     task = session.scalar(select(HumanTask).where(
         HumanTask.case_id == case.id, HumanTask.element == step_id, HumanTask.status == TaskStatus.OPEN))  # fmt: skip
-    if task is not None and task.not_before is not None and event.occurred_on < task.not_before:
-        source = f" ({task.not_before_source})" if task.not_before_source else ""
-        raise GateClosed(f"case {case.id}: '{task.title}' cannot be done before {task.not_before:%d/%m/%Y}{source}; "
-                         f"the event says {event.occurred_on:%d/%m/%Y}")  # fmt: skip
+    if task is None:
+        return
+    try:
+        check_gate(task, event.occurred_on)
+    except GateClosed as exc:
+        raise GateClosed(f"case {case.id}: {exc.message}; the event says {event.occurred_on:%d/%m/%Y}",
+                         **exc.details) from None  # fmt: skip
 
 
 def oldest_waiting(rt: Runtime) -> datetime | None:

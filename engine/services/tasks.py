@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -164,8 +165,12 @@ def _check_can_complete(case: Case, task: HumanTask, user: str | None, expected_
         raise NotAllowed(f"step {task.id} is assigned to {task.assignee}")
     if expected_version is not None and case.version != expected_version:
         raise Conflict("the case changed since you opened this step: reload it; nothing you entered is lost")
-    today = clock.london_today()
-    if task.not_before and today < task.not_before:
+    check_gate(task, clock.london_today())
+
+
+def check_gate(task: HumanTask, day: date) -> None:
+    """A step with an earliest date (a gate) cannot be done on a day before it, by a person or an event."""
+    if task.not_before and day < task.not_before:
         source = f" ({task.not_before_source})" if task.not_before_source else ""
         raise GateClosed(
             f"'{task.title}' cannot be completed before {task.not_before:%d/%m/%Y}{source}",

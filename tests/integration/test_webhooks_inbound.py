@@ -266,3 +266,25 @@ def test_two_appliers_at_once_apply_each_event_exactly_once(rt, app, is_postgres
         actions = [a["action"] for a in case["audit"]]
         assert actions.count("case.started") == 1 and actions.count("task.completed") == 1, (n, actions)
         assert open_steps(rt, ref) == ["Task_DecidePPM", "Task_UpdateCarePlan"]
+
+
+def test_an_event_before_a_step_s_earliest_date_is_parked_then_one_on_time_does_the_step(rt, app):
+    """Consent witnessed less than 6 weeks after the birth is ineffective (s52(3)): the gate holds for events too."""
+    from engine.services.scenarios import run_scenario
+    from tests.scenario import WORKFLOWS
+
+    document = json.loads((WORKFLOWS / "scenarios" / "relinquished_baby.json").read_text())
+    scenario = dict(document["scenarios"][0], ref="CH-7100")
+    cut = next(n for n, s in enumerate(scenario["steps"]) if s.get("do") == "Task_ConsentWitnessed")
+    assert run_scenario(rt, "relinquished_baby", {**scenario, "steps": scenario["steps"][:cut]}).passed
+    inbound.receive_event(rt, "lcs", event("consent.given", "CH-7100", "2027-01-28T11:00:00Z"), "c1")
+    services.apply_events(rt)
+    [early] = services.list_events(rt, child_ref="CH-7100")["events"]
+    assert early["status"] == "parked" and "cannot be completed before 29/01/2027" in early["reason"]
+    assert "the event says 28/01/2027" in early["reason"] and "Task_ConsentWitnessed" in open_steps(rt, "CH-7100")
+    inbound.receive_event(rt, "lcs", event("consent.given", "CH-7100", "2027-01-29T11:00:00Z"), "c2")
+    services.apply_events(rt)
+    assert services.list_events(rt, child_ref="CH-7100")["events"][0]["status"] == "applied"
+    [done] = [t for t in services.list_tasks(rt, ref="CH-7100", status="completed")
+              if t["element"] == "Task_ConsentWitnessed"]  # fmt: skip
+    assert done["completed_by"] == "webhook:lcs"
