@@ -405,3 +405,114 @@ class EventChild(Base):
     child_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
     last_occurred_at: Mapped[datetime | None]
     last_event_id: Mapped[int | None]
+
+
+class Subscription(Base):
+    """A system that wants to hear of events here (task.created, deadline.breached ...), at its URL.
+
+    Deliveries are signed with ``secrets`` exactly as inbound events are (Standard Webhooks); the
+    newest two are valid at once while the receiver rotates. A subscription is disabled, never
+    deleted: by an administrator, or by the receiver answering 410 Gone."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(String(200))
+    event_types: Mapped[list[Any]]
+    secrets: Mapped[list[Any]]
+    active: Mapped[bool]
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class OutboundEvent(Base):
+    """Something that happened here that a subscription wants, recorded in the same transaction.
+
+    Thin: ids and references, never a child's name. Only stored when an active subscription wants
+    its type; ``deliveries`` are its copies, one per subscription."""
+
+    __tablename__ = "outbound_events"
+    __table_args__ = (Index("ix_outbound_events_case", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"))
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
+    data: Mapped[dict[str, Any]]
+
+    case: Mapped[Case] = relationship()
+    task: Mapped[HumanTask | None] = relationship()
+    deadline: Mapped[Deadline | None] = relationship()
+    escalation: Mapped[Escalation | None] = relationship()
+
+
+class Delivery(Base):
+    """The outbox for subscriptions: one event to one subscription, retried until delivered or dead.
+
+    pending -> delivered | dead (retry limit reached) | gone (the receiver said 410). An
+    administrator can put any but a pending one back in the queue."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "subscription_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_subscription", "subscription_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbound_events.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    event: Mapped[OutboundEvent] = relationship()
+
+
+class DeliveryAttempt(Base):
+    """The delivery log: every attempt, with the receiver's status code or the error."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_subscription", "subscription_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    attempted_at: Mapped[datetime]
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int]
+    worker: Mapped[str] = mapped_column(String(100))
+
+
+class ApiToken(Base):
+    """A system's key to the REST API. It acts as a staff account (whose roles and teams still apply)
+    and only within its ``scopes``. Only a SHA-256 hash is stored; the token is shown once. Revoked,
+    never deleted."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(20))  # the token's first characters, to recognise it in lists
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))

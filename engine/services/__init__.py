@@ -12,6 +12,16 @@ from engine.services.inbound import apply_events, list_events, replay_event, sho
 from engine.services.modelling import preview_dates, validate_diagram
 from engine.services.notifications import deliver_notifications, in_app, redeliver
 from engine.services.senders import add_sender, list_senders, rotate_sender, sender_keys
+from engine.services.subscriptions import (
+    add_subscription,
+    deliver_webhooks,
+    list_deliveries,
+    list_subscriptions,
+    redeliver_delivery,
+    rotate_subscription_secret,
+    show_subscription,
+    update_subscription,
+)
 from engine.services.tasks import (
     assign_task,
     claim_task,
@@ -32,4 +42,6 @@ __all__ = [
     "reassign_all", "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",
     "mark_breached_deadlines", "publish_directory", "publish_files", "refresh_tracker", "resume_case", "retry_case",
     "show_case", "start_case", "suspend_case", "unclaim_task",
+    "add_subscription", "deliver_webhooks", "list_deliveries", "list_subscriptions", "redeliver_delivery",
+    "rotate_subscription_secret", "show_subscription", "update_subscription",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ from engine.calendar import as_date
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import PathwaysError
 from engine.persistence.models import Case, Deadline, HumanTask
+from engine.services import outbox
 from engine.services._common import SYSTEM, audit, element, jsonable
 
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
@@ -167,6 +168,8 @@ def _open_task(
         session, case.id, actor, "task.opened", element=element_id, detail=info.name,
         after={"role": row.role, "due": row.due_date, "not_before": row.not_before},
     )  # fmt: skip
+    outbox.emit(session, "task.created", case, task=row, element=element_id, title=info.name, role=row.role,
+                team=row.team, due_date=row.due_date)  # fmt: skip
     _open_deadlines(rt, session, case, rows, info, data, actor)
 
 
@@ -235,11 +238,22 @@ def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date) 
 def _meet_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, actor: str) -> None:
     today = clock.london_today()
     for deadline in [d for d in rows.deadlines if element_id in d.met_by]:
+        first_breach = deadline.status == DeadlineStatus.RUNNING and today > deadline.due_date
         deadline.met_at = clock.utcnow()
         deadline.status = DeadlineStatus.MET if today <= deadline.due_date else DeadlineStatus.BREACHED
         rows.deadlines.remove(deadline)
+        if first_breach:  # met late before the sweep saw it pass: still a breach for subscribers
+            breached(session, case, deadline)
         audit(session, case.id, actor, f"deadline.{deadline.status}", element=element_id, detail=deadline.name,
               after={"due": deadline.due_date, "met_on": today})  # fmt: skip
+
+
+def breached(session: Session, case: Case, deadline: Deadline) -> None:
+    """Tell subscribers of a declared deadline's breach (a step's own due date is its task.overdue)."""
+    if deadline.key == deadline.element:
+        return
+    outbox.emit(session, "deadline.breached", case, deadline=deadline, key=deadline.key, name=deadline.name,
+                element=deadline.element, due_date=deadline.due_date, source=deadline.source)  # fmt: skip
 
 
 def _set_status(
@@ -310,5 +324,6 @@ def _complete_case(session: Session, case: Case, rows: _Rows, result: StepResult
     for deadline in [d for d in rows.deadlines if d.status == DeadlineStatus.RUNNING]:
         deadline.status = DeadlineStatus.CANCELLED
         audit(session, case.id, actor, "deadline.cancelled", element=deadline.element, detail=deadline.name)
+    outbox.emit(session, "case.completed", case, outcome=case.outcome)
     audit(session, case.id, actor or SYSTEM, "case.completed", detail=case.outcome,
           before={"status": before}, after={"status": CaseStatus.COMPLETED, "outcome": case.outcome})  # fmt: skip

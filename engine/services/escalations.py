@@ -21,6 +21,7 @@ from engine.domain.escalation import Rung, due_rungs, parse_intervals
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Case, Deadline, Escalation, HumanTask, Notification
+from engine.services import outbox
 from engine.services._common import SYSTEM, audit, commit, refresh_calendar
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
             session.flush()
             for notification in _messages(rt, case, subject, rung, escalation):
                 session.add(notification)
+            _emit(session, case, subject, escalation)
             session.flush()
     except IntegrityError:
         return False
@@ -125,6 +127,19 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
                                                                                  else ""),
           after={"level": rung.level, "name": rung.name, "notify": list(rung.notify)})  # fmt: skip
     return True
+
+
+def _emit(session: Session, case: Case, subject: HumanTask | Deadline, escalation: Escalation) -> None:
+    """Tell subscribers: every rung is an escalation; the first rung on a step is also the step being overdue."""
+    task = subject if isinstance(subject, HumanTask) else None
+    deadline = subject if isinstance(subject, Deadline) else None
+    title = subject.title if isinstance(subject, HumanTask) else subject.name
+    outbox.emit(session, "escalation.raised", case, task=task, deadline=deadline, escalation=escalation,
+                level=escalation.level, rung=escalation.name, element=subject.element, title=title,
+                due_date=subject.due_date, late=escalation.late)  # fmt: skip
+    if task is not None and escalation.name == "overdue":
+        outbox.emit(session, "task.overdue", case, task=task, element=task.element, title=task.title,
+                    role=task.role, assignee=task.assignee, due_date=task.due_date)  # fmt: skip
 
 
 def _recipients(case: Case, subject: HumanTask | Deadline, rung: Rung) -> list[tuple[str | None, str | None]]:

@@ -36,8 +36,8 @@ def add_sender(rt: Runtime, name: str, actor: str) -> str:
         if uow.session.scalar(select(WebhookSender.id).where(WebhookSender.name == name)) is not None:
             raise NotAllowed(f"there is already a sender called {name}: rotate its secret instead")
         now = clock.utcnow()
-        secret = new_secret()
-        uow.session.add(WebhookSender(name=name, secrets=[_entry(secret)], active=True, created_at=now,
+        entries, secret = first_secret()
+        uow.session.add(WebhookSender(name=name, secrets=entries, active=True, created_at=now,
                                       created_by=actor, updated_at=now))  # fmt: skip
         audit(uow.session, None, actor, "sender.added", detail=name)
         commit(uow, f"sender {name}")
@@ -48,15 +48,11 @@ def rotate_sender(rt: Runtime, name: str, actor: str) -> str:
     """Add a new secret; the previous one stays valid until the next rotation. Returns the new secret."""
     with rt.uow() as uow:
         sender = _sender(uow.session, name, lock=True)
-        secret = new_secret()
-        entries = [*sender.secrets, _entry(secret)]
-        live = [e for e in entries if not e.get("retired_at")]
-        for old in live[:-VALID_AT_ONCE]:
-            old["retired_at"] = clock.utcnow().isoformat()
-        sender.secrets = [dict(e) for e in entries]  # a new list: the JSON column sees the change
+        sender.secrets, secret = rotated(sender.secrets)
         sender.updated_at = clock.utcnow()
-        audit(uow.session, None, actor, "sender.rotated", detail=name,
-              after={"valid_secrets": min(len(live), VALID_AT_ONCE)})  # fmt: skip
+        audit(
+            uow.session, None, actor, "sender.rotated", detail=name, after={"valid_secrets": len(valid(sender.secrets))}
+        )
         commit(uow, f"sender {name}")
     return secret
 
@@ -74,7 +70,7 @@ def sender_keys(rt: Runtime) -> list[tuple[str, list[str]]]:
     """(name, valid secrets) for every active sender: what a signature is checked against."""
     with rt.uow() as uow:
         found = uow.session.scalars(select(WebhookSender).where(WebhookSender.active.is_(True)))
-        return [(s.name, [e["secret"] for e in s.secrets if not e.get("retired_at")]) for s in found]
+        return [(s.name, valid(s.secrets)) for s in found]
 
 
 def list_senders(rt: Runtime) -> list[dict[str, Any]]:
@@ -82,8 +78,26 @@ def list_senders(rt: Runtime) -> list[dict[str, Any]]:
     with rt.uow() as uow:
         found = uow.session.scalars(select(WebhookSender).order_by(WebhookSender.name))
         return [{"name": s.name, "active": s.active, "created_at": s.created_at.isoformat(), "created_by": s.created_by,
-                 "valid_secrets": len([e for e in s.secrets if not e.get("retired_at")]),
+                 "valid_secrets": len(valid(s.secrets)),
                  "last_rotated_at": s.secrets[-1]["added_at"]} for s in found]  # fmt: skip
+
+
+def first_secret() -> tuple[list[dict[str, Any]], str]:
+    secret = new_secret()
+    return [_entry(secret)], secret
+
+
+def rotated(entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """A new secret added; all but the newest ``VALID_AT_ONCE`` retired (kept, marked). Returns (entries, secret)."""
+    secret = new_secret()
+    entries = [dict(e) for e in entries] + [_entry(secret)]  # a new list: the JSON column sees the change
+    for old in [e for e in entries if not e.get("retired_at")][:-VALID_AT_ONCE]:
+        old["retired_at"] = clock.utcnow().isoformat()
+    return entries, secret
+
+
+def valid(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["secret"] for e in entries if not e.get("retired_at")]
 
 
 def _entry(secret: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from engine import clock
 from engine.bootstrap import Runtime
 from engine.domain.states import CaseStatus, DeadlineStatus
 from engine.persistence.models import Case, Deadline
-from engine.services import _steps
+from engine.services import _steps, outbox
 from engine.services._common import SYSTEM, audit, commit, refresh_calendar, spec_for
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,13 @@ def mark_breached_deadlines(rt: Runtime, at: datetime) -> int:
             .with_for_update(skip_locked=True)
         )
         rows = list(uow.session.scalars(query))
+        wanted = bool(outbox.subscribers(uow.session, "deadline.breached"))
         for deadline in rows:
             deadline.status = DeadlineStatus.BREACHED
+            if wanted:
+                case = uow.session.get(Case, deadline.case_id)
+                assert case is not None
+                _steps.breached(uow.session, case, deadline)
             audit(uow.session, deadline.case_id, SYSTEM, "deadline.breached", element=deadline.element,
                   detail=deadline.name, after={"due": deadline.due_date})  # fmt: skip
         commit(uow, "deadlines")

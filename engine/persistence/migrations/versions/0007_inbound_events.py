@@ -8,6 +8,8 @@ Create Date: 2026-11-23
 from alembic import op
 import sqlalchemy as sa
 
+from engine.persistence.ddl import allow_delete, refuse_delete
+
 
 revision = '0007'
 down_revision = '0006'
@@ -56,27 +58,11 @@ def upgrade() -> None:
     sa.Column('last_event_id', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('child_ref')
     )
-    _no_delete('inbound_events')
-
-
-def _no_delete(table: str) -> None:
-    """Events received are never deleted: refuse DELETE in the database itself."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE FUNCTION {table}_no_delete() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN RAISE EXCEPTION '{table} rows are never deleted'; END $$"
-        )
-        op.execute(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION {table}_no_delete()")
-        return
-    op.execute(f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-               f"BEGIN SELECT RAISE(ABORT, '{table} rows are never deleted'); END")
+    refuse_delete(op, 'inbound_events')
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS inbound_events_no_delete ON inbound_events")
-        op.execute("DROP FUNCTION IF EXISTS inbound_events_no_delete()")
+    allow_delete(op, 'inbound_events')
     op.drop_table('event_children')
     op.drop_index('ix_inbound_events_child', table_name='inbound_events')
     op.drop_index('ix_inbound_events_status', table_name='inbound_events')

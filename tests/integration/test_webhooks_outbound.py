@@ -1,0 +1,247 @@
+"""Subscriptions: events recorded with the change, signed deliveries, backoff, dead letters, 410, redelivery."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import services
+from engine.errors import InvalidInput, NotAllowed
+from engine.persistence.models import AuditEvent, OutboundEvent, Subscription
+from engine.services import subscriptions
+from engine.services.subscriptions import PostResult
+from tests.conftest import load
+from webhooks.outbound import signed_headers
+from webhooks.signing import SignatureError, verify
+
+HOOK = "https://lcs.example.gov.uk/pathways-hooks"
+
+
+def at(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+class Receiver:
+    """A subscriber's endpoint: answers with the given codes in turn (then 200), keeps what it got."""
+
+    def __init__(self, *codes: int | None, retry_after: int | None = None) -> None:
+        self.codes, self.retry_after = list(codes), retry_after
+        self.got: list[tuple[str, dict, dict]] = []
+        self.lock = threading.Lock()
+
+    def post(self, outgoing):
+        with self.lock:
+            headers = signed_headers(outgoing, int(datetime.now(UTC).timestamp()))
+            self.got.append((outgoing.url, headers, json.loads(outgoing.body)))
+            code = self.codes.pop(0) if self.codes else 200
+        if code is None:
+            return PostResult(None, "no answer: connection refused")
+        return PostResult(
+            code, None if code < 300 else f"HTTP {code}", self.retry_after if code in (429, 503) else None, 12
+        )
+
+    def types(self) -> list[str]:
+        return [body["type"] for _, _, body in self.got]
+
+
+def _start(rt, ref="CH-1"):
+    load(rt, "review_cycle.bpmn")
+    return services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw", team="north")
+
+
+def _subscribe(rt, *types, url=HOOK):
+    return services.add_subscription(rt, url, list(types) or ["task.created"], "admin.ash", "LCS integration")
+
+
+def _deliver(rt, receiver, when, worker="w1"):
+    return services.deliver_webhooks(rt, receiver, worker, when)
+
+
+def _events(rt):
+    with rt.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(OutboundEvent))
+
+
+def test_a_subscription_needs_a_safe_url_and_known_event_types(rt, now):
+    with pytest.raises(InvalidInput, match="https"):
+        _subscribe(rt, url="http://lcs.example.gov.uk/hooks")
+    with pytest.raises(InvalidInput, match="https"):
+        _subscribe(rt, url="ftp://lcs.example.gov.uk/hooks")
+    with pytest.raises(InvalidInput, match="unknown event type task.deleted"):
+        _subscribe(rt, "task.deleted")
+    with pytest.raises(InvalidInput, match="at least one"):
+        services.add_subscription(rt, HOOK, [], "admin.ash")
+    made = _subscribe(rt, "task.created", url="http://127.0.0.1:8099/hooks")  # loopback: plain http is fine
+    assert made["secret"].startswith("whsec_") and made["active"]
+    assert "secret" not in services.list_subscriptions(rt)[0]
+    assert "whsec_" not in json.dumps(services.list_subscriptions(rt))
+
+
+def test_nothing_is_recorded_while_nobody_subscribes(rt, now):
+    _start(rt)
+    assert _events(rt) == 0
+
+
+def test_a_new_step_is_delivered_signed_with_references_only(rt, now):
+    sub = _subscribe(rt, "task.created")
+    _start(rt)
+    receiver = Receiver()
+    assert _deliver(rt, receiver, at("2026-12-18", 10)) == {"webhooks_delivered": 1, "webhooks_retrying": 0,
+                                                            "webhooks_dead": 0}  # fmt: skip
+    url, headers, body = receiver.got[0]
+    assert url == HOOK and body["type"] == "task.created"
+    data = body["data"]
+    assert (data["child_ref"], data["pathway"], data["element"], data["role"]) == (
+        "CH-1",
+        "test_review_cycle",
+        "Task_CarePlan",
+        "social_worker",
+    )
+    assert data["task_id"] and data["links"]["task"].endswith(f"/tasks/{data['task_id']}")
+    assert data["due_date"] == "2027-01-06"
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    assert verify([("pathways", [sub["secret"]])], headers, raw, datetime.now(UTC)) == (
+        "pathways",
+        headers["webhook-id"],
+    )
+    with pytest.raises(SignatureError):
+        verify([("pathways", [services.add_subscription(rt, HOOK, ["task.created"], "a")["secret"]])], headers, raw,
+               datetime.now(UTC))  # fmt: skip
+    assert _deliver(rt, receiver, at("2026-12-18", 11))["webhooks_delivered"] == 0  # delivered once only
+    [log] = services.list_deliveries(rt, sub["id"], status="delivered", per_page=1)["items"][0]["attempt_log"]
+    assert log["status_code"] == 200
+
+
+def test_a_receiver_failing_three_times_gets_the_same_message_with_backoff(rt, now):
+    sub = _subscribe(rt, "task.created")
+    _start(rt)
+    receiver = Receiver(500, None, 503, retry_after=600)
+    t = at("2026-12-18", 10)
+    assert _deliver(rt, receiver, t)["webhooks_retrying"] == 1  # 500
+    assert _deliver(rt, receiver, t + timedelta(seconds=20))["webhooks_retrying"] == 0  # backing off: 30 s +/- 20%
+    assert _deliver(rt, receiver, t + timedelta(seconds=40))["webhooks_retrying"] == 1  # refused
+    t += timedelta(seconds=40)
+    assert _deliver(rt, receiver, t + timedelta(seconds=80))["webhooks_retrying"] == 1  # 503, Retry-After 600 s
+    t += timedelta(seconds=80)
+    assert _deliver(rt, receiver, t + timedelta(seconds=300))["webhooks_delivered"] == 0  # Retry-After honoured
+    assert _deliver(rt, receiver, t + timedelta(seconds=601))["webhooks_delivered"] == 1
+    [delivery] = services.list_deliveries(rt, sub["id"])["items"]
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [500, None, 503, 200]
+    assert delivery["attempt_log"][1]["error"] == "no answer: connection refused"
+    assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("delivered", 4, 200)
+    assert len({h["webhook-id"] for _, h, _ in receiver.got}) == 1  # one message id across its retries
+
+
+def test_after_the_retry_limit_a_delivery_is_dead_lettered_then_redelivered_by_hand(rt, now):
+    sub = _subscribe(rt, "task.created")
+    _start(rt)
+    broken, t = Receiver(*([500] * 100)), at("2026-12-18", 10)
+    for _ in range(subscriptions.MAX_ATTEMPTS):
+        _deliver(rt, broken, t)
+        t += timedelta(hours=7)
+    dead = services.list_deliveries(rt, sub["id"], status="dead")["items"]
+    assert len(dead) == 1 and dead[0]["attempts"] == subscriptions.MAX_ATTEMPTS
+    assert len(dead[0]["attempt_log"]) == subscriptions.MAX_ATTEMPTS
+    assert _deliver(rt, Receiver(), t + timedelta(days=1))["webhooks_delivered"] == 0  # dead letters wait for a person
+    again = services.redeliver_delivery(rt, dead[0]["id"], "admin.ash")
+    assert again["status"] == "pending"
+    with pytest.raises(NotAllowed, match="already waiting"):
+        services.redeliver_delivery(rt, dead[0]["id"], "admin.ash")
+    assert _deliver(rt, Receiver(), t + timedelta(days=1))["webhooks_delivered"] == 1
+    with rt.uow() as uow:
+        [audit] = uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "delivery.redelivered"))
+        assert audit.actor == "admin.ash" and audit.after["status"] == "pending"
+
+
+def test_410_gone_disables_the_subscription_and_nothing_more_is_queued(rt, now):
+    sub = _subscribe(rt, "task.created")
+    _start(rt, "CH-1")
+    assert _deliver(rt, Receiver(410), at("2026-12-18", 10)) == {"webhooks_delivered": 0, "webhooks_retrying": 0,
+                                                                 "webhooks_dead": 1}  # fmt: skip
+    shown = services.show_subscription(rt, sub["id"])
+    assert not shown["active"] and "410 Gone" in shown["disabled_reason"]
+    assert shown["deliveries"] == {"gone": 1}
+    _start(rt, "CH-2")
+    assert services.show_subscription(rt, sub["id"])["deliveries"] == {"gone": 1}  # disabled: nothing queued
+    [gone] = services.list_deliveries(rt, sub["id"], "gone")["items"]
+    with pytest.raises(NotAllowed, match="disabled"):
+        services.redeliver_delivery(rt, gone["id"], "admin.ash")
+    services.update_subscription(rt, sub["id"], "admin.ash", active=True)
+    services.redeliver_delivery(rt, gone["id"], "admin.ash")
+    _start(rt, "CH-3")
+    receiver = Receiver()
+    assert _deliver(rt, receiver, at("2026-12-18", 11))["webhooks_delivered"] == 2
+    assert sorted(b["data"]["child_ref"] for _, _, b in receiver.got) == ["CH-1", "CH-3"]
+
+
+def test_a_rotated_secret_signs_with_both_until_the_next_rotation(rt, now):
+    sub = _subscribe(rt, "task.created")
+    new = services.rotate_subscription_secret(rt, sub["id"], "admin.ash")
+    _start(rt)
+    receiver = Receiver()
+    _deliver(rt, receiver, at("2026-12-18", 10))
+    _, headers, body = receiver.got[0]
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    for secret in (sub["secret"], new):
+        verify([("pathways", [secret])], headers, raw, datetime.now(UTC))
+    assert len(headers["webhook-signature"].split()) == 2
+    services.rotate_subscription_secret(rt, sub["id"], "admin.ash")
+    assert services.show_subscription(rt, sub["id"])["valid_secrets"] == 2
+
+
+def test_overdue_steps_breached_deadlines_and_completion_reach_subscribers(rt, now):
+    sub = _subscribe(rt, "task.overdue", "escalation.raised", "deadline.breached", "case.completed")
+    _start(rt)
+    for task_id, answers in ((1, {"care_plan_date": "2026-12-18"}), (3, {"visit_date": "2026-12-18"}),
+                             (2, {"iro_appointed_on": "2026-12-18"})):  # fmt: skip
+        services.complete_task(rt, task_id, answers, "sw")
+    services.mark_breached_deadlines(rt, at("2027-01-21"))  # the first-review clock passed on 20 Jan
+    services.escalate_overdue(rt, at("2027-01-21"))
+    receiver = Receiver()
+    _deliver(rt, receiver, at("2027-01-21", 10))
+    assert sorted(receiver.types()) == ["deadline.breached", "escalation.raised", "escalation.raised", "task.overdue"]
+    breach = next(b for _, _, b in receiver.got if b["type"] == "deadline.breached")["data"]
+    assert (breach["key"], breach["due_date"]) == ("first_review", "2027-01-20")
+    overdue = next(b for _, _, b in receiver.got if b["type"] == "task.overdue")["data"]
+    assert (overdue["element"], overdue["role"]) == ("Task_HoldReview", "iro")
+    services.escalate_overdue(rt, at("2027-01-22"))  # the next rung: an escalation, not a second "overdue"
+    _deliver(rt, receiver, at("2027-01-22", 10))
+    assert receiver.types()[4:] == ["escalation.raised", "escalation.raised"]  # the step and the deadline
+    now.set(at("2027-01-22", 12))
+    task = next(t for t in services.list_tasks(rt, ref="CH-1") if t["element"] == "Task_HoldReview")
+    services.complete_task(rt, task["id"], {"review_date": "2027-01-22", "continue_reviews": False}, "iro")
+    task = next(t for t in services.list_tasks(rt, ref="CH-1") if t["element"] == "Task_Close")
+    services.complete_task(rt, task["id"], {"closed_on": "2027-01-22"}, "tm")
+    _deliver(rt, receiver, at("2027-01-22", 13))
+    assert receiver.types()[-1] == "case.completed"
+    assert receiver.got[-1][2]["data"]["outcome"] == "no longer looked after"
+    assert services.show_subscription(rt, sub["id"])["deliveries"] == {"delivered": 7}
+
+
+def test_an_expired_lease_is_taken_over_and_the_first_workers_late_result_ignored(rt, now):
+    sub = _subscribe(rt, "task.created")
+    _start(rt)
+    t = at("2026-12-18", 10)
+    claimed = subscriptions._claim(rt, "dead-worker", t, 50)  # then it was killed mid-post
+    assert len(claimed) == 1
+    assert _deliver(rt, Receiver(), t, "w2")["webhooks_delivered"] == 0  # leased
+    later = t + subscriptions.LEASE + timedelta(seconds=1)
+    assert _deliver(rt, Receiver(), later, "w2")["webhooks_delivered"] == 1
+    late = subscriptions._record(rt, "dead-worker", later, {c.delivery_id: PostResult(200) for c in claimed})
+    assert late["webhooks_delivered"] == 0
+    assert all(len(d["attempt_log"]) == 1 for d in services.list_deliveries(rt, sub["id"])["items"])
+
+
+def test_subscription_changes_are_audited_and_never_deleted(rt, now):
+    sub = _subscribe(rt, "task.created")
+    services.update_subscription(rt, sub["id"], "admin.ash", active=False)
+    assert services.show_subscription(rt, sub["id"])["disabled_reason"] == "disabled by admin.ash"
+    with rt.uow() as uow:
+        actions = list(uow.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+        assert actions == ["subscription.added", "subscription.changed"]
+        with pytest.raises(Exception, match="never deleted"):
+            uow.session.execute(Subscription.__table__.delete())

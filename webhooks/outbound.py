@@ -1,0 +1,60 @@
+"""Posting deliveries to subscribers: Standard Webhooks signatures over HTTP (the worker's ``Poster``).
+
+Every valid secret of the subscription signs the body (space-separated ``v1,`` values), so a
+receiver part-way through a rotation accepts it with either. The timestamp is the moment of
+sending, not of the event: receivers refuse anything more than 5 minutes old.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+from engine import clock
+from engine.services.subscriptions import Outgoing, PostResult
+from webhooks.signing import sign
+
+USER_AGENT = "PermanencePathways-Webhooks/1"
+
+
+def signed_headers(outgoing: Outgoing, timestamp: int) -> dict[str, str]:
+    signatures = " ".join(sign(secret, outgoing.msg_id, timestamp, outgoing.body) for secret in outgoing.secrets)
+    return {"webhook-id": outgoing.msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signatures,
+            "Content-Type": "application/json", "User-Agent": USER_AGENT}  # fmt: skip
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not an instruction: a signed body is never re-sent to another address."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+class HttpPoster:
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self.opener = urllib.request.build_opener(_NoRedirects)
+
+    def post(self, outgoing: Outgoing) -> PostResult:
+        timestamp = int(clock.utcnow().timestamp())
+        request = urllib.request.Request(outgoing.url, data=outgoing.body, method="POST",
+                                         headers=signed_headers(outgoing, timestamp))  # fmt: skip
+        started = time.monotonic()
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                return PostResult(response.status, None, None, _ms(started))
+        except urllib.error.HTTPError as exc:
+            return PostResult(exc.code, f"HTTP {exc.code} {exc.reason}"[:1000], _retry_after(exc), _ms(started))
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return PostResult(None, f"no answer: {reason}"[:1000], None, _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> int | None:
+    value = (exc.headers or {}).get("Retry-After", "")
+    return int(value) if value.strip().isdigit() else None
