@@ -521,6 +521,87 @@ def events_replay(ctx: click.Context, event_id: int, user: str, as_json: bool) -
     _emit(shown, as_json, lambda e: f"Event {e['id']} is now {e['status']}: {e['action'] or e['reason'] or ''}")
 
 
+# --- subscriptions and API tokens ----------------------------------------------------------------
+
+
+@main.group()
+def subscriptions() -> None:
+    """Systems told of events here (signed deliveries from the worker)."""
+
+
+@subscriptions.command("add")
+@click.argument("url")
+@click.option("--type", "types", multiple=True, required=True,
+              help="task.created, task.overdue, deadline.breached, escalation.raised or case.completed")  # fmt: skip
+@click.option("--description", default="")
+@click.option("--user", default="system")
+@click.pass_context
+@_friendly
+def subscriptions_add(ctx: click.Context, url: str, types: tuple[str, ...], description: str, user: str) -> None:
+    """Subscribe URL to event types; prints the signing secret (shown once)."""
+    made = services.add_subscription(_runtime(ctx), url, list(types), user, description)
+    click.echo(
+        f"Subscription {made['id']} added for {', '.join(made['event_types'])}. Its signing secret (shown once):"
+    )
+    click.echo(made["secret"])
+
+
+@subscriptions.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def subscriptions_list(ctx: click.Context, as_json: bool) -> None:
+    """Subscriptions with delivery counts, without their secrets."""
+    rows = services.list_subscriptions(_runtime(ctx))
+    _emit(rows, as_json, lambda rs: "\n".join(
+        f"{r['id']}  {'active' if r['active'] else 'disabled'}  {r['url']}  {','.join(r['event_types'])}  "
+        f"{' '.join(f'{k}={v}' for k, v in r['deliveries'].items())}" for r in rs)
+        or "No subscriptions yet")  # fmt: skip
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for other systems (each acts as a staff account, within its scopes)."""
+
+
+@tokens.command("add")
+@click.argument("name")
+@click.option("--account", "username", required=True, help="The staff account the token acts as.")
+@click.option("--scope", "scopes", multiple=True, required=True, help="e.g. tasks:read (repeat for several).")
+@click.option("--expires-days", type=int, help="Days until it stops working (default: until revoked).")
+@click.option("--user", default="system", help="Who is making it (recorded in the audit log).")
+@click.pass_context
+@_friendly
+def tokens_add(ctx: click.Context, name: str, username: str, scopes: tuple[str, ...], expires_days: int | None,
+               user: str) -> None:  # fmt: skip
+    """Make API token NAME and print it (shown once; only its hash is kept)."""
+    token = services.create_token(_runtime(ctx), name, username, list(scopes), user, expires_days)
+    click.echo(f"Token {name} acts as {username} with {', '.join(sorted(scopes))}. The token (shown once):")
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@click.option("--user", default="system")
+@click.pass_context
+@_friendly
+def tokens_revoke(ctx: click.Context, name: str, user: str) -> None:
+    """Stop token NAME working at once (it is kept, marked revoked)."""
+    services.revoke_token(_runtime(ctx), name, user)
+    click.echo(f"Token {name} revoked.")
+
+
+@tokens.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tokens_list(ctx: click.Context, as_json: bool) -> None:
+    """Tokens, without the tokens themselves."""
+    rows = services.list_tokens(_runtime(ctx))
+    _emit(rows, as_json, lambda rs: "\n".join(
+        f"{r['name']}  {r['prefix']}  as {r['username']}  {','.join(r['scopes'])}  "
+        f"{'revoked' if r['revoked_at'] else 'last used ' + (r['last_used_at'] or 'never')[:16]}" for r in rs)
+        or "No tokens yet")  # fmt: skip
+
+
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Run one sweep and exit.")
 @click.option("--interval", type=float, help="Seconds between sweeps (default TIMER_POLL_SECONDS).")

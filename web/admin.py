@@ -1,4 +1,5 @@
-"""Administrators' pages: events received from case-management systems, and their senders."""
+"""Administrators' pages: events received from case-management systems and their senders, and the
+subscriptions other systems have to events here, with their delivery logs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from engine import services
-from engine.errors import NotAllowed
+from engine.errors import InvalidInput, NotAllowed
 from engine.services import inbound
 from web import security
 from web.security import login_required
@@ -44,7 +45,7 @@ def events() -> str:
                            oldest=inbound.oldest_waiting(rt))  # fmt: skip
 
 
-@blueprint.post("/admin/events/<int:event_id>/replay")
+@blueprint.post("/admin/events/<id:event_id>/replay")
 @login_required
 def replay(event_id: int) -> Response:
     _admins_only()
@@ -52,3 +53,96 @@ def replay(event_id: int) -> Response:
     outcome = shown["action"] or shown["reason"] or ""
     flash(f"Event {shown['event_id']} replayed: {STATUS_LABELS[shown['status']].lower()}. {outcome}", "success")
     return redirect(url_for("admin.events", ref=shown["child_ref"]))
+
+
+# --- subscriptions: systems told of events here ---------------------------------------------------
+
+TYPE_HINTS = {
+    "task.created": "a step opened, with its role and due date",
+    "task.overdue": "a step passed its due date",
+    "deadline.breached": "a statutory or local deadline passed unmet",
+    "escalation.raised": "a rung of the escalation ladder was raised",
+    "case.completed": "a pathway finished, with its outcome",
+}
+DELIVERY_LABELS = {"pending": "Waiting to be sent", "delivered": "Delivered", "dead": "Dead letter: retries used up",
+                   "gone": "Gone: the receiver answered 410"}  # fmt: skip
+
+
+def _type_items(chosen: list[str]) -> list[dict]:
+    return [{"value": t, "text": t, "hint": {"text": TYPE_HINTS[t]}, "checked": t in chosen} for t in TYPE_HINTS]
+
+
+@blueprint.get("/admin/subscriptions")
+@login_required
+def subscriptions() -> str:
+    _admins_only()
+    rt = security.runtime()
+    return render_template("admin_subscriptions.html", subscriptions=services.list_subscriptions(rt),
+                           type_items=_type_items([]), form={}, errors={})  # fmt: skip
+
+
+@blueprint.post("/admin/subscriptions")
+@login_required
+def add_subscription() -> tuple[str, int] | str:
+    _admins_only()
+    rt = security.runtime()
+    form = {"url": request.form.get("url", ""), "description": request.form.get("description", "")}
+    types = request.form.getlist("event_types")
+    try:
+        made = services.add_subscription(rt, form["url"], types, security.person().username, form["description"])
+    except InvalidInput as exc:
+        field = "event_types" if "event type" in exc.message else "url"
+        return render_template("admin_subscriptions.html", subscriptions=services.list_subscriptions(rt),
+                               type_items=_type_items(types), form=form, errors={field: exc.message}), 400  # fmt: skip
+    # The secret is in this page only (never in a redirect, a flash message or a log).
+    return _subscription_page(made["id"], secret=made["secret"], created=True)
+
+
+@blueprint.get("/admin/subscriptions/<id:subscription_id>")
+@login_required
+def subscription(subscription_id: int) -> str:
+    _admins_only()
+    return _subscription_page(subscription_id)
+
+
+def _subscription_page(subscription_id: int, secret: str | None = None, created: bool = False) -> str:
+    rt = security.runtime()
+    status = request.args.get("status") or None
+    status = status if status in DELIVERY_LABELS else None
+    page = request.args.get("page", 1, type=int) or 1
+    found = services.list_deliveries(rt, subscription_id, status=status, page=page, per_page=25)
+    pages = -(-found["total"] // found["per_page"])
+    page_items = [{"number": n, "href": url_for("admin.subscription", subscription_id=subscription_id, status=status,
+                                                page=n), "current": n == found["page"]}
+                  for n in range(1, pages + 1)] if 1 < pages <= 20 else []  # fmt: skip
+    return render_template("admin_subscription.html", sub=services.show_subscription(rt, subscription_id),
+                           found=found, labels=DELIVERY_LABELS, status=status, page_items=page_items, secret=secret,
+                           created=created)  # fmt: skip
+
+
+@blueprint.post("/admin/subscriptions/<id:subscription_id>/active")
+@login_required
+def set_active(subscription_id: int) -> Response:
+    _admins_only()
+    active = request.form.get("active") == "true"
+    services.update_subscription(security.runtime(), subscription_id, security.person().username, active=active)
+    flash("Subscription enabled: waiting deliveries will be sent." if active else
+          "Subscription disabled: nothing more is queued or sent until it is enabled.", "success")  # fmt: skip
+    return redirect(url_for("admin.subscription", subscription_id=subscription_id))
+
+
+@blueprint.post("/admin/subscriptions/<id:subscription_id>/rotate")
+@login_required
+def rotate(subscription_id: int) -> str:
+    _admins_only()
+    secret = services.rotate_subscription_secret(security.runtime(), subscription_id, security.person().username)
+    return _subscription_page(subscription_id, secret=secret)
+
+
+@blueprint.post("/admin/deliveries/<id:delivery_id>/redeliver")
+@login_required
+def redeliver(delivery_id: int) -> Response:
+    _admins_only()
+    shown = services.redeliver_delivery(security.runtime(), delivery_id, security.person().username)
+    flash(f"Delivery {shown['id']} ({shown['type']}) will be sent again on the worker's next sweep.", "success")
+    return redirect(url_for("admin.subscription", subscription_id=shown["subscription_id"]))

@@ -15,7 +15,7 @@ blueprint = Blueprint("cases", __name__)
 _START_FIELDS = [{"id": "ref", "type": "string"}, {"id": "team", "type": "string"}]
 
 
-@blueprint.get("/cases/<int:case_id>")
+@blueprint.get("/cases/<id:case_id>")
 @login_required
 def show(case_id: int) -> str:
     rt, me = security.runtime(), security.person()
@@ -23,7 +23,7 @@ def show(case_id: int) -> str:
     return render_template("case.html", case=case, manage=oversight.manage_case(rt, me, case_id))
 
 
-@blueprint.get("/cases/<int:case_id>/diagram.bpmn")
+@blueprint.get("/cases/<id:case_id>/diagram.bpmn")
 @login_required
 def diagram(case_id: int) -> Response:
     xml = worklist.case_diagram(security.runtime(), case_id, security.person())

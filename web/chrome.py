@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
@@ -74,7 +75,17 @@ def _error_page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", title=_TITLES.get(status, "There is a problem"), message=message), status
 
 
+class IdConverter(IntegerConverter):
+    """``<id:...>``: a row id in a URL, 1 to the largest INTEGER the databases hold; anything else is not found."""
+
+    MAX = 2**31 - 1
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=1, max=self.MAX)
+
+
 def install(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
     app.before_request(security.load_person)
     app.before_request(security.check_csrf)
     app.after_request(security.secure_headers)
@@ -91,6 +102,10 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         if is_machine_path(request.path):
+            messages = (getattr(exc, "data", None) or {}).get("messages")  # the API's schema validation
+            if messages:
+                return json_error(exc.code or 422, "some values are not valid: details.fields says which",
+                                  fields=jsonable(messages))  # fmt: skip
             return json_error(exc.code or 500, exc.description or "")
         if exc.code == 401:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

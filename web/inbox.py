@@ -76,7 +76,7 @@ def _back() -> Response:
     return redirect(security.safe_next(request.form.get("back"), url_for("inbox.index")))
 
 
-@blueprint.post("/tasks/<int:task_id>/claim")
+@blueprint.post("/tasks/<id:task_id>/claim")
 @login_required
 def claim(task_id: int) -> Response:
     me = security.person()
@@ -85,7 +85,7 @@ def claim(task_id: int) -> Response:
     return _back()
 
 
-@blueprint.post("/tasks/<int:task_id>/unclaim")
+@blueprint.post("/tasks/<id:task_id>/unclaim")
 @login_required
 def unclaim(task_id: int) -> Response:
     me = security.person()
@@ -94,7 +94,7 @@ def unclaim(task_id: int) -> Response:
     return _back()
 
 
-@blueprint.post("/tasks/<int:task_id>/assign")
+@blueprint.post("/tasks/<id:task_id>/assign")
 @login_required
 def assign(task_id: int) -> Response:
     me, rt = security.person(), security.runtime()
@@ -159,7 +159,7 @@ def save_filter() -> Response:
     return redirect(_link(saved["query"]))
 
 
-@blueprint.post("/filters/<int:filter_id>/remove")
+@blueprint.post("/filters/<id:filter_id>/remove")
 @login_required
 def remove_filter(filter_id: int) -> Response:
     worklist.retire_filter(security.runtime(), security.person(), filter_id)

@@ -113,7 +113,7 @@ def _back(case_id: int | None = None) -> Response:
     return redirect(security.safe_next(request.form.get("back"), fallback))
 
 
-@blueprint.post("/manage/cases/<int:case_id>/action")
+@blueprint.post("/manage/cases/<id:case_id>/action")
 @login_required
 def case_action(case_id: int) -> Response:
     action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
@@ -122,7 +122,7 @@ def case_action(case_id: int) -> Response:
     return _back(case_id)
 
 
-@blueprint.post("/manage/cases/<int:case_id>/delay")
+@blueprint.post("/manage/cases/<id:case_id>/delay")
 @login_required
 def delay_reason(case_id: int) -> Response:
     reason = request.form.get("reason", "").strip()
@@ -153,7 +153,7 @@ def bulk() -> Response:
 
 
 # --- record a missed event ----------------------------------------------------------------
-@blueprint.route("/manage/tasks/<int:task_id>/record", methods=["GET", "POST"])
+@blueprint.route("/manage/tasks/<id:task_id>/record", methods=["GET", "POST"])
 @login_required
 def record_event(task_id: int) -> Response | str | tuple[str, int]:
     _managers_only()

@@ -63,7 +63,7 @@ def new_draft(key: str) -> Response:
     return redirect(url_for("modeller.draft", draft_id=draft["id"]))
 
 
-@blueprint.get("/pathways/<key>/v<int:version>.bpmn")
+@blueprint.get("/pathways/<key>/v<id:version>.bpmn")
 @login_required
 def download_version(key: str, version: int) -> Response:
     _owner()
@@ -100,7 +100,7 @@ def migrate(key: str) -> Response:
 
 
 # --- a draft in the modeller ------------------------------------------------------------------
-@blueprint.get("/drafts/<int:draft_id>")
+@blueprint.get("/drafts/<id:draft_id>")
 @login_required
 def draft(draft_id: int) -> str:
     _owner()
@@ -110,7 +110,7 @@ def draft(draft_id: int) -> str:
     return render_template("modeller_draft.html", draft=found, problems=problems, today=clock.london_today())
 
 
-@blueprint.get("/drafts/<int:draft_id>/diagram.bpmn")
+@blueprint.get("/drafts/<id:draft_id>/diagram.bpmn")
 @login_required
 def draft_xml(draft_id: int) -> Response:
     _owner()
@@ -126,7 +126,7 @@ def _json_error(exc: PathwaysError, status: int) -> tuple[Response, int]:
     return jsonify({"error": exc.message, "problems": problems or []}), status
 
 
-@blueprint.post("/drafts/<int:draft_id>/save")
+@blueprint.post("/drafts/<id:draft_id>/save")
 @login_required
 def save(draft_id: int) -> Response | tuple[Response, int]:
     _owner()
@@ -155,7 +155,7 @@ def _anchors(raw: Any) -> dict[str, date]:
     return found
 
 
-@blueprint.post("/drafts/<int:draft_id>/check")
+@blueprint.post("/drafts/<id:draft_id>/check")
 @login_required
 def check(draft_id: int) -> Response | tuple[Response, int]:
     """Validate and preview the diagram as it is in the editor now (nothing is saved)."""
@@ -170,7 +170,7 @@ def check(draft_id: int) -> Response | tuple[Response, int]:
     return jsonify({"problems": problems, **shown})
 
 
-@blueprint.post("/drafts/<int:draft_id>/scenarios")
+@blueprint.post("/drafts/<id:draft_id>/scenarios")
 @login_required
 def run_scenarios(draft_id: int) -> str | tuple[str, int]:
     """The pathway's scenario tests against the saved draft, on a scratch database."""
@@ -184,7 +184,7 @@ def run_scenarios(draft_id: int) -> str | tuple[str, int]:
     return render_template("modeller_scenarios.html", draft=found, result=result, error="")
 
 
-@blueprint.post("/drafts/<int:draft_id>/<any(submit, approve, return, withdraw):step>")
+@blueprint.post("/drafts/<id:draft_id>/<any(submit, approve, return, withdraw):step>")
 @login_required
 def decide(draft_id: int, step: str) -> Response:
     _owner()

@@ -31,7 +31,7 @@ def _render(page: dict[str, Any], raw: dict[str, str], errors: dict[str, str], p
     ), status  # fmt: skip
 
 
-@blueprint.get("/tasks/<int:task_id>")
+@blueprint.get("/tasks/<id:task_id>")
 @login_required
 def show(task_id: int) -> tuple[str, int]:
     page = worklist.task_page(security.runtime(), task_id, security.person())
@@ -39,7 +39,7 @@ def show(task_id: int) -> tuple[str, int]:
     return _render(page, raw, {})
 
 
-@blueprint.post("/tasks/<int:task_id>")
+@blueprint.post("/tasks/<id:task_id>")
 @login_required
 def submit(task_id: int) -> Response | tuple[str, int]:
     rt, me = security.runtime(), security.person()
@@ -65,7 +65,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("tasks.done", task_id=task_id))
 
 
-@blueprint.get("/tasks/<int:task_id>/done")
+@blueprint.get("/tasks/<id:task_id>/done")
 @login_required
 def done(task_id: int) -> str:
     rt, me = security.runtime(), security.person()

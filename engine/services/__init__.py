@@ -32,6 +32,7 @@ from engine.services.tasks import (
     unclaim_task,
 )
 from engine.services.timers import fire_due_timers, mark_breached_deadlines
+from engine.services.tokens import create_token, list_tokens, revoke_token
 from engine.services.tracker import refresh_tracker
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "mark_breached_deadlines", "publish_directory", "publish_files", "refresh_tracker", "resume_case", "retry_case",
     "show_case", "start_case", "suspend_case", "unclaim_task",
     "add_subscription", "deliver_webhooks", "list_deliveries", "list_subscriptions", "redeliver_delivery",
-    "rotate_subscription_secret", "show_subscription", "update_subscription",
+    "rotate_subscription_secret", "show_subscription", "update_subscription", "create_token", "list_tokens",
+    "revoke_token",
 ]  # fmt: skip

@@ -224,7 +224,8 @@ def list_deliveries(
 
 def _delivery_view(row: Delivery) -> dict[str, Any]:
     event = row.event
-    return {"id": row.id, "msg_id": f"msg_{row.id}", "event": f"evt_{event.id}", "type": event.type,
+    return {"id": row.id, "subscription_id": row.subscription_id, "msg_id": f"msg_{row.id}",
+            "event": f"evt_{event.id}", "type": event.type,
             "case_id": event.case_id, "child_ref": event.data.get("child_ref"), "status": row.status,
             "attempts": row.attempts, "last_status_code": row.last_status_code, "last_error": row.last_error,
             "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,

@@ -26,7 +26,7 @@ MAX_DRAFT_FIELDS = 100
 MAX_DRAFT_VALUE = 20_000
 
 
-def _task_for(session: Session, task_id: int, person: Person) -> HumanTask:
+def task_for(session: Session, task_id: int, person: Person) -> HumanTask:
     task = session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"there is no step {task_id}")
@@ -35,7 +35,7 @@ def _task_for(session: Session, task_id: int, person: Person) -> HumanTask:
     return task
 
 
-def _case_for(session: Session, case_id: int, person: Person) -> Case:
+def case_for(session: Session, case_id: int, person: Person) -> Case:
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"there is no case {case_id}")
@@ -48,7 +48,7 @@ def task_page(rt: Runtime, task_id: int, person: Person) -> dict[str, Any]:
     """A step as its page shows it: purpose, form, draft, the child's deadlines, and who may do it."""
     with rt.uow() as uow:
         session = uow.session
-        task = _task_for(session, task_id, person)
+        task = task_for(session, task_id, person)
         case = task.case
         info = element(case.definition, task.element)
         deadlines = session.scalars(select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.due_date))
@@ -89,7 +89,7 @@ def save_draft(rt: Runtime, task_id: int, answers: dict[str, str], user: str, pe
     if len(answers) > MAX_DRAFT_FIELDS or any(len(str(v)) > MAX_DRAFT_VALUE for v in answers.values()):
         raise InvalidInput("the draft is too large to save")
     with rt.uow() as uow:
-        task = _task_for(uow.session, task_id, person)
+        task = task_for(uow.session, task_id, person)
         if not person.may_act_on(task.role, task.team):
             raise NotAllowed(f"step {task_id} belongs to another role or team")
         if task.status != TaskStatus.OPEN:
@@ -106,7 +106,7 @@ def save_draft(rt: Runtime, task_id: int, answers: dict[str, str], user: str, pe
 def next_holders(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
     """After a step: the case's status, its open steps and who holds each (a person, or a team's role)."""
     with rt.uow() as uow:
-        case = _case_for(uow.session, case_id, person)
+        case = case_for(uow.session, case_id, person)
         tasks = uow.session.scalars(
             select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.OPEN)
             .order_by(HumanTask.due_date, HumanTask.id)
@@ -119,7 +119,7 @@ def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
     """A case: its steps, deadlines, timeline, and where it stands on its diagram."""
     with rt.uow() as uow:
         session = uow.session
-        case = _case_for(session, case_id, person)
+        case = case_for(session, case_id, person)
         shown = case_view(session, case)
         waiting: list[str] = []
         if case.ended_at is None:
@@ -141,7 +141,7 @@ def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
 def case_diagram(rt: Runtime, case_id: int, person: Person) -> str:
     """The BPMN XML of the version the case runs on (for the viewer)."""
     with rt.uow() as uow:
-        return _case_for(uow.session, case_id, person).definition.bpmn_xml
+        return case_for(uow.session, case_id, person).definition.bpmn_xml
 
 
 def pathway_diagram(rt: Runtime, key: str, version: int | None = None) -> str:

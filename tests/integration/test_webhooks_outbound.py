@@ -245,3 +245,45 @@ def test_subscription_changes_are_audited_and_never_deleted(rt, now):
         assert actions == ["subscription.added", "subscription.changed"]
         with pytest.raises(Exception, match="never deleted"):
             uow.session.execute(Subscription.__table__.delete())
+
+
+def test_an_administrator_adds_a_subscription_sees_its_secret_once_and_its_delivery_log(rt, app):
+    import re
+
+    from tests.webclient import PPM_START, Staff
+
+    admin = Staff(app, "admin.ash")
+    assert "No subscriptions yet" in admin.get("/admin/subscriptions").text
+    refused = admin.post("/admin/subscriptions", {"url": "http://lcs.example.gov.uk/hooks",
+                                                  "event_types": ["task.created"]}, status=400).text  # fmt: skip
+    assert "There is a problem" in refused and "use https://" in refused and 'value="http://lcs.example' in refused
+    chosen = {"url": HOOK, "description": "LCS north", "event_types": ["task.created", "case.completed"]}
+    page = admin.post("/admin/subscriptions", chosen, status=200).text
+    secret = re.search(r"whsec_[A-Za-z0-9+/=]+", page).group(0)
+    sub_id = services.list_subscriptions(rt)[0]["id"]
+    assert "whsec_" not in admin.get(f"/admin/subscriptions/{sub_id}").text  # shown once only
+    assert "whsec_" not in admin.get("/admin/subscriptions").text
+    services.start_case(rt, "ppm_to_adm", "CH-9001", PPM_START, "sw.alice", team="north")
+    services.deliver_webhooks(rt, Receiver(503), "w1", at("2026-12-18", 10))
+    log = admin.get(f"/admin/subscriptions/{sub_id}").text
+    assert "task.created" in log and "CH-9001" in log and ": 503," in log and "Waiting to be sent" in log
+    services.deliver_webhooks(rt, Receiver(410), "w1", at("2026-12-19", 10))
+    shown = admin.get(f"/admin/subscriptions/{sub_id}").text
+    assert "Disabled: the receiver answered 410 Gone" in shown
+    admin.post(f"/admin/subscriptions/{sub_id}/active", {"active": "true"})
+    [gone] = services.list_deliveries(rt, sub_id, "gone")["items"]
+    admin.post(f"/admin/deliveries/{gone['id']}/redeliver")
+    receiver = Receiver()
+    services.deliver_webhooks(rt, receiver, "w1", at("2026-12-19", 11))
+    raw = json.dumps(receiver.got[0][2], sort_keys=True, separators=(",", ":")).encode()
+    verify([("x", [secret])], receiver.got[0][1], raw, datetime.now(UTC))
+    rotated = admin.post(f"/admin/subscriptions/{sub_id}/rotate", status=200).text
+    assert "New secret made" in rotated and re.search(r"whsec_[A-Za-z0-9+/=]+", rotated).group(0) != secret
+
+
+def test_only_administrators_manage_subscriptions(app):
+    from tests.webclient import Staff
+
+    manager = Staff(app, "hos.hana")
+    manager.get("/admin/subscriptions", status=403)
+    manager.post("/admin/subscriptions", {"url": HOOK, "event_types": ["task.created"]}, status=403)

@@ -1,0 +1,120 @@
+"""Paged lists of cases, steps and deadlines, as one person may see them (the REST API's reads).
+
+The same visibility rules as the web pages: a case or deadline of a team the person belongs to
+(all teams for heads of service and administrators); a step they may act on, or any step in a
+team they manage.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.bootstrap import Runtime
+from engine.domain.access import Person
+from engine.domain.states import DeadlineStatus, TaskStatus
+from engine.errors import InvalidInput
+from engine.persistence.models import Case, Deadline, HumanTask
+from engine.services._common import element
+from engine.services.views import case_view, deadline_view, task_view
+from engine.services.worklist import case_for, task_for
+
+MAX_PER_PAGE = 200
+
+
+def _page(session: Session, query: Select, page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"page starts at 1 and per_page is 1 to {MAX_PER_PAGE}")
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+    return rows, {"total": total, "page": page, "per_page": per_page}
+
+
+def _visible_cases(query: Select, person: Person) -> Select:
+    if not (person.step_roles or person.oversees or person.all_teams):
+        return query.where(false())
+    return query if person.all_teams else query.where(Case.team.in_(person.teams))
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {"id": case.id, "ref": case.ref, "key": case.key, "version": case.definition.version, "team": case.team,
+            "status": case.status, "outcome": case.outcome, "started_at": case.started_at.isoformat(),
+            "updated_at": case.updated_at.isoformat(),
+            "ended_at": case.ended_at.isoformat() if case.ended_at else None}  # fmt: skip
+
+
+def cases_page(
+    rt: Runtime, person: Person, *, status: str | None = None, key: str | None = None, ref: str | None = None,
+    team: str | None = None, page: int = 1, per_page: int = 50,
+) -> dict[str, Any]:  # fmt: skip
+    with rt.uow() as uow:
+        query = _visible_cases(select(Case), person)
+        for column, value in ((Case.status, status), (Case.key, key), (Case.ref, ref), (Case.team, team)):
+            if value:
+                query = query.where(column == value)
+        rows, paging = _page(uow.session, query.order_by(Case.id.desc()), page, per_page)
+        return {"items": [case_summary(c) for c in rows], **paging}
+
+
+def tasks_page(
+    rt: Runtime, person: Person, *, status: str = TaskStatus.OPEN, role: str | None = None, ref: str | None = None,
+    team: str | None = None, assignee: str | None = None, case_id: int | None = None, page: int = 1,
+    per_page: int = 50,
+) -> dict[str, Any]:  # fmt: skip
+    with rt.uow() as uow:
+        query = select(HumanTask).join(Case, HumanTask.case_id == Case.id).where(HumanTask.status == status)
+        if not person.all_teams:
+            query = query.where(HumanTask.team.in_(person.teams))
+        if not person.oversees:
+            query = query.where(HumanTask.role.in_(person.step_roles))
+        for column, value in ((HumanTask.role, role), (Case.ref, ref), (HumanTask.team, team),
+                              (HumanTask.assignee, assignee), (HumanTask.case_id, case_id)):  # fmt: skip
+            if value:
+                query = query.where(column == value)
+        query = query.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
+        rows, paging = _page(uow.session, query, page, per_page)
+        return {"items": [task_view(t) for t in rows], **paging}
+
+
+def deadlines_page(
+    rt: Runtime, person: Person, *, status: str | None = None, ref: str | None = None, case_id: int | None = None,
+    overdue: bool = False, due_before: date | None = None, page: int = 1, per_page: int = 50,
+) -> dict[str, Any]:  # fmt: skip
+    """Deadlines, soonest first; ``overdue``: unmet and past their day (London)."""
+    with rt.uow() as uow:
+        query = _visible_cases(select(Deadline).join(Case, Deadline.case_id == Case.id), person)
+        if status:
+            query = query.where(Deadline.status == status)
+        if ref:
+            query = query.where(Case.ref == ref)
+        if case_id:
+            query = query.where(Deadline.case_id == case_id)
+        if overdue:
+            query = query.where(Deadline.met_at.is_(None), Deadline.due_date < clock.london_today(),
+                                Deadline.status.in_((DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)))  # fmt: skip
+        if due_before:
+            query = query.where(Deadline.due_date < due_before)
+        rows, paging = _page(uow.session, query.order_by(Deadline.due_date, Deadline.id), page, per_page)
+        refs = dict(uow.session.execute(select(Case.id, Case.ref).where(Case.id.in_({d.case_id for d in rows}))).all())
+        items = [{"id": d.id, "case_id": d.case_id, "ref": refs[d.case_id], "element": d.element, **deadline_view(d)}
+                 for d in rows]  # fmt: skip
+        return {"items": items, **paging}
+
+
+def case_detail(rt: Runtime, person: Person, case_id: int) -> dict[str, Any]:
+    """One case with its open steps, deadlines and audit trail, if the person may see it."""
+    with rt.uow() as uow:
+        return case_view(uow.session, case_for(uow.session, case_id, person))
+
+
+def task_detail(rt: Runtime, person: Person, task_id: int) -> dict[str, Any]:
+    """One step with its form (the fields to send when completing it), if the person may see it."""
+    with rt.uow() as uow:
+        task = task_for(uow.session, task_id, person)
+        info = element(task.case.definition, task.element)
+        return {**task_view(task), "case_version": task.case.version,
+                "form": [f.to_dict() for f in info.form] if info else []}  # fmt: skip
