@@ -86,6 +86,7 @@ class IdConverter(IntegerConverter):
 
 def install(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
+    app.before_request(security.refuse_nul)
     app.before_request(security.load_person)
     app.before_request(security.check_csrf)
     app.after_request(security.secure_headers)

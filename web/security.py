@@ -9,6 +9,7 @@ would call ``sign_in(username)`` after its own callback instead of checking a pa
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -58,6 +59,17 @@ def check_csrf() -> None:
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(str(sent), str(expected)):
         abort(400, description="This form has expired. Go back, reload the page and try again.")
+
+
+_NUL_JSON = re.compile(rb"\\u0000", re.IGNORECASE)
+
+
+def refuse_nul() -> None:
+    """A NUL character is never valid input, and PostgreSQL cannot store or even compare it: refuse it first."""
+    values = [*request.args.values(), *request.form.values(), *(request.view_args or {}).values()]
+    body = request.get_data(cache=True) if request.is_json else b""
+    if any("\x00" in str(v) for v in values) or b"\x00" in body or _NUL_JSON.search(body):
+        abort(400, description="The request contains a NUL character, which is never valid here.")
 
 
 def load_person() -> None:

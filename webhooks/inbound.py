@@ -31,10 +31,10 @@ def _runtime() -> Any:
 
 
 def _body() -> bytes | None:
-    """The raw body, or None when it is larger than MAX_BODY (read no further than that)."""
+    """The raw body, or None when it is larger than MAX_BODY (the app reads no more than MAX_CONTENT_LENGTH)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    body = request.stream.read(MAX_BODY + 1)
+    body = request.get_data(cache=True)  # cached: the NUL check (web.security.refuse_nul) may have read it
     return None if len(body) > MAX_BODY else body
 
 

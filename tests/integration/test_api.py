@@ -195,3 +195,13 @@ def test_the_cli_makes_lists_and_revokes_tokens(cli, rt):
     assert "choose scopes" in cli("tokens", "add", "x1", "--account", "sw.alice", "--scope", "all", ok=False).stderr
     cli("tokens", "revoke", "lcs")
     assert "revoked" in cli("tokens", "list").output
+
+
+def test_a_nul_character_is_refused_before_it_reaches_the_database(app, alice):
+    """PostgreSQL cannot store or compare NUL: it was a server error there, in a filter or a body."""
+    for path in ("/cases", "/tasks", "/deadlines"):
+        body = alice.get(path, status=400, ref="CH\x001")
+        assert "NUL" in body["error"]["message"]
+    alice.post("/cases", {"key": "ppm\x00", "ref": "CH-1", "data": {}}, status=400)
+    page = app.test_client().get("/login?next=%00")
+    assert page.status_code == 400 and "NUL character" in page.text

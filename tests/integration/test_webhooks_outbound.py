@@ -287,3 +287,12 @@ def test_only_administrators_manage_subscriptions(app):
     manager = Staff(app, "hos.hana")
     manager.get("/admin/subscriptions", status=403)
     manager.post("/admin/subscriptions", {"url": HOOK, "event_types": ["task.created"]}, status=403)
+
+
+def test_the_cli_adds_and_lists_subscriptions_without_secrets(cli):
+    made = cli("subscriptions", "add", HOOK, "--type", "task.created", "--type", "case.completed", "--user", "admin")
+    secret = made.output.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    listed = cli("subscriptions", "list").output
+    assert HOOK in listed and "case.completed,task.created" in listed and secret not in listed
+    assert "unknown event type" in cli("subscriptions", "add", HOOK, "--type", "task.gone", ok=False).stderr
