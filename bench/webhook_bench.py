@@ -12,6 +12,12 @@ Three interleaved runs of the same work on one database (SQLite, then PostgreSQL
 
 Prints per-operation medians and ``ratio_message_to_complete=…`` (1.0 = an event costs what a
 practitioner's completion costs) with ``events_per_s=…``, one line per database.
+
+Then the outbound side, also interleaved: ``complete_task`` while a subscription to every event
+type is active (each completion also records its ``task.created`` events and deliveries) against
+the same call with the subscription disabled, printed as ``ratio_subscribed_complete=…``; and the
+worker's delivery job against a receiver that answers at once (claim, sign, record), printed as
+``deliveries_per_s=…``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from engine.bootstrap import bootstrap  # noqa: E402
 from engine.config import Settings  # noqa: E402
 from engine.persistence import database  # noqa: E402
 from engine.services import accounts  # noqa: E402
+from engine.services.subscriptions import Outgoing, PostResult  # noqa: E402
 from tests.cms import PPM_PAYLOAD, event, signed  # noqa: E402
 from tests.scenario import publish_workflows  # noqa: E402
 from web import create_app  # noqa: E402
@@ -71,8 +78,41 @@ def run(url: str, db, children: int) -> dict[str, float]:  # type: ignore[no-unt
         began = time.perf_counter()
         services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True}, "bench")
         times["complete"].append(time.perf_counter() - began)
+    times.update(_outbound(rt, children))
     clock.install(None)
-    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+    medians = {k: statistics.median(v) * 1000 for k, v in times.items() if k != "deliver"}
+    return {**medians, "deliveries_per_s": len(times["deliver"]) / sum(times["deliver"])}
+
+
+class _Instant:
+    def post(self, outgoing: Outgoing) -> PostResult:
+        return PostResult(204)
+
+
+def _outbound(rt, children: int) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+    from engine.services.outbox import EVENT_TYPES
+
+    sub = services.add_subscription(rt, "https://receiver.example/hooks", list(EVENT_TYPES), "bench")
+    times: dict[str, list[float]] = {"subscribed": [], "unsubscribed": [], "deliver": []}
+    start = {k: v for k, v in PPM_PAYLOAD.items() if k != "team"} | {"looked_after_date": "2026-12-18"}
+    for n in range(children):
+        for series, active in (("subscribed", True), ("unsubscribed", False)):
+            services.update_subscription(rt, sub["id"], "bench", active=active)
+            ref = f"OB-{series[0]}-{n}"
+            services.start_case(rt, "ppm_to_adm", ref, start, "bench", team="north")
+            [review] = services.list_tasks(rt, ref=ref)
+            began = time.perf_counter()
+            services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True},
+                                   "bench")  # fmt: skip
+            times[series].append(time.perf_counter() - began)
+    services.update_subscription(rt, sub["id"], "bench", active=True)
+    while True:
+        began = time.perf_counter()
+        done = services.deliver_webhooks(rt, _Instant(), "bench", NOW)["webhooks_delivered"]
+        if not done:
+            break
+        times["deliver"].extend([(time.perf_counter() - began) / done] * done)
+    return times
 
 
 def report(name: str, medians: dict[str, float]) -> None:
@@ -82,6 +122,11 @@ def report(name: str, medians: dict[str, float]) -> None:
           f"complete_task {medians['complete']:.1f} ms (medians)")  # fmt: skip
     print(f"{name}: ratio_message_to_complete={ratio:.2f} ratio_start_to_complete="
           f"{medians['start'] / medians['complete']:.2f} events_per_s={per_s:.0f}")  # fmt: skip
+    print(
+        f"{name}: complete_task subscribed {medians['subscribed']:.1f} ms, unsubscribed "
+        f"{medians['unsubscribed']:.1f} ms: ratio_subscribed_complete="
+        f"{medians['subscribed'] / medians['unsubscribed']:.2f} deliveries_per_s={medians['deliveries_per_s']:.0f}"
+    )
 
 
 def main() -> None:
