@@ -337,7 +337,8 @@ pages = FlaskBlueprint("api_pages", __name__, url_prefix=PREFIX)  # the human pa
 def docs() -> str:
     """The OpenAPI document as a page (no scripts from elsewhere: it renders here, offline)."""
     spec = _api().spec.to_dict()
-    return render_template("api_docs.html", spec=spec, scopes=SCOPES)
+    answers = {str(code): text for code, text in _ERRORS.items()} | {"default": "any other error, in the same shape"}
+    return render_template("api_docs.html", spec=spec, scopes=SCOPES, answers=answers)
 
 
 def _api() -> PathwaysApi:
