@@ -609,7 +609,7 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @_friendly
 def worker(ctx: click.Context, once: bool, interval: float | None, now_text: str | None) -> None:
-    """Run the worker: due timers, escalations and email, every TIMER_POLL_SECONDS."""
+    """Run the worker: stored events, due timers, escalations, email and webhooks, every TIMER_POLL_SECONDS."""
     from dataclasses import replace
 
     from engine import clock
