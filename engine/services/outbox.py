@@ -22,11 +22,16 @@ _CACHE = "pathways.subscribers"
 
 
 def subscribers(session: Session, event_type: str) -> list[int]:
-    """Active subscriptions wanting ``event_type``: read once per transaction."""
+    """Active subscriptions wanting ``event_type``: read once per transaction.
+
+    Without autoflush: flushing the caller's pending rows here, before the case row is updated,
+    would turn a lost race on a case into a unique-key error instead of the optimistic-lock
+    Conflict the services report."""
     wanted = session.info.get(_CACHE)
     if wanted is None:
-        rows = session.execute(select(Subscription.id, Subscription.event_types).where(Subscription.active.is_(True)))
-        wanted = _by_type(list(rows))
+        query = select(Subscription.id, Subscription.event_types).where(Subscription.active.is_(True))
+        with session.no_autoflush:
+            wanted = _by_type(list(session.execute(query)))
         session.info[_CACHE] = wanted
     return list(wanted.get(event_type, []))
 
