@@ -44,3 +44,17 @@ def test_simultaneous_completions_one_wins_one_conflicts(rt, now, is_postgres):
         case = services.show_case(rt, ref)
         assert sorted(t["element"] for t in case["open_tasks"]) == ["Task_AppointIRO", "Task_Visit"]
         assert [e["action"] for e in case["audit"]].count("task.completed") == 1
+
+
+def test_with_a_subscriber_the_loser_of_a_race_sends_nothing(rt, now, is_postgres):
+    """The outbox is written in the case's transaction: the losing completion's events vanish with it."""
+    sub = services.add_subscription(rt, "https://lcs.example.gov.uk/hooks", ["task.created"], "admin")
+    load(rt, "review_cycle.bpmn")
+    rounds = 60 if is_postgres else 10
+    for i in range(rounds):
+        ref = f"CH-{i}"
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw")
+        task_id = services.list_tasks(rt, ref=ref)[0]["id"]
+        assert _race(rt, task_id) == ["conflict", "ok"], f"round {i}"
+    # per case: the first step, then the two the winner opened
+    assert services.show_subscription(rt, sub["id"])["deliveries"] == {"pending": rounds * 3}
