@@ -24,6 +24,15 @@ def _admins_only() -> None:
         raise NotAllowed("only administrators see the events received from case-management systems")
 
 
+def _page_items(found: dict, endpoint: str, **args: object) -> list[dict]:
+    """GOV.UK pagination links for a paged list (none for one page, or too many to list)."""
+    pages = -(-found["total"] // found["per_page"])
+    if not 1 < pages <= 20:
+        return []
+    return [{"number": n, "href": url_for(endpoint, **args, page=n), "current": n == found["page"]}
+            for n in range(1, pages + 1)]  # fmt: skip
+
+
 @blueprint.get("/admin/events")
 @login_required
 def events() -> str:
@@ -34,9 +43,7 @@ def events() -> str:
     ref = (request.args.get("ref") or "").strip() or None
     page = request.args.get("page", 1, type=int) or 1
     found = services.list_events(rt, status=status, child_ref=ref, page=page, per_page=50)
-    pages = -(-found["total"] // found["per_page"])
-    page_items = [{"number": n, "href": url_for("admin.events", status=status, ref=ref, page=n),
-                   "current": n == found["page"]} for n in range(1, pages + 1)] if 1 < pages <= 20 else []  # fmt: skip
+    page_items = _page_items(found, "admin.events", status=status, ref=ref)
     status_items = [{"value": "", "text": "Any status"}] + [
         {"value": k, "text": v, "selected": k == status} for k, v in STATUS_LABELS.items()
     ]
@@ -111,10 +118,7 @@ def _subscription_page(subscription_id: int, secret: str | None = None, created:
     status = status if status in DELIVERY_LABELS else None
     page = request.args.get("page", 1, type=int) or 1
     found = services.list_deliveries(rt, subscription_id, status=status, page=page, per_page=25)
-    pages = -(-found["total"] // found["per_page"])
-    page_items = [{"number": n, "href": url_for("admin.subscription", subscription_id=subscription_id, status=status,
-                                                page=n), "current": n == found["page"]}
-                  for n in range(1, pages + 1)] if 1 < pages <= 20 else []  # fmt: skip
+    page_items = _page_items(found, "admin.subscription", subscription_id=subscription_id, status=status)
     return render_template("admin_subscription.html", sub=services.show_subscription(rt, subscription_id),
                            found=found, labels=DELIVERY_LABELS, status=status, page_items=page_items, secret=secret,
                            created=created)  # fmt: skip

@@ -328,3 +328,14 @@ def test_two_workers_deliver_each_message_exactly_once(rt, now, is_postgres):
     ids = [headers["webhook-id"] for _, headers, _ in receiver.got]
     assert len(ids) == len(set(ids)) == cases
     assert services.show_subscription(rt, sub["id"])["deliveries"] == {"delivered": cases}
+
+
+def test_the_delivery_log_is_paged(rt, app):
+    from tests.webclient import PPM_START, Staff
+
+    sub = _subscribe(rt, "task.created")
+    for n in range(30):
+        services.start_case(rt, "ppm_to_adm", f"CH-77{n:02d}", PPM_START, "sw.alice", team="north")
+    page = Staff(app, "admin.ash").get(f"/admin/subscriptions/{sub['id']}?page=2").text
+    assert "govuk-pagination" in page and f"/admin/subscriptions/{sub['id']}?page=1" in page
+    assert page.count('<tr class="govuk-table__row" id="delivery-') == 5  # 30 deliveries, 25 a page
