@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import clock
-from webhooks.signing import sign
+from webhooks.signing import signature
 
 PPM_PAYLOAD = {"date_of_birth": "2020-03-01", "in_care_proceedings": False, "team": "north"}
 
@@ -26,6 +26,6 @@ def signed(secret: str | list[str], body: dict[str, Any] | bytes, msg_id: str | 
     msg_id = msg_id or f"msg_{uuid.uuid4().hex[:16]}"
     stamp = int((at or clock.utcnow()).timestamp())
     secrets = [secret] if isinstance(secret, str) else secret
-    signature = " ".join(sign(s, msg_id, stamp, raw) for s in secrets)
-    return raw, {"webhook-id": msg_id, "webhook-timestamp": str(stamp), "webhook-signature": signature,
+    return raw, {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
+                 "webhook-signature": signature(secrets, msg_id, stamp, raw),
                  "content-type": "application/json"}  # fmt: skip

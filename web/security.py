@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from engine.domain.access import Person
 from engine.errors import NotFound
 from engine.services import accounts
-from webhooks.http import MACHINE_PATHS
+from webhooks.http import is_machine_path
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
@@ -53,7 +53,7 @@ def check_csrf() -> None:
     """Every state-changing request carries the session's token (form field or X-CSRF-Token header)."""
     if request.method in SAFE_METHODS or request.endpoint == "static":
         return
-    if request.path.startswith(MACHINE_PATHS):  # signed (webhooks) or token-authenticated (API): no cookies
+    if is_machine_path(request.path):  # signed (webhooks) or token-authenticated (API): no cookies
         return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""

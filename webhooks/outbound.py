@@ -13,13 +13,13 @@ import urllib.request
 
 from engine import clock
 from engine.services.subscriptions import Outgoing, PostResult
-from webhooks.signing import sign
+from webhooks.signing import signature
 
 USER_AGENT = "PermanencePathways-Webhooks/1"
 
 
 def signed_headers(outgoing: Outgoing, timestamp: int) -> dict[str, str]:
-    signatures = " ".join(sign(secret, outgoing.msg_id, timestamp, outgoing.body) for secret in outgoing.secrets)
+    signatures = signature(outgoing.secrets, outgoing.msg_id, timestamp, outgoing.body)
     return {"webhook-id": outgoing.msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signatures,
             "Content-Type": "application/json", "User-Agent": USER_AGENT}  # fmt: skip
 

@@ -38,9 +38,9 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, msg_id, timestamp, body)}  # fmt: skip
+def signature(secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value signed with every secret given (space-separated), as during a rotation."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets)
 
 
 def verify(

@@ -44,10 +44,6 @@ def _by_type(rows: list[Any]) -> dict[str, list[int]]:
     return found
 
 
-def forget_subscribers(session: Session) -> None:
-    session.info.pop(_CACHE, None)
-
-
 def emit(
     session: Session,
     event_type: str,
