@@ -21,6 +21,7 @@ class Settings:
     mail_dir: Path = Path("var/mail")
     mail_from: str = "permanence-pathways@pathways.local"
     stuck_after_working_days: int = 10  # managers' list: a case with no progress for this long is stuck
+    min_timer_cycle_seconds: int = 3600  # a repeating timer (timeCycle) may not repeat more often than this
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -35,6 +36,7 @@ class Settings:
             "mail_dir": Path(os.environ.get("MAIL_DIR", "var/mail")),
             "mail_from": os.environ.get("MAIL_FROM", "permanence-pathways@pathways.local"),
             "stuck_after_working_days": int(os.environ.get("STUCK_AFTER_WORKING_DAYS", "10")),
+            "min_timer_cycle_seconds": int(os.environ.get("MIN_TIMER_CYCLE_SECONDS", "3600")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

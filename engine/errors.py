@@ -53,3 +53,15 @@ class DefinitionInvalid(PathwaysError):
 
 class UnsafeExpression(DefinitionInvalid):
     """The expression uses something diagrams may not use."""
+
+
+class BudgetExceeded(PathwaysError):
+    """A diagram expression ran out of its time or memory budget."""
+
+
+class ExpressionTimeout(BudgetExceeded, TimeoutError):
+    """A diagram expression ran out of its CPU time budget."""
+
+
+class ExpressionMemory(BudgetExceeded, MemoryError):
+    """A diagram expression ran out of its memory budget."""

@@ -7,11 +7,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, redirect, render_template, request, url_for
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from engine.errors import Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
+from engine.errors import BudgetExceeded, Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.services._common import jsonable
 from web import security
 from webhooks.http import is_machine_path, json_error
@@ -65,14 +66,31 @@ def _globals() -> dict[str, Any]:
     }
 
 
-_STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, InvalidInput: 400}
+_STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, InvalidInput: 400, BudgetExceeded: 503}
 _TITLES = {400: "There is a problem", 401: "Sign in", 403: "You cannot see this page", 404: "Page not found",
            409: "Someone else changed this", 413: "That is too large",
-           500: "Sorry, there is a problem with the service"}  # fmt: skip
+           500: "Sorry, there is a problem with the service", 503: "The service is busy"}  # fmt: skip
+RETRY_AFTER_S = 30
+_UNAVAILABLE = ("Nothing was saved: the service cannot reach its database just now. "
+                "Try again in a minute; what you typed is still in your browser's back button.")  # fmt: skip
 
 
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("error.html", title=_TITLES.get(status, "There is a problem"), message=message), status
+def _error_page(status: int, message: str) -> Response | tuple[str, int]:
+    page = render_template("error.html", title=_TITLES.get(status, "There is a problem"), message=message)
+    if status != 503:
+        return page, status
+    response = Response(page, status=503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _answer(status: int, message: str, **details: Any) -> Response | tuple[str, int]:
+    if not is_machine_path(request.path):
+        return _error_page(status, message)
+    response = json_error(status, message, **details)
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 class IdConverter(IntegerConverter):
@@ -96,9 +114,14 @@ def install(app: Flask) -> None:
     @app.errorhandler(PathwaysError)
     def pathways_error(exc: PathwaysError) -> Response | tuple[str, int]:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-        if is_machine_path(request.path):
-            return json_error(status, exc.message, **jsonable(exc.details))
-        return _error_page(status, exc.message)
+        return _answer(status, exc.message, **jsonable(exc.details))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unreachable(exc: Exception) -> Response | tuple[str, int]:
+        """The database is down or restarting: 503 with Retry-After, not a 500 (issue 15)."""
+        app.logger.warning("event=database_unavailable error=%s", type(getattr(exc, "orig", exc)).__name__)
+        return _answer(503, _UNAVAILABLE)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:

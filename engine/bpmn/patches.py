@@ -14,6 +14,10 @@ pinned in pyproject.toml because these touch module internals.
 3. A ``timeDate`` expression must return an ISO string. We also accept a ``date`` (the deadline
    passes at the end of that day in London: engine.calendar.end_of_day) or an aware datetime,
    and store the due instant as UTC ISO, which ``waiting_events()`` then reports.
+5. A repeating timer (``timeCycle``) fires once per check while its next time has passed, so
+   ``R/PT0S`` fires without end and hung the process holding the case's row lock (issue 15).
+   Validation refuses cycles shorter than an hour; here a case's cycles fire at most
+   ``MAX_CYCLE_FIRINGS`` times per run of the engine (one sweep), the rest waiting for the next.
 """
 
 from __future__ import annotations
@@ -65,6 +69,18 @@ def _time_date_has_fired(self: Any, my_task: Any) -> bool:
 
 
 _applied = False
+MAX_CYCLE_FIRINGS = 10
+_cycle_complete = timer.CycleTimerEventDefinition.cycle_complete
+
+
+def _capped_cycle_complete(self: Any, my_task: Any) -> bool:
+    top = my_task.workflow.top_workflow
+    fired = getattr(top, "pp_cycle_firings", 0)
+    if fired >= MAX_CYCLE_FIRINGS:
+        return False
+    ready = bool(_cycle_complete(self, my_task))
+    top.pp_cycle_firings = fired + ready
+    return ready
 
 
 _camunda_update_task_data = camunda_events.MessageEventDefinition.update_task_data
@@ -85,5 +101,6 @@ def apply() -> None:
     timer.datetime = _ClockDatetime  # type: ignore[misc]
     timer.TimerEventDefinition.get_datetime = staticmethod(_get_datetime)  # type: ignore[method-assign]
     timer.TimeDateEventDefinition.has_fired = _time_date_has_fired  # type: ignore[method-assign]
+    timer.CycleTimerEventDefinition.cycle_complete = _capped_cycle_complete  # type: ignore[method-assign]
     camunda_events.MessageEventDefinition.update_task_data = _merge_message_values  # type: ignore[method-assign]
     _applied = True

@@ -9,11 +9,16 @@ Design notes (measured in shared/research/spiffworkflow-3.2.md):
   case lives for years; its history lives in our own task, deadline and audit rows instead.
 - Errors inside scripts and expressions are returned as ``StepError`` values, never raised
   into the caller: the service puts that one case into ``error``.
+- Except an expression running out of its CPU or memory budget (engine.bpmn.scripting): that is
+  raised as ``BudgetExceeded`` so nothing half-done is kept, and ``attempt`` runs the step again
+  on a fresh copy of the saved state. Only after ``BUDGET_TRIES`` overruns in a row is it the
+  case's error (issue 15: a cold, busy process put 1 case in 50 into error on the first try).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,7 +40,10 @@ from engine import calendar as cal
 from engine.bpmn import patches
 from engine.bpmn.scripting import RestrictedScriptEngine, calendar_helpers
 from engine.bpmn.xml import parse_bpmn
-from engine.errors import DefinitionInvalid, NotAllowed, NotFound
+from engine.errors import BudgetExceeded, DefinitionInvalid, NotAllowed, NotFound
+
+log = logging.getLogger(__name__)
+BUDGET_TRIES = 3
 
 # Stored with every case: SpiffWorkflow's own format version plus ours (state-only, compacted).
 STATE_FORMAT = "spiff-1.5+pp-1"
@@ -75,6 +83,7 @@ class Engine:
 
     def __init__(self, calendar: cal.WorkingCalendar | None = None) -> None:
         patches.apply()
+        cal.warm()
         self.calendar = calendar or cal.WorkingCalendar()
         self.script_engine = RestrictedScriptEngine(calendar_helpers(lambda: self.calendar))
         self.serializer = _serializer()
@@ -99,9 +108,30 @@ class Engine:
 
     # --- instances ---------------------------------------------------------------------
     def start(self, spec: tuple[Any, dict], data: dict[str, Any]) -> tuple[BpmnWorkflow, StepResult]:
-        workflow = BpmnWorkflow(spec[0], spec[1], script_engine=self.script_engine)
-        workflow.task_tree.data.update(data)
-        return workflow, self.advance(workflow)
+        def fresh() -> BpmnWorkflow:
+            workflow = BpmnWorkflow(spec[0], spec[1], script_engine=self.script_engine)
+            workflow.task_tree.data.update(data)
+            return workflow
+
+        return self.attempt(fresh, self.advance)
+
+    def attempt(
+        self, fresh: Callable[[], BpmnWorkflow], step: Callable[[BpmnWorkflow], StepResult], tries: int = BUDGET_TRIES
+    ) -> tuple[BpmnWorkflow, StepResult]:
+        """Run ``step`` on ``fresh()``; an expression over its budget is retried on a new copy.
+
+        A first overrun is a cold cache or a burst of load, never the case's fault; ``tries``
+        overruns in a row (each with a full CPU budget) make the case's error, naming the step."""
+        for number in range(1, tries + 1):
+            workflow = fresh()
+            try:
+                return workflow, step(workflow)
+            except BudgetExceeded as exc:
+                log.warning("event=expression_budget try=%s of=%s element=%s reason='%s'", number, tries,
+                            exc.details.get("element", ""), exc.message)  # fmt: skip
+                last = exc
+        message = f"{last.message} on {tries} tries in a row"
+        return workflow, StepResult(error=StepError(element=last.details.get("element", ""), message=message))
 
     def live(self, workflow: BpmnWorkflow) -> Live:
         """Ready steps, failed steps and case data from one walk of the live tasks."""
@@ -163,6 +193,7 @@ class Engine:
         try:
             workflow.send_event(event)
         except SpiffWorkflowException as exc:
+            _raise_budget(exc)
             return StepResult(error=_step_error(exc))
         return self.advance(workflow)
 
@@ -178,12 +209,16 @@ class Engine:
     def advance(self, workflow: BpmnWorkflow, refresh: bool = False) -> StepResult:
         result = StepResult()
         record = lambda t: result.completed.append(t.task_spec.bpmn_id)  # noqa: E731
+        workflow.pp_cycle_firings = 0  # patches.MAX_CYCLE_FIRINGS counts from here
         try:
             if refresh:
                 workflow.refresh_timers()
             workflow.do_engine_steps(did_complete_task=record)
         except SpiffWorkflowException as exc:
+            _raise_budget(exc)
             result.error = _step_error(exc)
+        except BudgetExceeded:
+            raise
         except Exception as exc:  # an unexpected library failure still stays inside this case
             result.error = StepError(element="", message=f"{type(exc).__name__}: {exc}")
         compact(workflow)
@@ -271,6 +306,15 @@ class Engine:
         workflow = self.serializer.from_dict(dct)
         workflow.script_engine = self.script_engine
         return workflow
+
+
+def _raise_budget(exc: BaseException) -> None:
+    """Re-raise a budget overrun that SpiffWorkflow wrapped (it keeps the original as the context)."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, BudgetExceeded):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        raise BudgetExceeded(cause.message, element=_step_error(exc).element) from cause
 
 
 def _step_error(exc: SpiffWorkflowException) -> StepError:

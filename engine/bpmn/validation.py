@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.bpmn import preview
 from engine.bpmn.definition import FLOW_NODES, DiagramInfo, describe
@@ -37,6 +38,7 @@ _EXPRESSION_PATHS = (
 )
 _EXPRESSION_PROPERTIES = ("due", "not_before")
 RESERVED = ALLOWED_CALLS
+MIN_CYCLE = timedelta(hours=1)
 
 
 def _check(source: str, mode: str, where: str) -> list[str]:
@@ -143,13 +145,34 @@ def _source_problems(info: DiagramInfo) -> list[Problem]:
     return found
 
 
-def _expression_results(env: RestrictedEnvironment, root: etree._Element, info: DiagramInfo) -> list[Problem]:
+def _expression_results(env: RestrictedEnvironment, root: etree._Element, info: DiagramInfo,
+                        min_cycle: timedelta) -> list[Problem]:  # fmt: skip
     _, rows = preview.due_dates(env, root, info, SAMPLE_DAY)
     return [
         Problem(r.element, f"{r.kind} '{r.expression}' does not work out on a sample case: {r.error}")
         for r in rows
         if r.error and not r.error.startswith(UnsafeExpression.__name__)  # already reported by ``problems``
-    ]
+    ] + _cycle_problems(root, rows, min_cycle)
+
+
+def _cycle_problems(root: etree._Element, rows: list[preview.DueDate], minimum: timedelta) -> list[Problem]:
+    """A repeating timer must repeat no more often than ``minimum``: R/PT0S fires without end (issue 15)."""
+    cycles = {
+        (n.getparent().getparent().get("id"), (n.text or "").strip()) for n in root.iterfind(".//bpmn:timeCycle", NS)
+    }
+    found = []
+    for row in rows:
+        if (row.element, row.expression) not in cycles or row.error or not row.due:
+            continue
+        try:
+            _, _, every = TimerEventDefinition.parse_iso_recurring_interval(row.due)
+        except Exception:  # noqa: BLE001 - any parse failure is the same problem for the owner
+            found.append(Problem(row.element, f"timer cycle '{row.due}' is not a repeating interval like R4/P1W"))
+            continue
+        if every < minimum:
+            found.append(Problem(row.element, f"timer cycle '{row.due}' repeats every {every}: the shortest allowed "
+                                              f"is {minimum} (a shorter one fires again and again)"))  # fmt: skip
+    return found
 
 
 def _flow_graph(process: etree._Element) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
@@ -229,6 +252,7 @@ def check_diagram(
     env: RestrictedEnvironment,
     build: Callable[[str, list[tuple[str, bytes]]], Any] | None = None,
     library: dict[str, tuple[str, bytes]] | None = None,
+    min_cycle: timedelta = MIN_CYCLE,
 ) -> tuple[DiagramInfo | None, list[Problem]]:
     """Every problem with one diagram file. ``build(key, files)`` parses in SpiffWorkflow;
     ``library`` maps process ids to (filename, content) of the diagrams this one may call."""
@@ -241,7 +265,7 @@ def check_diagram(
     if not info.key:
         return info, found
     found += _build_problems(content, filename, info, build, library or {})
-    found += _user_task_problems(info) + _source_problems(info) + _expression_results(env, root, info)
+    found += _user_task_problems(info) + _source_problems(info) + _expression_results(env, root, info, min_cycle)
     found += _reach_problems(root) + _layout_problems(root, info)
     return info, list(dict.fromkeys(found))
 

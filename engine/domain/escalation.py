@@ -30,6 +30,7 @@ _RUNGS = (
     ("services_manager", ("services_manager",)),
     ("head_of_service", ("head_of_service",)),
 )
+TOP_LEVEL = len(_RUNGS)  # a step or deadline with this rung raised is fully escalated
 
 
 def parse_intervals(text: str | None) -> tuple[int, int, int]:

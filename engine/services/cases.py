@@ -118,8 +118,9 @@ def _set_status(
             raise NotAllowed(f"case {case.id} is {case.status}; it cannot be {action.split('.')[1]} now")
         before = case.status
         if target is None:  # resume: recompute running / waiting / error from the saved state
-            workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
-            _steps.sync(rt, session, case, workflow, rt.bpmn.advance(workflow, refresh=False), actor)
+            spec = spec_for(rt, session, case.definition)
+            workflow, result = rt.bpmn.attempt(lambda: rt.bpmn.load(spec, case.state), rt.bpmn.advance)
+            _steps.sync(rt, session, case, workflow, result, actor)
         else:
             case.status, case.next_timer_due = target, None
         case.updated_at = clock.utcnow()
@@ -168,11 +169,17 @@ def retry_case(rt: Runtime, ref: str, actor: str, data: dict[str, Any] | None = 
         if case.status != CaseStatus.ERROR:
             raise NotAllowed(f"case {case.id} is {case.status}, not in error: there is nothing to retry")
         refresh_calendar(rt, session)
-        workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
-        if data:
-            rt.bpmn.set_data(workflow, data)
+        spec = spec_for(rt, session, case.definition)
+
+        def fresh() -> Any:
+            workflow = rt.bpmn.load(spec, case.state)
+            if data:
+                rt.bpmn.set_data(workflow, data)
+            return workflow
+
         audit(session, case.id, actor, "case.retried", element=case.error_element, detail=case.error_message,
               after={"data": data or {}})  # fmt: skip
-        _steps.sync(rt, session, case, workflow, rt.bpmn.retry(workflow), actor)
+        workflow, result = rt.bpmn.attempt(fresh, rt.bpmn.retry)
+        _steps.sync(rt, session, case, workflow, result, actor)
         commit(uow)
         return case_view(session, case)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -37,7 +38,14 @@ class Candidate:
 
 def read_candidate(rt: Runtime, filename: str, content: bytes, library: dict[str, tuple[str, bytes]]) -> Candidate:
     # SpiffWorkflow builds each changed definition once more as it is published (_check_builds).
-    info, found = validation.check_diagram(content, filename, rt.bpmn.script_engine.environment, None, library)
+    info, found = validation.check_diagram(
+        content,
+        filename,
+        rt.bpmn.script_engine.environment,
+        None,
+        library,
+        min_cycle=timedelta(seconds=rt.settings.min_timer_cycle_seconds),
+    )
     if found or info is None:
         texts = [str(p) for p in found]
         raise DefinitionInvalid(f"{filename}: " + "; ".join(texts), problems=texts)

@@ -258,6 +258,7 @@ def _start(rt: Runtime, session: Session, rule: Rule, event: Event, actor: str) 
 def _message(rt: Runtime, session: Session, rule: Rule, event: Event, actor: str) -> _Outcome:
     """Send the rule's message to every open case of the child that waits for it."""
     assert rule.message is not None
+    message = rule.message
     cases = session.scalars(
         select(Case).where(Case.ref == event.child_ref, Case.status.in_(
             (CaseStatus.RUNNING, CaseStatus.WAITING, CaseStatus.SUSPENDED))).order_by(Case.id)
@@ -265,7 +266,8 @@ def _message(rt: Runtime, session: Session, rule: Rule, event: Event, actor: str
     delivered: list[int] = []
     refused: list[str] = []
     for case in cases:
-        workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
+        spec = spec_for(rt, session, case.definition)
+        workflow = rt.bpmn.load(spec, case.state)
         element_id = rt.bpmn.waiting_messages(workflow).get(rule.message)
         if element_id is None:
             continue
@@ -273,7 +275,10 @@ def _message(rt: Runtime, session: Session, rule: Rule, event: Event, actor: str
             refused.append(f"case {case.id} ({case.key}) waits for it but is suspended")
             continue
         values = _message_values(rt, session, case, workflow, element_id, rule, event)
-        result = rt.bpmn.send_message(workflow, rule.message, values)
+        workflow, result = rt.bpmn.attempt(
+            lambda: rt.bpmn.load(spec, case.state),  # noqa: B023 - both are called before the loop moves on
+            lambda wf: rt.bpmn.send_message(wf, message, values),  # noqa: B023
+        )
         audit(session, case.id, actor, "event.applied", element=element_id,
               detail=f"{event.type} {event.id}: message {rule.message}",
               after={"event": event.id, "type": event.type, "occurred_at": event.occurred_at,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -33,8 +33,14 @@ def validate_diagram(
             refresh_calendar(rt, uow.session)
             known.update(library(uow.session))
     known.update(extra or {})
-    _, found = validation.check_diagram(content, filename, rt.bpmn.script_engine.environment, rt.bpmn.build_spec,
-                                        known)  # fmt: skip
+    _, found = validation.check_diagram(
+        content,
+        filename,
+        rt.bpmn.script_engine.environment,
+        rt.bpmn.build_spec,
+        known,
+        min_cycle=timedelta(seconds=rt.settings.min_timer_cycle_seconds),
+    )
     return found
 
 

@@ -145,9 +145,10 @@ def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expect
         info = element(case.definition, task.element)
         values = forms.validate(info.form if info else [], data)
         refresh_calendar(rt, session)
-        workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
-        declared = [f.id for f in info.form] if info else []
-        result = rt.bpmn.complete(workflow, task.spiff_id, values, declared)
+        spec, declared = spec_for(rt, session, case.definition), [f.id for f in info.form] if info else []
+        workflow, result = rt.bpmn.attempt(
+            lambda: rt.bpmn.load(spec, case.state), lambda wf: rt.bpmn.complete(wf, task.spiff_id, values, declared)
+        )
         task.status, task.completed_by, task.completed_at = TaskStatus.COMPLETED, user, clock.utcnow()
         task.data = jsonable(values)
         audit(session, case.id, user, "task.completed", element=task.element, detail=task.title,

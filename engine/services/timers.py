@@ -19,27 +19,29 @@ log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
 
 
-def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 200) -> dict[str, int]:
+def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 20) -> dict[str, int]:
     """Fire every timer due at ``now`` (default: the clock), earliest first, a claimed batch at a time.
 
     Each batch is claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so workers take disjoint
     batches; each case fires in its own savepoint, so one broken case never stops the sweep. A timer
     that fires more than an hour after it fell due (the worker was down) is recorded as late.
+    A case fires once per sweep: one whose repeating timer is still due after
+    ``patches.MAX_CYCLE_FIRINGS`` firings goes on in the next sweep, never round this loop again.
     """
     at = clock.require_aware(now, "--now") if now is not None else clock.utcnow()
-    fired, failed_ids = 0, set[int]()
+    fired_ids, failed_ids = set[int](), set[int]()
     with clock.frozen(at):
         while True:
-            done, failed = _fire_batch(rt, at, batch, failed_ids)
-            fired += done
+            done, failed = _fire_batch(rt, at, batch, fired_ids | failed_ids)
+            fired_ids |= done
             failed_ids |= failed
-            if done + len(failed) == 0:
+            if len(done) + len(failed) == 0:
                 break
         breached = mark_breached_deadlines(rt, at)
-    return {"cases_fired": fired, "cases_failed": len(failed_ids), "deadlines_breached": breached}
+    return {"cases_fired": len(fired_ids), "cases_failed": len(failed_ids), "deadlines_breached": breached}
 
 
-def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> tuple[int, set[int]]:
+def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> tuple[set[int], set[int]]:
     """Fast path: the whole batch in one transaction (writes batched). If anything fails, the batch is
     rolled back and redone case by case in savepoints, so the broken case is isolated and skipped."""
     try:
@@ -49,7 +51,7 @@ def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> tuple[
         return _fire_claimed(rt, at, batch, skip, isolate=True)
 
 
-def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate: bool) -> tuple[int, set[int]]:
+def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate: bool) -> tuple[set[int], set[int]]:
     with rt.uow() as uow:
         session = uow.session
         query = (
@@ -64,16 +66,16 @@ def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate
         cases = list(session.scalars(query))
         refresh_calendar(rt, session)
         rows = _steps.preload(session, [c.id for c in cases])
-        fired, failed = 0, set()
+        fired, failed = set[int](), set[int]()
         for case in cases:
             if not isolate:
                 _fire(rt, session, case, at, rows[case.id])
-                fired += 1
+                fired.add(case.id)
                 continue
             try:
                 with session.begin_nested():
                     _fire(rt, session, case, at, rows[case.id])
-                fired += 1
+                fired.add(case.id)
             except Exception:  # one broken case must not block the sweep
                 failed.add(case.id)
                 log.exception("event=timer_failed case=%s key=%s", case.ref, case.key)
@@ -82,9 +84,8 @@ def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate
 
 
 def _fire(rt: Runtime, session: Session, case: Case, at: datetime, rows: _steps._Rows) -> None:
-    workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
-    due = case.next_timer_due
-    result = rt.bpmn.fire_timers(workflow)
+    spec, due = spec_for(rt, session, case.definition), case.next_timer_due
+    workflow, result = rt.bpmn.attempt(lambda: rt.bpmn.load(spec, case.state), rt.bpmn.fire_timers)
     late = due is not None and (at - due).total_seconds() > 3600
     elements = [e for e in result.completed if e]
     audit(session, case.id, SYSTEM, "timer.fired", detail=f"due {due.isoformat() if due else '?'}"
@@ -95,13 +96,24 @@ def _fire(rt: Runtime, session: Session, case: Case, at: datetime, rows: _steps.
              ",".join(elements) or "-", due.isoformat() if due else "?", str(late).lower())  # fmt: skip
 
 
-def mark_breached_deadlines(rt: Runtime, at: datetime) -> int:
-    """Running deadlines whose day has passed (London time) become breached, once, audited."""
+def mark_breached_deadlines(rt: Runtime, at: datetime, batch: int = 100) -> int:
+    """Running deadlines whose day has passed (London time) become breached, once, audited.
+
+    A short transaction per ``batch`` (row locks held briefly, ``SKIP LOCKED`` between workers)."""
+    total = 0
+    while done := _mark_breached_batch(rt, at, batch):
+        total += done
+    return total
+
+
+def _mark_breached_batch(rt: Runtime, at: datetime, batch: int) -> int:
     today = at.astimezone(clock.LONDON).date()
     with rt.uow() as uow:
         query = (
             select(Deadline)
             .where(Deadline.status == DeadlineStatus.RUNNING, Deadline.due_date < today)
+            .order_by(Deadline.id)
+            .limit(batch)
             .with_for_update(skip_locked=True)
         )
         rows = list(uow.session.scalars(query))

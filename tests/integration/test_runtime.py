@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -104,3 +105,42 @@ def test_script_errors_are_returned_not_raised(engine, diagrams, now):
     assert engine.retry(wf).error is None
     assert _ready(engine, wf) == ["Task_Record"]
     assert engine.data(wf)["ratio"] == 2
+
+
+class _Divisor:
+    """Divides 10 by 2, spending ``burn`` seconds of CPU time in library code on the first ``slow`` calls."""
+
+    def __init__(self, slow: int, burn: float = 0.3) -> None:
+        self.slow, self.burn, self.calls = slow, burn, 0
+
+    def __rtruediv__(self, other: float) -> float:
+        self.calls += 1
+        if self.calls <= self.slow:
+            until = time.thread_time() + self.burn
+            while time.thread_time() < until:
+                pass
+        return other / 2
+
+
+def test_an_expression_over_its_budget_once_is_retried_not_an_error(diagrams, now):
+    """A cold cache or a burst of load is never the case's fault: the step runs again on a fresh copy."""
+    engine = Engine()
+    engine.script_engine.environment.time_limit = 0.1
+    spec = _spec(engine, diagrams, "test_broken_script", "broken_script.bpmn")
+    divisor = _Divisor(slow=1)
+    wf, result = engine.start(spec, {"divisor": divisor, "today_marker": date(2027, 3, 1)})
+    assert result.error is None
+    assert divisor.calls == 2
+    assert _ready(engine, wf) == ["Task_Record"]
+    assert engine.data(wf)["ratio"] == 5
+
+
+def test_an_expression_over_its_budget_every_time_is_the_cases_error_after_three_tries(diagrams, now):
+    engine = Engine()
+    engine.script_engine.environment.time_limit = 0.1
+    spec = _spec(engine, diagrams, "test_broken_script", "broken_script.bpmn")
+    divisor = _Divisor(slow=99)
+    _, result = engine.start(spec, {"divisor": divisor})
+    assert divisor.calls == 3
+    assert result.error is not None and result.error.element == "Script_Divide"
+    assert "CPU time on 3 tries in a row" in result.error.message
