@@ -28,7 +28,8 @@ db: install
 # Web app on http://$(HOST):$(PORT) in the foreground; the worker beside it, stopped with it.
 run: db node_modules/.package-lock.json
 	@echo "Permanence Pathways: http://$(HOST):$(PORT)  (Ctrl-C stops the web app and the worker)"
-	@$(BIN)/pathways worker & worker=$$!; \
+	@export ALLOW_LOCAL_SUBSCRIPTIONS=$${ALLOW_LOCAL_SUBSCRIPTIONS:-1}; \
+	$(BIN)/pathways worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/pathways serve --host $(HOST) --port $(PORT)
 

@@ -22,6 +22,11 @@ class Settings:
     mail_from: str = "permanence-pathways@pathways.local"
     stuck_after_working_days: int = 10  # managers' list: a case with no progress for this long is stuck
     min_timer_cycle_seconds: int = 3600  # a repeating timer (timeCycle) may not repeat more often than this
+    session_hours: int = 8  # a signed-in session ends this long after sign-in, however active
+    session_idle_minutes: int = 60  # ... or after this long without a request
+    event_future_skew_minutes: int = 60  # a case-system event dated further ahead than this is refused
+    allow_local_subscriptions: bool = False  # development only: webhook subscriptions to this machine
+    outbox_lease_seconds: int = 120  # an email or webhook claimed by a worker is its own this long, renewed per item
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -37,6 +42,11 @@ class Settings:
             "mail_from": os.environ.get("MAIL_FROM", "permanence-pathways@pathways.local"),
             "stuck_after_working_days": int(os.environ.get("STUCK_AFTER_WORKING_DAYS", "10")),
             "min_timer_cycle_seconds": int(os.environ.get("MIN_TIMER_CYCLE_SECONDS", "3600")),
+            "session_hours": int(os.environ.get("SESSION_HOURS", "8")),
+            "session_idle_minutes": int(os.environ.get("SESSION_IDLE_MINUTES", "60")),
+            "event_future_skew_minutes": int(os.environ.get("EVENT_FUTURE_SKEW_MINUTES", "60")),
+            "allow_local_subscriptions": os.environ.get("ALLOW_LOCAL_SUBSCRIPTIONS", "") in ("1", "true", "yes"),
+            "outbox_lease_seconds": int(os.environ.get("OUTBOX_LEASE_SECONDS", "120")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -378,6 +378,51 @@ def users_list(ctx: click.Context, team: str | None, as_json: bool) -> None:
                                               for u in rs) or "no users")  # fmt: skip
 
 
+@users.command("password")
+@click.argument("username")
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def users_password(ctx: click.Context, username: str, actor: str) -> None:
+    """Set a new password (asked for, or PATHWAYS_PASSWORD); every session of the account ends."""
+    import os
+
+    from engine.services import accounts
+
+    password = os.environ.get("PATHWAYS_PASSWORD") or click.prompt("Password", hide_input=True,
+                                                                    confirmation_prompt=True)  # fmt: skip
+    ended = accounts.set_password(_runtime(ctx), username, password, actor)
+    click.echo(f"password changed for {username}; {ended} session(s) ended")
+
+
+@users.command("signout")
+@click.argument("username")
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def users_signout(ctx: click.Context, username: str, actor: str) -> None:
+    """End every session of USERNAME now (a lost laptop, a person leaving)."""
+    from engine.services import staff_sessions
+
+    ended = staff_sessions.revoke_sessions(_runtime(ctx), username, actor)
+    click.echo(f"{ended} session(s) of {username} ended")
+
+
+@users.command("sessions")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def users_sessions(ctx: click.Context, username: str, as_json: bool) -> None:
+    """USERNAME's sessions, newest first: when each started, was last used, ends, or was ended and why."""
+    from engine.services import staff_sessions
+
+    rows = staff_sessions.list_sessions(_runtime(ctx), username)
+    _emit(rows, as_json, lambda rs: "\n".join(
+        f"{r['started'][:16]}  last {r['last_seen'][:16]}  "
+        + (f"ended {r['revoked'][:16]}: {r['reason']}" if r["revoked"] else f"live until {r['ends'][:16]}")
+        for r in rs) or "no sessions")  # fmt: skip
+
+
 @users.command("demo")
 @click.pass_context
 def users_demo(ctx: click.Context) -> None:
@@ -616,8 +661,7 @@ def worker(ctx: click.Context, once: bool, interval: float | None, now_text: str
     from worker import run, tick
 
     if now_text:
-        frozen = clock.require_aware(_parse_now(now_text), "--now")
-        clock.install(lambda: frozen)
+        clock.install(drill_clock(clock.require_aware(_parse_now(now_text), "--now")))
     rt = _runtime(ctx)
     if interval:
         rt.settings = replace(rt.settings, timer_poll_seconds=interval)
@@ -626,6 +670,13 @@ def worker(ctx: click.Context, once: bool, interval: float | None, now_text: str
         click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
         return
     run(rt)
+
+
+def drill_clock(start: datetime, real: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Callable[[], datetime]:
+    """``--now``: the drill's time starts at ``start`` and moves on with real time, so a lease a drill
+    grants runs out in drill time as it would in life (a frozen clock kept leased email pending for ever)."""
+    began = real()
+    return lambda: start + (real() - began)
 
 
 def _parse_now(text: str) -> datetime:

@@ -22,6 +22,7 @@ from engine.persistence.models import Base
 
 DIAGRAMS = Path(__file__).parent / "diagrams"
 START = datetime(2026, 12, 18, 9, 0, tzinfo=UTC)
+TEST_SETTINGS = {"allow_local_subscriptions": True}  # receivers in tests listen on loopback
 
 
 def pytest_report_header() -> str:
@@ -60,7 +61,7 @@ def rt(database_template: dict, tmp_path: Path) -> Iterator[Runtime]:
     if database_template["kind"] == "sqlite":
         path = tmp_path / "pathways.db"
         shutil.copy(database_template["template"], path)
-        runtime = bootstrap(Settings(database_url=f"sqlite:///{path}", mail_dir=tmp_path / "mail"))
+        runtime = bootstrap(Settings(database_url=f"sqlite:///{path}", mail_dir=tmp_path / "mail", **TEST_SETTINGS))
         yield runtime
         runtime.db.dispose()
         return
@@ -68,7 +69,9 @@ def rt(database_template: dict, tmp_path: Path) -> Iterator[Runtime]:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    yield bootstrap(Settings(database_url=database_template["url"], mail_dir=tmp_path / "mail"), db=engine)
+    yield bootstrap(
+        Settings(database_url=database_template["url"], mail_dir=tmp_path / "mail", **TEST_SETTINGS), db=engine
+    )
 
 
 @pytest.fixture
@@ -108,12 +111,16 @@ def load(rt: Runtime, *names: str) -> None:
 def app(rt: Runtime, now: clock.SettableClock, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The web app on the test database, with the workflows and the demo users (one per role)."""
     import functools
+    from dataclasses import replace
 
     from engine.services import accounts
     from tests.scenario import publish_workflows
     from web import create_app
 
     monkeypatch.setattr(accounts, "hash_password", functools.lru_cache(accounts.hash_password))  # one hash: fast
+    # Pathway tests move the injected clock on by weeks with the same people signed in: sessions last
+    # as long as the test here (tests/integration/test_web_sessions.py puts the real limits back).
+    monkeypatch.setattr(rt, "settings", replace(rt.settings, session_hours=24 * 3650, session_idle_minutes=10**7))
     publish_workflows(rt)
     accounts.ensure_demo_users(rt)
     return create_app({"SECRET_KEY": "test-secret", "TESTING": True}, runtime=rt)

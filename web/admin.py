@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from engine import services
 from engine.errors import InvalidInput, NotAllowed
 from engine.services import inbound
-from web import security
+from web import inputs, security
 from web.security import login_required
 
 blueprint = Blueprint("admin", __name__)
@@ -41,7 +41,7 @@ def events() -> str:
     status = request.args.get("status") or None
     status = status if status in inbound.STATUSES else None
     ref = (request.args.get("ref") or "").strip() or None
-    page = request.args.get("page", 1, type=int) or 1
+    page = inputs.page_number(request.args.get("page"))
     found = services.list_events(rt, status=status, child_ref=ref, page=page, per_page=50)
     page_items = _page_items(found, "admin.events", status=status, ref=ref)
     status_items = [{"value": "", "text": "Any status"}] + [
@@ -116,7 +116,7 @@ def _subscription_page(subscription_id: int, secret: str | None = None, created:
     rt = security.runtime()
     status = request.args.get("status") or None
     status = status if status in DELIVERY_LABELS else None
-    page = request.args.get("page", 1, type=int) or 1
+    page = inputs.page_number(request.args.get("page"))
     found = services.list_deliveries(rt, subscription_id, status=status, page=page, per_page=25)
     page_items = _page_items(found, "admin.subscription", subscription_id=subscription_id, status=status)
     return render_template("admin_subscription.html", sub=services.show_subscription(rt, subscription_id),

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from engine.domain.events import CHILD_REF
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.services import inbound
 from engine.services.outbox import EVENT_TYPES
@@ -54,7 +55,8 @@ class Error(Schema):
 
 # --- cases ------------------------------------------------------------------------------------
 
-REF = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9/_-]{1,39}$", error="a case reference like CH-1001 (no names)")
+# the one child-reference rule, the engine's and the webhooks' (engine.domain.events.CHILD_REF)
+REF = validate.Regexp(CHILD_REF, error="a case reference like CH-1001: letters, digits and . _ / - (no names)")
 
 
 class CaseQuery(PageQuery):

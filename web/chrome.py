@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from engine.errors import BudgetExceeded, Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.services._common import jsonable
-from web import security
+from web import inputs, security
 from webhooks.http import is_machine_path, json_error
 
 LONDON = ZoneInfo("Europe/London")
@@ -84,10 +84,10 @@ def _error_page(status: int, message: str) -> Response | tuple[str, int]:
     return response
 
 
-def _answer(status: int, message: str, **details: Any) -> Response | tuple[str, int]:
+def _answer(status: int, message: str, details: dict[str, Any] | None = None) -> Response | tuple[str, int]:
     if not is_machine_path(request.path):
         return _error_page(status, message)
-    response = json_error(status, message, **details)
+    response = json_error(status, message, **(details or {}))
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
@@ -105,6 +105,7 @@ class IdConverter(IntegerConverter):
 def install(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     app.before_request(security.refuse_nul)
+    app.before_request(inputs.refuse_deep_json)
     app.before_request(security.load_person)
     app.before_request(security.check_csrf)
     app.after_request(security.secure_headers)
@@ -114,7 +115,7 @@ def install(app: Flask) -> None:
     @app.errorhandler(PathwaysError)
     def pathways_error(exc: PathwaysError) -> Response | tuple[str, int]:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-        return _answer(status, exc.message, **jsonable(exc.details))
+        return _answer(status, exc.message, jsonable(exc.details))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

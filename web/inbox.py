@@ -14,7 +14,7 @@ from engine.domain.access import ROLE_STEPS
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.services import accounts, worklist
 from engine.services.tasks import INBOX_TABS
-from web import security
+from web import inputs, security
 from web.chrome import role_label
 from web.security import login_required
 
@@ -34,10 +34,7 @@ def _filters() -> dict[str, str]:
 
 
 def _page() -> int:
-    try:
-        return max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        return 1
+    return inputs.page_number(request.args.get("page"))
 
 
 def _link(filters: dict[str, str], **changes: Any) -> str:
@@ -170,6 +167,6 @@ def remove_filter(filter_id: int) -> Response:
 @blueprint.post("/notifications/read")
 @login_required
 def read_notifications() -> Response:
-    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    ids = inputs.ids(request.form.getlist("id"))
     worklist.mark_read(security.runtime(), security.person(), ids)
     return _back()

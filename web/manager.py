@@ -13,7 +13,7 @@ from engine import services
 from engine.errors import FormInvalid, NotAllowed
 from engine.services import accounts, oversight, worklist
 from engine.services.oversight import REASONS, StuckQuery
-from web import forms, security
+from web import forms, inputs, security
 from web.security import login_required
 
 blueprint = Blueprint("manager", __name__)
@@ -28,10 +28,7 @@ def _managers_only() -> None:
 
 
 def _query() -> StuckQuery:
-    try:
-        page = max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = inputs.page_number(request.args.get("page"))
     reason = request.args.get("reason", "")
     sort = request.args.get("sort", "overdue")
     return StuckQuery(reason=reason if reason in REASONS else "", key=request.args.get("pathway", ""),
@@ -128,9 +125,9 @@ def delay_reason(case_id: int) -> Response:
     reason = request.form.get("reason", "").strip()
     task_id, deadline_id = request.form.get("task_id", ""), request.form.get("deadline_id", "")
     rt, me = security.runtime(), security.person()
-    if task_id.isdigit() or deadline_id.isdigit():
-        oversight.record_delay(rt, me, case_id, reason, task_id=int(task_id) if task_id.isdigit() else None,
-                               deadline_id=int(deadline_id) if deadline_id.isdigit() else None)  # fmt: skip
+    if inputs.whole(task_id) is not None or inputs.whole(deadline_id) is not None:
+        oversight.record_delay(rt, me, case_id, reason, task_id=inputs.whole(task_id),
+                               deadline_id=inputs.whole(deadline_id))  # fmt: skip
     else:
         oversight.record_delay_for_case(rt, me, case_id, reason)
     flash("Reason for delay recorded. Escalation has stopped for that step or deadline.")
@@ -141,7 +138,7 @@ def delay_reason(case_id: int) -> Response:
 @login_required
 def bulk() -> Response:
     _managers_only()
-    ids = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+    ids = inputs.ids(request.form.getlist("case_id"))
     action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
     result = oversight.bulk_act(security.runtime(), security.person(), ids, action, reason)
     label = ACTION_LABELS.get(action, action).lower()

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from engine import clock, services
 from engine.errors import Conflict, NotAllowed, PathwaysError
 from engine.services import modelling, scenarios, versions, worklist
-from web import security
+from web import inputs, security
 from web.security import login_required
 
 blueprint = Blueprint("modeller", __name__, url_prefix="/modeller")
@@ -59,7 +59,7 @@ def new_draft(key: str) -> Response:
     _owner()
     version = request.form.get("version", "")
     draft = modelling.start_draft(security.runtime(), security.person(), key,
-                                  int(version) if version.isdigit() else None)  # fmt: skip
+                                  inputs.whole(version))  # fmt: skip
     return redirect(url_for("modeller.draft", draft_id=draft["id"]))
 
 
@@ -77,9 +77,10 @@ def download_version(key: str, version: int) -> Response:
 def diff(key: str) -> str:
     _owner()
     old, new = request.args.get("from", ""), request.args.get("to", "")
-    if not (old.isdigit() and new.isdigit()):
+    old_version, new_version = inputs.whole(old), inputs.whole(new)
+    if old_version is None or new_version is None:
         raise NotAllowed("choose two versions to compare")
-    found = versions.version_diff(security.runtime(), security.person(), key, int(old), int(new))
+    found = versions.version_diff(security.runtime(), security.person(), key, old_version, new_version)
     return render_template("modeller_diff.html", diff=found, title=f"Version {old} → {new}")
 
 
@@ -87,10 +88,10 @@ def diff(key: str) -> str:
 @login_required
 def migrate(key: str) -> Response:
     _owner()
-    ids = [int(v) for v in request.form.getlist("case_id") if v.isdigit()]
+    ids = inputs.ids(request.form.getlist("case_id"))
     to = request.form.get("to_version", "")
     result = versions.migrate_cases(security.runtime(), security.person(), key, ids,
-                                    int(to) if to.isdigit() else 0, request.form.get("reason", ""))  # fmt: skip
+                                    inputs.whole(to) or 0, request.form.get("reason", ""))  # fmt: skip
     if result["migrated"]:
         flash(f"Moved {len(result['migrated'])} case(s) to version {to}: "
               + ", ".join(m["ref"] for m in result["migrated"]) + ".")  # fmt: skip

@@ -1,8 +1,10 @@
 """Sessions, the signed-in person, CSRF and response headers.
 
-The session cookie holds only the username and a CSRF token, signed with SECRET_KEY. The person
-(roles and teams) is read afresh on every request, so a deactivated account or a changed team
-takes effect at once. Login itself is engine.services.accounts: an SSO (OpenID Connect) adapter
+The session cookie holds a session token, the username and a CSRF token, signed with SECRET_KEY;
+the session itself lives on the server (engine.services.staff_sessions), so sign-out, a password
+change or an administrator ends it for real, and it has an absolute and an idle limit. The
+person (roles and teams) is read afresh on every request, so a deactivated account or a changed
+team takes effect at once. Login itself is engine.services.accounts: an SSO (OpenID Connect) adapter
 would call ``sign_in(username)`` after its own callback instead of checking a password.
 """
 
@@ -20,8 +22,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from engine.domain.access import Person
-from engine.errors import NotFound
-from engine.services import accounts
+from engine.services import staff_sessions
 from webhooks.http import is_machine_path
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,12 +35,16 @@ def runtime() -> Any:
 
 def sign_in(username: str) -> None:
     session.clear()  # a fresh session on login: no fixation
+    session["sid"] = staff_sessions.open_session(runtime(), username)
     session["user"] = username
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
 
 
 def sign_out() -> None:
+    token = session.get("sid")
+    if token:
+        staff_sessions.close_session(runtime(), str(token))
     session.clear()
 
 
@@ -74,12 +79,13 @@ def refuse_nul() -> None:
 
 def load_person() -> None:
     g.person = None
-    username = session.get("user")
-    if not username:
+    token = session.get("sid")
+    if not token:
+        if "user" in session:
+            session.clear()  # a cookie from before server-side sessions: it opens nothing now
         return
-    try:
-        g.person = accounts.person(runtime(), username)
-    except NotFound:  # the account was deactivated: end the session
+    g.person = staff_sessions.session_person(runtime(), str(token))
+    if g.person is None:  # signed out, revoked, expired or deactivated: the old cookie opens nothing
         session.clear()
 
 

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from engine import services
 from engine.errors import Conflict, FormInvalid, NotAllowed
 from engine.services import accounts, tracker
-from web import charts, forms, security
+from web import charts, forms, inputs, security
 from web.manager import safe_cell
 from web.security import login_required
 
@@ -131,7 +131,8 @@ def child(ref: str) -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return _render(found, forms.raw_from_values(fields, found["recorded"]), {}, found["revision"])
     raw = forms.raw_from_request(fields, request.form)
-    revision = int(request.form.get("revision", "-1")) if request.form.get("revision", "").isdigit() else -1
+    found = inputs.whole(request.form.get("revision"))
+    revision = -1 if found is None else found
     try:
         tracker.record_tracking(rt, me, ref, forms.answers(fields, raw), revision)
     except FormInvalid as exc:

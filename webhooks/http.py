@@ -16,7 +16,7 @@ CODES = {400: "invalid_input", 401: "unauthorised", 403: "forbidden", 404: "not_
 MACHINE_PATHS = ("/webhooks/", "/api/")
 
 
-def json_error(status: int, message: str, **details: Any) -> Response:
+def json_error(status: int, message: str, /, **details: Any) -> Response:
     body: dict[str, Any] = {"status": status, "code": CODES.get(status, "error"), "message": message}
     if details:
         body["details"] = details

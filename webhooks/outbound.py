@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 from engine import clock
-from engine.services.subscriptions import Outgoing, PostResult
+from engine.services.subscriptions import Outgoing, PostResult, refused_destination
 from webhooks.signing import signature
 
 USER_AGENT = "PermanencePathways-Webhooks/1"
@@ -32,11 +33,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class HttpPoster:
-    def __init__(self, timeout: float = 10.0) -> None:
-        self.timeout = timeout
+    """Posts with a timeout and no redirects; the host is checked again before each post, as a name's
+    addresses can change after the subscription was made (``allow_local``: development only)."""
+
+    def __init__(self, timeout: float = 10.0, allow_local: bool = False) -> None:
+        self.timeout, self.allow_local = timeout, allow_local
         self.opener = urllib.request.build_opener(_NoRedirects)
 
     def post(self, outgoing: Outgoing) -> PostResult:
+        problem = refused_destination(urlsplit(outgoing.url).hostname or "", self.allow_local)
+        if problem:
+            return PostResult(None, f"not sent: the URL now points at {problem}")
         timestamp = int(clock.utcnow().timestamp())
         request = urllib.request.Request(outgoing.url, data=outgoing.body, method="POST",
                                          headers=signed_headers(outgoing, timestamp))  # fmt: skip
@@ -57,4 +64,5 @@ def _ms(started: float) -> int:
 
 def _retry_after(exc: urllib.error.HTTPError) -> int | None:
     value = (exc.headers or {}).get("Retry-After", "")
-    return int(value) if value.strip().isdigit() else None
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None

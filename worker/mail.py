@@ -1,6 +1,7 @@
 """Email adapters for the outbox. The worker picks one from settings; GOV.UK Notify can be added here.
 
-- ``SmtpSender``: ``SMTP_URL=smtp://user:password@host:587`` (STARTTLS) or ``smtps://...:465``.
+- ``SmtpSender``: ``SMTP_URL=smtp://user:password@host:587`` (STARTTLS) or ``smtps://...:465``;
+  ``smtp+plain://host:port`` speaks plain SMTP to a relay on the local machine or network (no TLS).
 - ``FileSender``: the local debugging sink ``make run`` uses: one .eml file per message in
   ``var/mail/``, named by its outbox key, so a repeated send overwrites rather than duplicates.
 """
@@ -41,11 +42,11 @@ class SmtpSender:
         self.url, self.sender, self.timeout = urlparse(url), sender, timeout
 
     def send(self, message: OutboundEmail) -> None:
-        secure = self.url.scheme == "smtps"
-        port = self.url.port or (465 if secure else 587)
+        secure, plain = self.url.scheme == "smtps", self.url.scheme == "smtp+plain"
+        port = self.url.port or (465 if secure else 25 if plain else 587)
         factory = smtplib.SMTP_SSL if secure else smtplib.SMTP
         with factory(self.url.hostname or "localhost", port, timeout=self.timeout) as smtp:
-            if not secure and port != 25:
+            if not secure and not plain and port != 25:
                 smtp.starttls()
             if self.url.username:
                 smtp.login(unquote(self.url.username), unquote(self.url.password or ""))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from engine.calendar import LONDON
@@ -68,11 +68,16 @@ def _shape_problems(raw: dict[str, Any]) -> list[str]:
 
 
 def _instant(text: str) -> datetime | None:
+    """An aware instant from 1900 on, in UTC; None for anything else (an offset that runs past year 1
+    overflowed on conversion: a 500 before)."""
     try:
         value = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z as UTC
-    except ValueError:
+        if value.tzinfo is None:
+            return None
+        value = value.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo is not None else None
+    return value if value.year >= 1900 else None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from engine.errors import FormInvalid
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_UK_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+_UK_DATE = re.compile(r"^\s*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})\s*$")  # ASCII digits only
 _TRUE, _FALSE = {"true", "yes", "y", "on", "1"}, {"false", "no", "n", "off", "0"}
 
 
@@ -80,7 +80,7 @@ def _clean_value(spec: FormField, value: Any) -> Any:
         except (TypeError, ValueError):
             raise ValueError(f"{spec.label} must be a real date, for example 27/03/2027") from None
     if spec.type == "long":
-        if isinstance(value, bool) or not re.fullmatch(r"\s*-?\d+\s*", str(value)):
+        if isinstance(value, bool) or not re.fullmatch(r"\s*-?[0-9]{1,15}\s*", str(value)):
             raise ValueError(f"{spec.label} must be a whole number")
         return _check_range(spec, int(value))
     if spec.type == "boolean":

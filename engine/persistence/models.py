@@ -16,8 +16,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+OPEN_CASE_SQL = "status IN ('running', 'waiting', 'error', 'suspended')"  # domain.states.ACTIVE_CASE_STATUSES
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,7 +102,19 @@ class Case(Base):
     """One pathway instance for one child reference."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_ref_key", "ref", "key"), Index("ix_cases_updated_at", "updated_at"))
+    __table_args__ = (
+        Index("ix_cases_ref_key", "ref", "key"),
+        Index("ix_cases_updated_at", "updated_at"),
+        # one open case per child and pathway: two starts at once cannot both win (issue 15)
+        Index(
+            "ux_cases_one_open",
+            "ref",
+            "key",
+            unique=True,
+            sqlite_where=text(OPEN_CASE_SQL),
+            postgresql_where=text(OPEN_CASE_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(100))  # the child's case reference, never a name
@@ -302,6 +317,22 @@ class Team(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)  # e.g. north
     title: Mapped[str] = mapped_column(String(200))
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie carries a random token, this row its SHA-256 (revocable, never deleted)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_username", "username"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute end, however active the session
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class User(Base):

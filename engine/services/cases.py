@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -13,7 +14,7 @@ from engine.bpmn.runtime import STATE_FORMAT
 from engine.domain import forms
 from engine.domain.events import CHILD_REF
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
-from engine.errors import InvalidInput, NotAllowed
+from engine.errors import Conflict, InvalidInput, NotAllowed
 from engine.persistence.models import Case, Deadline, Definition, HumanTask
 from engine.services import _steps
 from engine.services._common import audit, commit, diagram, find_case, jsonable, refresh_calendar, spec_for
@@ -73,19 +74,26 @@ def open_case(
         ref=ref, key=key, team=team or None, definition=definition, status=CaseStatus.RUNNING, state="",
         state_format=STATE_FORMAT, start_data=jsonable(values), started_at=now, started_by=actor, updated_at=now,
     )  # fmt: skip
-    session.add(case)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:  # another start of the same child's pathway committed first (ux_cases_one_open)
+        _refuse_duplicate(session, ref, key)
+        raise
     audit(session, case.id, actor, "case.started", detail=f"{key} version {definition.version}", after=values)
     _steps.sync(rt, session, case, workflow, result, actor)
     return case
 
 
 def _refuse_duplicate(session: Session, ref: str, key: str) -> None:
+    """409 naming the open case: one open case per child and pathway, enforced by a unique index too."""
     existing = session.scalar(
         select(Case).where(Case.ref == ref, Case.key == key, Case.status.in_(ACTIVE_CASE_STATUSES)).limit(1)
     )
     if existing is not None:
-        raise NotAllowed(f"child {ref} already has an open {key} pathway (case {existing.id}, {existing.status})")
+        raise Conflict(f"child {ref} already has an open {key} pathway (case {existing.id}, {existing.status})",
+                       case_id=existing.id, case_status=str(existing.status))  # fmt: skip
 
 
 def show_case(rt: Runtime, ref: str, key: str | None = None, case_id: int | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,12 @@ def event_rules(rt: Runtime) -> EventRules:
 
 
 def receive_event(rt: Runtime, sender: str, raw: Any, webhook_id: str) -> dict[str, Any]:
-    """Store one event and commit. A repeat (same sender and id) is acknowledged, not stored twice."""
+    """Store one event and commit. A repeat (same sender and id) is acknowledged, not stored twice.
+
+    An event dated further into the future than ``event_future_skew_minutes`` is refused (and the
+    refusal audited): applied, a typo's 2062 would park every real event of the child after it."""
     event = parse_event(raw)
+    _refuse_future(rt, sender, event)
     with rt.uow() as uow:
         existing = _existing(uow.session, sender, event.id)
         if existing is not None:
@@ -93,6 +97,20 @@ def receive_event(rt: Runtime, sender: str, raw: Any, webhook_id: str) -> dict[s
             return {"status": "duplicate", "id": existing.id if existing else None,
                     "event_status": existing.status if existing else RECEIVED}  # fmt: skip
         return {"status": "accepted", "id": row.id, "event_status": RECEIVED, "child_ref": event.child_ref}
+
+
+def _refuse_future(rt: Runtime, sender: str, event: Event) -> None:
+    latest = clock.utcnow() + timedelta(minutes=rt.settings.event_future_skew_minutes)
+    if event.occurred_at <= latest:
+        return
+    reason = (f"occurred_at {event.occurred_at:%d/%m/%Y %H:%M} UTC is in the future (more than "
+              f"{rt.settings.event_future_skew_minutes} minutes ahead): check the date and send it again")  # fmt: skip
+    with rt.uow() as uow:
+        audit(uow.session, None, f"webhook:{sender}", "event.refused", detail=f"{event.type} {event.id}: {reason}",
+              after={"id": event.id, "type": event.type, "child_ref": event.child_ref,
+                     "occurred_at": event.occurred_at})  # fmt: skip
+        commit(uow, "the refusal")
+    raise InvalidInput(reason)
 
 
 def _existing(session: Session, sender: str, event_id: str) -> InboundEvent | None:

@@ -1,13 +1,16 @@
-"""Delivering the outbox: claim due email with a lease, send outside the transaction, record the result.
+"""Delivering the outbox: claim due email with a lease, send outside the transaction, record each result.
 
-A worker killed mid-send leaves a lease that expires; another worker then sends again. Each
-message carries its outbox key as the Message-ID, so a receiver can recognise a repeat. Failures
-back off exponentially with jitter and are dead-lettered after ``MAX_ATTEMPTS``.
+Leases follow engine.services.leases: renewed before every message, each outcome recorded as it
+happens. A worker killed mid-send leaves a lease that expires; another worker then sends that
+one message again (the only repeat possible), and it carries its outbox key as the Message-ID,
+so a receiver can recognise it. Failures back off exponentially with jitter and are
+dead-lettered after ``MAX_ATTEMPTS``.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,10 +20,10 @@ from sqlalchemy import or_, select, true, update
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.persistence.models import Notification
+from engine.services import leases
 from engine.services._common import commit
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -43,60 +46,81 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 
 
 def deliver_notifications(
-    rt: Runtime, sender: Sender, worker: str, now: datetime | None = None, batch: int = 50
-) -> dict[str, int]:
-    at = clock.require_aware(now, "now") if now is not None else clock.utcnow()
-    claimed = _claim(rt, worker, at, batch)
-    outcomes: dict[int, str | None] = {}
-    for note in claimed:
-        try:
-            sender.send(OutboundEmail(note["key"], note["to"], note["subject"], note["body"]))
-            outcomes[note["id"]] = None
-        except Exception as exc:  # delivery failures are recorded and retried, never raised into the job
-            outcomes[note["id"]] = f"{type(exc).__name__}: {exc}"[:1000]
-    return _record(rt, worker, at, outcomes)
+    rt: Runtime, sender: Sender, worker: str, now: datetime | None = None, batch: int = 10,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[str, int]:  # fmt: skip
+    """Send due email, a small claimed batch at a time, each recorded as soon as it is sent or failed.
+
+    Before each message the lease on it and the rest of the batch is renewed, so a slow mail
+    server never lets another worker take over and send them again; ``stop()`` (the worker's
+    SIGTERM) ends the run after the message in hand and releases the rest."""
+    counts = {"sent": 0, "retrying": 0, "dead": 0}
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    while not stop():
+        claimed = _claim(rt, worker, _at(now), batch, lease)
+        if not claimed:
+            break
+        for index, note in enumerate(claimed):
+            rest = [n["id"] for n in claimed[index:]]
+            if stop():
+                leases.release(rt, Notification, rest, worker)
+                return counts
+            if note["id"] not in leases.renew(rt, Notification, rest, worker, _at(now), lease):
+                continue  # our lease ran out (this worker hung) and another worker has the message now
+            error = _send(sender, note)
+            _record(rt, worker, _at(now), note["id"], error, counts)
+    return counts
 
 
-def _claim(rt: Runtime, worker: str, at: datetime, batch: int) -> list[dict[str, Any]]:
+def _at(now: datetime | None) -> datetime:
+    return clock.require_aware(now, "now") if now is not None else clock.utcnow()
+
+
+def _send(sender: Sender, note: dict[str, Any]) -> str | None:
+    try:
+        sender.send(OutboundEmail(note["key"], note["to"], note["subject"], note["body"]))
+        return None
+    except Exception as exc:  # delivery failures are recorded and retried, never raised into the job
+        return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _claim(rt: Runtime, worker: str, at: datetime, batch: int, lease: timedelta) -> list[dict[str, Any]]:
     with rt.uow() as uow:
         query = (
             select(Notification)
             .where(Notification.channel == "email", Notification.status == "pending",
-                   Notification.next_attempt_at <= at,
-                   or_(Notification.lease_expires_at.is_(None), Notification.lease_expires_at < at))
+                   Notification.next_attempt_at <= at, leases.claimable(Notification, at, lease))
             .order_by(Notification.next_attempt_at, Notification.id)
             .limit(batch)
             .with_for_update(skip_locked=True)
         )  # fmt: skip
         rows = list(uow.session.scalars(query))
         for row in rows:
-            row.lease_owner, row.lease_expires_at = worker, at + LEASE
+            row.lease_owner, row.lease_expires_at = worker, at + lease
         claimed = [{"id": r.id, "key": r.key, "to": r.recipient_address or "", "subject": r.subject, "body": r.body}
                    for r in rows]  # fmt: skip
         commit(uow, "the outbox")
         return claimed
 
 
-def _record(rt: Runtime, worker: str, at: datetime, outcomes: dict[int, str | None]) -> dict[str, int]:
-    counts = {"sent": 0, "retrying": 0, "dead": 0}
+def _record(rt: Runtime, worker: str, at: datetime, note_id: int, error: str | None, counts: dict[str, int]) -> None:
+    """One message's outcome, in its own short transaction, if the lease is still this worker's."""
     with rt.uow() as uow:
-        for note_id, error in outcomes.items():
-            row = uow.session.get(Notification, note_id)
-            if row is None or row.lease_owner != worker:  # our lease expired and another worker took it
-                continue
-            row.attempts += 1
-            row.lease_owner = row.lease_expires_at = None
-            if error is None:
-                row.status, row.sent_at, row.last_error = "sent", at, None
-                counts["sent"] += 1
-            elif row.attempts >= MAX_ATTEMPTS:
-                row.status, row.last_error = "dead", error
-                counts["dead"] += 1
-            else:
-                row.next_attempt_at, row.last_error = at + backoff(row.attempts), error
-                counts["retrying"] += 1
+        row = uow.session.get(Notification, note_id, with_for_update=True)
+        if row is None or row.lease_owner != worker:  # our lease expired and another worker took it
+            return
+        row.attempts += 1
+        row.lease_owner = row.lease_expires_at = None
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", at, None
+            counts["sent"] += 1
+        elif row.attempts >= MAX_ATTEMPTS:
+            row.status, row.last_error = "dead", error
+            counts["dead"] += 1
+        else:
+            row.next_attempt_at, row.last_error = at + backoff(row.attempts), error
+            counts["retrying"] += 1
         commit(uow, "the outbox")
-    return counts
 
 
 def redeliver(rt: Runtime, notification_id: int) -> None:

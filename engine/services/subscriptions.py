@@ -13,25 +13,27 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from concurrent.futures import ThreadPoolExecutor
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Delivery, DeliveryAttempt, Subscription
+from engine.services import leases
 from engine.services._common import audit, commit
 from engine.services.notifications import backoff
 from engine.services.outbox import EVENT_TYPES, payload
 from engine.services.senders import first_secret, rotated, valid
 
 MAX_ATTEMPTS = 10  # 30 s doubling to a 6 h cap: about 8.5 hours of trying before the dead letter
-LEASE = timedelta(minutes=2)
 STATUSES = ("pending", "delivered", "dead", "gone")
 PARALLEL_POSTS = 8
 
@@ -65,26 +67,65 @@ class Poster(Protocol):
 # --- managing subscriptions -------------------------------------------------------------------
 
 
-def check_url(url: str) -> str:
-    """https anywhere; plain http only to this machine (a receiver on loopback, as in development)."""
+def check_url(url: str, allow_local: bool = False) -> str:
+    """https to another system's public address. With ``allow_local`` (development, ALLOW_LOCAL_SUBSCRIPTIONS),
+    http or https to this machine too. The host is resolved: a name pointing at this machine, a private
+    network or a link-local address (the cloud metadata service) is refused, whatever the URL says."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidInput("the URL must start with https:// and name a host, e.g. https://lcs.example.gov.uk/hooks")
     if len(url) > 500:
         raise InvalidInput("the URL is longer than 500 characters")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise InvalidInput("use https:// (plain http is allowed only to localhost, for testing)")
+    addresses = _addresses(host)
+    problem = _refused(addresses, allow_local)
+    if problem:
+        raise InvalidInput(f"the URL points at {problem}: subscriptions send to other systems' public addresses")
+    if parts.scheme == "http" and not (allow_local and addresses and all(a.is_loopback for a in addresses)):
+        raise InvalidInput("use https:// (plain http is allowed only to this machine, in development)")
     return url
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _addresses(host: str) -> list[Address]:
+    """What ``host`` resolves to here (an IPv4-mapped IPv6 address as its IPv4 one); [] when it does not."""
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host.strip("[]"), None)}
+    except (OSError, UnicodeError, ValueError):
+        return []
+    addresses: list[Address] = []
+    for text in sorted(found):
+        address = ipaddress.ip_address(text.split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        addresses.append(address)
+    return addresses
+
+
+def refused_destination(host: str, allow_local: bool = False) -> str | None:
+    """What is wrong with sending to ``host`` (each address it resolves to), or None when it is fine.
+
+    A name that does not resolve here is not refused: it is resolved again at each delivery."""
+    return _refused(_addresses(host), allow_local)
+
+
+def _refused(addresses: list[Address], allow_local: bool) -> str | None:
+    for address in addresses:
+        if address.is_loopback and allow_local:
+            continue
+        if address.is_loopback:
+            return f"this machine ({address})"
+        if address.is_link_local:
+            return f"a link-local address ({address}, like the cloud metadata service)"
+        if not address.is_global:
+            return f"a private or reserved address ({address})"
+    return None
 
 
 def check_types(types: list[str] | None) -> list[str]:
@@ -99,7 +140,7 @@ def check_types(types: list[str] | None) -> list[str]:
 
 def add_subscription(rt: Runtime, url: str, event_types: list[str], actor: str, description: str = "") -> dict:
     """A new subscription; the answer holds its signing secret, shown this once."""
-    url, types = check_url(url), check_types(event_types)
+    url, types = check_url(url, rt.settings.allow_local_subscriptions), check_types(event_types)
     with rt.uow() as uow:
         now = clock.utcnow()
         entries, secret = first_secret()
@@ -128,7 +169,7 @@ def update_subscription(
         row = _subscription(uow.session, subscription_id, lock=True)
         before = _view(row)
         if url is not None:
-            row.url = check_url(url)
+            row.url = check_url(url, rt.settings.allow_local_subscriptions)
         if event_types is not None:
             row.event_types = check_types(event_types)
         if description is not None:
@@ -259,16 +300,44 @@ def redeliver_delivery(rt: Runtime, delivery_id: int, actor: str) -> dict[str, A
 
 
 def deliver_webhooks(
-    rt: Runtime, poster: Poster, worker: str, now: datetime | None = None, batch: int = 50
-) -> dict[str, int]:
-    """Post every due delivery (several at once: one slow receiver does not hold up the rest)."""
-    at = clock.require_aware(now, "now") if now is not None else clock.utcnow()
-    claimed = _claim(rt, worker, at, batch)
-    if not claimed:
-        return {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
+    rt: Runtime, poster: Poster, worker: str, now: datetime | None = None, batch: int = 20,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[str, int]:  # fmt: skip
+    """Post every due delivery, several at once (one slow receiver does not hold up the rest).
+
+    Each outcome is recorded as soon as its post returns, and the lease on the rest of the batch
+    is renewed then (engine.services.leases); ``stop()`` lets the posts in hand finish and
+    releases the ones not started."""
+    counts = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    while not stop():
+        claimed = _claim(rt, worker, _at(now), batch, lease)
+        if not claimed:
+            break
+        _post_batch(rt, poster, worker, now, claimed, lease, stop, counts)
+    return counts
+
+
+def _at(now: datetime | None) -> datetime:
+    return clock.require_aware(now, "now") if now is not None else clock.utcnow()
+
+
+def _post_batch(rt: Runtime, poster: Poster, worker: str, now: datetime | None, claimed: list[Outgoing],
+                lease: timedelta, stop: Callable[[], bool], counts: dict[str, int]) -> None:  # fmt: skip
     with ThreadPoolExecutor(max_workers=min(PARALLEL_POSTS, len(claimed))) as pool:
-        results = list(pool.map(lambda out: _post(poster, out), claimed))
-    return _record(rt, worker, at, dict(zip([c.delivery_id for c in claimed], results, strict=True)))
+        futures = {pool.submit(_post, poster, out): out.delivery_id for out in claimed}
+        waiting = set(futures.values())
+        for future in as_completed(futures):
+            waiting.discard(futures[future])
+            if future.cancelled():
+                continue
+            _record(rt, worker, _at(now), futures[future], future.result(), counts)
+            if stop():
+                not_started = [futures[f] for f in futures if f.cancel()]
+                leases.release(rt, Delivery, not_started, worker)
+                waiting -= set(not_started)
+            else:
+                leases.renew(rt, Delivery, sorted(waiting), worker, _at(now), lease)
 
 
 def _post(poster: Poster, outgoing: Outgoing) -> PostResult:
@@ -278,13 +347,13 @@ def _post(poster: Poster, outgoing: Outgoing) -> PostResult:
         return PostResult(None, f"{type(exc).__name__}: {exc}"[:1000])
 
 
-def _claim(rt: Runtime, worker: str, at: datetime, batch: int) -> list[Outgoing]:
+def _claim(rt: Runtime, worker: str, at: datetime, batch: int, lease: timedelta) -> list[Outgoing]:
     with rt.uow() as uow:
         query = (
             select(Delivery)
             .join(Subscription, Delivery.subscription_id == Subscription.id)
             .where(Delivery.status == "pending", Delivery.next_attempt_at <= at, Subscription.active.is_(True),
-                   or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < at))
+                   leases.claimable(Delivery, at, lease))
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(batch)
             .with_for_update(of=Delivery, skip_locked=True)
@@ -294,7 +363,7 @@ def _claim(rt: Runtime, worker: str, at: datetime, batch: int) -> list[Outgoing]
             Subscription.id.in_({r.subscription_id for r in rows})))}  # fmt: skip
         claimed = []
         for row in rows:
-            row.lease_owner, row.lease_expires_at = worker, at + LEASE
+            row.lease_owner, row.lease_expires_at = worker, at + lease
             body = json.dumps(payload(row.event, rt.settings.app_url), sort_keys=True, separators=(",", ":"))
             sub = subs[row.subscription_id]
             claimed.append(Outgoing(row.id, sub.url, valid(sub.secrets), f"msg_{row.id}", body.encode()))
@@ -302,23 +371,22 @@ def _claim(rt: Runtime, worker: str, at: datetime, batch: int) -> list[Outgoing]
         return claimed
 
 
-def _record(rt: Runtime, worker: str, at: datetime, results: dict[int, PostResult]) -> dict[str, int]:
-    counts = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
+def _record(rt: Runtime, worker: str, at: datetime, delivery_id: int, result: PostResult,
+            counts: dict[str, int]) -> None:  # fmt: skip
+    """One delivery's outcome, in its own short transaction, if the lease is still this worker's."""
     with rt.uow() as uow:
         session = uow.session
-        for delivery_id, result in results.items():
-            row = session.get(Delivery, delivery_id)
-            if row is None or row.lease_owner != worker:  # our lease ran out and another worker took it
-                continue
-            row.attempts += 1
-            row.lease_owner = row.lease_expires_at = None
-            row.last_status_code, row.last_error = result.status_code, result.error
-            session.add(DeliveryAttempt(delivery_id=row.id, subscription_id=row.subscription_id, attempted_at=at,
-                                        status_code=result.status_code, error=result.error,
-                                        duration_ms=result.duration_ms, worker=worker))  # fmt: skip
-            counts[_outcome(session, row, result, at)] += 1
+        row = session.get(Delivery, delivery_id, with_for_update=True)
+        if row is None or row.lease_owner != worker:  # our lease ran out and another worker took it
+            return
+        row.attempts += 1
+        row.lease_owner = row.lease_expires_at = None
+        row.last_status_code, row.last_error = result.status_code, result.error
+        session.add(DeliveryAttempt(delivery_id=row.id, subscription_id=row.subscription_id, attempted_at=at,
+                                    status_code=result.status_code, error=result.error,
+                                    duration_ms=result.duration_ms, worker=worker))  # fmt: skip
+        counts[_outcome(session, row, result, at)] += 1
         commit(uow, "the webhook outbox")
-    return counts
 
 
 def _outcome(session: Any, row: Delivery, result: PostResult, at: datetime) -> str:

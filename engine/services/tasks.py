@@ -44,7 +44,9 @@ def list_tasks(
 
 
 def _open_task(session: Session, task_id: int) -> HumanTask:
-    task = session.get(HumanTask, task_id)
+    """The open step, row-locked until the transaction ends: of two claims at once, the second waits and
+    then sees the first one's claim (issue 15: both reported success, 77 of 100)."""
+    task = session.get(HumanTask, task_id, with_for_update=True)
     if task is None:
         raise NotFound(f"there is no step {task_id}")
     if task.status != TaskStatus.OPEN:

@@ -142,9 +142,9 @@ def test_a_system_starts_a_pathway_and_reads_cases_deadlines_and_definitions(app
             "ref": "CH-5002",
             "data": {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False},
         },
-        status=403,
+        status=409,
     )
-    assert "already" in again["error"]["message"]
+    assert "already" in again["error"]["message"] and again["error"]["details"]["case_id"] == started["id"]
     missing = alice.post("/cases", {"key": "ppm_to_adm", "ref": "CH-5003", "data": {}}, status=400)
     assert "date_of_birth" in missing["error"]["details"]["errors"]
     alice.post("/cases", {"key": "ppm_to_adm", "ref": "CH-5004", "team": "south", "data": {}}, status=403)

@@ -191,3 +191,16 @@ def test_demo_data_gives_each_role_work_and_is_created_once(cli, now, rt):
     on_tracker = tracker.tracker(rt, accounts.person(rt, "hos.hana"))["children"]
     assert [(c["ref"], c["route"]) for c in on_tracker] == [("DEMO-2001", None), ("DEMO-2002", "kinship"),
         ("DEMO-2003", None), ("DEMO-2004", None), ("DEMO-2005", None)]  # fmt: skip
+
+
+def test_a_drill_clock_starts_at_now_and_moves_on_so_leases_run_out():
+    """``pathways worker --now`` once froze time: an email leased in a drill stayed leased for ever."""
+    from datetime import UTC, datetime, timedelta
+
+    from pathways.cli import drill_clock
+
+    real = [datetime(2026, 12, 1, 9, tzinfo=UTC)]
+    drill = drill_clock(datetime(2027, 3, 1, 9, tzinfo=UTC), lambda: real[0])
+    assert drill() == datetime(2027, 3, 1, 9, tzinfo=UTC)
+    real[0] += timedelta(minutes=3)
+    assert drill() == datetime(2027, 3, 1, 9, 3, tzinfo=UTC)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from sqlalchemy import func, select
+
 from engine import services
 from engine.errors import Conflict
+from engine.persistence.models import AuditEvent, Case
 from tests.conftest import load
 
 
@@ -58,3 +62,65 @@ def test_with_a_subscriber_the_loser_of_a_race_sends_nothing(rt, now, is_postgre
         assert _race(rt, task_id) == ["conflict", "ok"], f"round {i}"
     # per case: the first step, then the two the winner opened
     assert services.show_subscription(rt, sub["id"])["deliveries"] == {"pending": rounds * 3}
+
+
+def _together(*calls) -> list[str]:
+    """Run the calls at the same instant; each outcome is 'ok' or the name of the error it raised."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(call) -> None:
+        barrier.wait()
+        try:
+            call()
+            result = "ok"
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test compares
+            result = type(exc).__name__
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(c,)) for c in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)
+
+
+def test_two_starts_of_one_childs_pathway_at_once_open_exactly_one_case(rt, now):
+    """Issue 15: the check-then-insert had no unique index behind it (two open cases in 54 of 60 rounds)."""
+    load(rt, "review_cycle.bpmn")
+    start = {"looked_after_date": "2026-12-18"}
+    for i in range(100):
+        ref = f"CH-{i}"
+        outcomes = _together(*[lambda r=ref: services.start_case(rt, "test_review_cycle", r, start, "sw")] * 2)
+        assert outcomes == ["Conflict", "ok"], f"round {i}"
+    with rt.uow() as uow:
+        assert uow.session.scalar(select(func.count(Case.id))) == 100
+
+
+def test_the_refused_start_names_the_open_case(rt, now):
+    load(rt, "review_cycle.bpmn")
+    first = services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw")
+    with pytest.raises(Conflict) as refused:
+        services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw")
+    assert refused.value.details["case_id"] == first["id"]
+    assert f"case {first['id']}" in refused.value.message
+
+
+def test_two_claims_of_one_step_at_once_exactly_one_wins(rt, now):
+    """Issue 15: both claims reported success in 77 of 100 rounds; now the step row is locked first."""
+    load(rt, "review_cycle.bpmn")
+    for i in range(100):
+        ref = f"CH-{i}"
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw")
+        task_id = services.list_tasks(rt, ref=ref)[0]["id"]
+        outcomes = _together(lambda t=task_id: services.claim_task(rt, t, "sw.alice"),
+                             lambda t=task_id: services.claim_task(rt, t, "sw.dan"))  # fmt: skip
+        assert outcomes == ["Conflict", "ok"], f"round {i}"
+        [task] = services.list_tasks(rt, ref=ref)
+        with rt.uow() as uow:
+            claims = uow.session.scalar(select(func.count(AuditEvent.id)).where(
+                AuditEvent.action == "task.claimed", AuditEvent.case_id == task["case_id"]))  # fmt: skip
+        assert claims == 1 and task["assignee"] in ("sw.alice", "sw.dan")

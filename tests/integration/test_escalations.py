@@ -163,12 +163,16 @@ def test_email_is_sent_once_and_failures_back_off_then_dead_letter(rt, now):
 def test_an_expired_lease_is_taken_over_and_the_first_workers_late_result_ignored(rt, now):
     _start(rt)
     services.escalate_overdue(rt, at("2027-01-07"))
-    claimed = notifications._claim(rt, "dead-worker", at("2027-01-07", 10), 50)  # then it was killed
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    claimed = notifications._claim(rt, "dead-worker", at("2027-01-07", 10), 50, lease)  # then it was killed
     assert len(claimed) == 2
     assert services.deliver_notifications(rt, FakeSender(), "w2", at("2027-01-07", 10))["sent"] == 0  # leased
-    later = at("2027-01-07", 10) + notifications.LEASE + timedelta(seconds=1)
+    later = at("2027-01-07", 10) + lease + timedelta(seconds=1)
     assert services.deliver_notifications(rt, FakeSender(), "w2", later)["sent"] == 2
-    assert notifications._record(rt, "dead-worker", later, {c["id"]: None for c in claimed})["sent"] == 0
+    late = {"sent": 0, "retrying": 0, "dead": 0}
+    for note in claimed:
+        notifications._record(rt, "dead-worker", later, note["id"], None, late)
+    assert late["sent"] == 0
 
 
 def test_the_file_sink_writes_one_message_per_key(rt, now, tmp_path):

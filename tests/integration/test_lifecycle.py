@@ -167,7 +167,7 @@ def test_steps_are_listed_by_team_role_user_and_case(rt, now):
 
 def test_one_open_pathway_per_child_and_clear_errors(rt, now):
     _start(rt)
-    with pytest.raises(NotAllowed, match="already has an open test_review_cycle"):
+    with pytest.raises(Conflict, match="already has an open test_review_cycle"):
         _start(rt)
     with pytest.raises(InvalidInput, match="child reference"):
         services.start_case(rt, "test_review_cycle", "Jane Smith", {"looked_after_date": "2026-12-18"}, "sw")

@@ -80,7 +80,7 @@ def cms() -> Iterator[FakeCaseSystem]:
 
 def _sweep(rt, now, minutes=0):
     now.advance(minutes=minutes)
-    return tick(rt, name="worker-1", poster=HttpPoster(timeout=5))
+    return tick(rt, name="worker-1", poster=HttpPoster(timeout=5, allow_local=True))
 
 
 def test_a_case_system_starts_and_moves_a_ppm_pathway_and_hears_back_despite_failing_three_times(rt, app_url, cms, now):

@@ -226,12 +226,14 @@ def test_an_expired_lease_is_taken_over_and_the_first_workers_late_result_ignore
     sub = _subscribe(rt, "task.created")
     _start(rt)
     t = at("2026-12-18", 10)
-    claimed = subscriptions._claim(rt, "dead-worker", t, 50)  # then it was killed mid-post
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    claimed = subscriptions._claim(rt, "dead-worker", t, 50, lease)  # then it was killed mid-post
     assert len(claimed) == 1
     assert _deliver(rt, Receiver(), t, "w2")["webhooks_delivered"] == 0  # leased
-    later = t + subscriptions.LEASE + timedelta(seconds=1)
+    later = t + lease + timedelta(seconds=1)
     assert _deliver(rt, Receiver(), later, "w2")["webhooks_delivered"] == 1
-    late = subscriptions._record(rt, "dead-worker", later, {c.delivery_id: PostResult(200) for c in claimed})
+    late = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
+    subscriptions._record(rt, "dead-worker", later, claimed[0].delivery_id, PostResult(200), late)
     assert late["webhooks_delivered"] == 0
     assert all(len(d["attempt_log"]) == 1 for d in services.list_deliveries(rt, sub["id"])["items"])
 

@@ -1,0 +1,52 @@
+"""Leases on outbox rows (email and webhook deliveries), in the Camunda 7 job executor's pattern.
+
+A worker claims a small batch under a lease, renews the lease on what is left before each item
+(the heartbeat), records each item the moment it is done, and on a graceful stop releases what
+it has not started. A lease runs out only when its worker died or hung; then another worker
+takes the item over, and the first one's late result is ignored (its lease is no longer its own).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+
+from engine.bootstrap import Runtime
+from engine.services._common import commit
+
+LEASE = timedelta(seconds=120)
+# A lease this far beyond any we grant was given by a drill run in the future (``--now``). The
+# margin is wide: two workers' clocks are read a moment apart (one waits for the other's claim),
+# so a lease granted a second "later" than this worker's now is an ordinary, live lease.
+DRILL_MARGIN = timedelta(hours=1)
+
+
+def claimable(model: Any, at: datetime, lease: timedelta = LEASE) -> ColumnElement[bool]:
+    """Not leased, or the lease ran out. A lease far further ahead than any we grant came from a
+    drill run in the future (``--now``): it is not honoured, so it cannot hold a message for ever."""
+    expires = model.lease_expires_at
+    return or_(expires.is_(None), expires < at, expires > at + lease + DRILL_MARGIN)
+
+
+def renew(rt: Runtime, model: Any, ids: list[int], worker: str, at: datetime, lease: timedelta = LEASE) -> set[int]:
+    """Extend this worker's lease on ``ids``; the ids still this worker's (another may have taken one over)."""
+    if not ids:
+        return set()
+    with rt.uow() as uow:
+        mine = model.id.in_(ids) & (model.lease_owner == worker)
+        uow.session.execute(update(model).where(mine).values(lease_expires_at=at + lease))
+        kept = set(uow.session.scalars(select(model.id).where(mine)))
+        commit(uow, "the outbox")
+        return kept
+
+
+def release(rt: Runtime, model: Any, ids: list[int], worker: str) -> None:
+    """Give back items this worker claimed but did not start (a graceful stop): others take them at once."""
+    if not ids:
+        return
+    with rt.uow() as uow:
+        mine = model.id.in_(ids) & (model.lease_owner == worker)
+        uow.session.execute(update(model).where(mine).values(lease_owner=None, lease_expires_at=None))
+        commit(uow, "the outbox")
