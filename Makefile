@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest test-postgres install db bench diagrams clean browser-deps
+.PHONY: run test lint typecheck pytest test-postgres install db bench bench-smoke diagrams clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,3 +68,12 @@ bench: install
 
 clean:
 	rm -rf $(VENV) node_modules var test-artifacts .pytest_cache .ruff_cache .mypy_cache .hypothesis
+
+# Every benchmark at a small size (CI runs this so none can rot); the README has the full-size figures.
+bench-smoke: install
+	$(BIN)/python bench/engine_bench.py --reps 3 --ages 10,40
+	$(BIN)/python bench/worker_bench.py --cases 200
+	$(BIN)/python bench/inbox_bench.py --cases 400 --teams 4 --requests 10
+	$(BIN)/python bench/tracker_bench.py --children 200 --teams 4
+	$(BIN)/python bench/webhook_bench.py --children 10
+	$(BIN)/python bench/reliability_bench.py --steps 100 --emails 30

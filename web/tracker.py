@@ -131,8 +131,8 @@ def child(ref: str) -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return _render(found, forms.raw_from_values(fields, found["recorded"]), {}, found["revision"])
     raw = forms.raw_from_request(fields, request.form)
-    found = inputs.whole(request.form.get("revision"))
-    revision = -1 if found is None else found
+    given = inputs.whole(request.form.get("revision"))
+    revision = -1 if given is None else given
     try:
         tracker.record_tracking(rt, me, ref, forms.answers(fields, raw), revision)
     except FormInvalid as exc:

@@ -8,8 +8,9 @@ several workers can run side by side and a worker killed at any instant loses no
 
 Each job is its own APScheduler job on its own thread: a slow mail server holds up email only,
 never timers or escalations (issue 15: one slow job skipped 31-39 sweeps of everything). SIGTERM
-and SIGINT stop gracefully: no job starts again, email and webhooks finish the item in hand and
-release the rest, and the process exits when the running jobs have returned. On SQLite one
+and SIGINT stop gracefully: no job starts again, timers and escalations stop between batches,
+email and webhooks finish the item in hand and release the rest, and the process exits when the
+running jobs have returned. On SQLite one
 worker runs; a second says so and stops.
 """
 
@@ -51,8 +52,8 @@ def jobs(rt: Runtime, sender: Sender, name: str, poster: Poster, stop: Callable[
     """The worker's jobs by name, in the order one sweep runs them."""
     return {
         "events": lambda: services.apply_events(rt),
-        "timers": lambda: services.fire_due_timers(rt),
-        "escalations": lambda: services.escalate_overdue(rt),
+        "timers": lambda: services.fire_due_timers(rt, stop=stop),
+        "escalations": lambda: services.escalate_overdue(rt, stop=stop),
         "deliveries": lambda: services.deliver_notifications(rt, sender, name, stop=stop),
         "webhooks": lambda: services.deliver_webhooks(rt, poster, name, stop=stop),
         "tracker": lambda: services.refresh_tracker(rt),

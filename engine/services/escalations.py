@@ -14,6 +14,7 @@ thousandth overdue step is escalated in the same sweep as the first.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +36,11 @@ _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
 _UNMET = (DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)
 
 
-def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 20) -> dict[str, int]:
-    """Raise every rung whose day has come for open overdue steps and breached declared deadlines."""
+def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 20,
+                     stop: Callable[[], bool] = lambda: False) -> dict[str, int]:  # fmt: skip
+    """Raise every rung whose day has come for open overdue steps and breached declared deadlines.
+
+    ``stop()`` (the worker's SIGTERM) is asked between batches: what is left waits for the next sweep."""
     at = clock.require_aware(now, "now") if now is not None else clock.utcnow()
     today = at.astimezone(clock.LONDON).date()
     intervals = parse_intervals(rt.settings.escalation_intervals)
@@ -44,7 +48,7 @@ def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 20) 
     with clock.frozen(at):
         for candidates in (_overdue_tasks, _breached_deadlines):
             after: int | None = 0
-            while after is not None:
+            while after is not None and not stop():
                 after = _escalate_batch(rt, candidates, today, intervals, batch, after, counts)
     return counts
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
 
+from engine import clock
 from engine.bootstrap import Runtime
 from engine.services._common import commit
 
@@ -21,6 +22,11 @@ LEASE = timedelta(seconds=120)
 # margin is wide: two workers' clocks are read a moment apart (one waits for the other's claim),
 # so a lease granted a second "later" than this worker's now is an ordinary, live lease.
 DRILL_MARGIN = timedelta(hours=1)
+
+
+def moment(now: datetime | None) -> datetime:
+    """The time a delivery run works at: ``now`` when given (tests, drills), else the clock, read afresh."""
+    return clock.require_aware(now, "now") if now is not None else clock.utcnow()
 
 
 def claimable(model: Any, at: datetime, lease: timedelta = LEASE) -> ColumnElement[bool]:

@@ -57,7 +57,7 @@ def deliver_notifications(
     counts = {"sent": 0, "retrying": 0, "dead": 0}
     lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     while not stop():
-        claimed = _claim(rt, worker, _at(now), batch, lease)
+        claimed = _claim(rt, worker, leases.moment(now), batch, lease)
         if not claimed:
             break
         for index, note in enumerate(claimed):
@@ -65,15 +65,11 @@ def deliver_notifications(
             if stop():
                 leases.release(rt, Notification, rest, worker)
                 return counts
-            if note["id"] not in leases.renew(rt, Notification, rest, worker, _at(now), lease):
+            if note["id"] not in leases.renew(rt, Notification, rest, worker, leases.moment(now), lease):
                 continue  # our lease ran out (this worker hung) and another worker has the message now
             error = _send(sender, note)
-            _record(rt, worker, _at(now), note["id"], error, counts)
+            _record(rt, worker, leases.moment(now), note["id"], error, counts)
     return counts
-
-
-def _at(now: datetime | None) -> datetime:
-    return clock.require_aware(now, "now") if now is not None else clock.utcnow()
 
 
 def _send(sender: Sender, note: dict[str, Any]) -> str | None:

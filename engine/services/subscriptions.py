@@ -311,15 +311,11 @@ def deliver_webhooks(
     counts = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
     lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     while not stop():
-        claimed = _claim(rt, worker, _at(now), batch, lease)
+        claimed = _claim(rt, worker, leases.moment(now), batch, lease)
         if not claimed:
             break
         _post_batch(rt, poster, worker, now, claimed, lease, stop, counts)
     return counts
-
-
-def _at(now: datetime | None) -> datetime:
-    return clock.require_aware(now, "now") if now is not None else clock.utcnow()
 
 
 def _post_batch(rt: Runtime, poster: Poster, worker: str, now: datetime | None, claimed: list[Outgoing],
@@ -331,13 +327,13 @@ def _post_batch(rt: Runtime, poster: Poster, worker: str, now: datetime | None, 
             waiting.discard(futures[future])
             if future.cancelled():
                 continue
-            _record(rt, worker, _at(now), futures[future], future.result(), counts)
+            _record(rt, worker, leases.moment(now), futures[future], future.result(), counts)
             if stop():
                 not_started = [futures[f] for f in futures if f.cancel()]
                 leases.release(rt, Delivery, not_started, worker)
                 waiting -= set(not_started)
             else:
-                leases.renew(rt, Delivery, sorted(waiting), worker, _at(now), lease)
+                leases.renew(rt, Delivery, sorted(waiting), worker, leases.moment(now), lease)
 
 
 def _post(poster: Poster, outgoing: Outgoing) -> PostResult:

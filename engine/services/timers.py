@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
 
 
-def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 20) -> dict[str, int]:
+def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 20,
+                    stop: Callable[[], bool] = lambda: False) -> dict[str, int]:  # fmt: skip
     """Fire every timer due at ``now`` (default: the clock), earliest first, a claimed batch at a time.
 
     Each batch is claimed with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so workers take disjoint
@@ -27,11 +29,12 @@ def fire_due_timers(rt: Runtime, now: datetime | None = None, batch: int = 20) -
     that fires more than an hour after it fell due (the worker was down) is recorded as late.
     A case fires once per sweep: one whose repeating timer is still due after
     ``patches.MAX_CYCLE_FIRINGS`` firings goes on in the next sweep, never round this loop again.
+    ``stop()`` (the worker's SIGTERM) is asked between batches.
     """
     at = clock.require_aware(now, "--now") if now is not None else clock.utcnow()
     fired_ids, failed_ids = set[int](), set[int]()
     with clock.frozen(at):
-        while True:
+        while not stop():
             done, failed = _fire_batch(rt, at, batch, fired_ids | failed_ids)
             fired_ids |= done
             failed_ids |= failed

@@ -2,9 +2,9 @@
 
 Before: 50 emails claimed under one 120 s lease, sent one by one and recorded at the end; at 2.4 s
 a message the other worker re-claimed them and the first one's results were discarded (each sent
-3-4 times, still pending with 0 attempts). A plain SIGTERM re-sent 33. Here the lease is 3 s and
-the server takes 0.25 s a message: 30 messages take longer than the lease, so without the
-heartbeat a second worker would take them over. The clock is the real one (a lease must run out).
+3-4 times, still pending with 0 attempts). A plain SIGTERM re-sent 33. Here the lease is 5 s and
+the server takes 0.25 s a message: 40 messages take twice the lease, so without the heartbeat a
+second worker would take them over. The clock is the real one (a lease must run out).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _rows(rt) -> list[tuple[str, int, str | None]]:
 
 
 def test_two_workers_on_a_slow_mail_server_send_each_email_once(rt):
-    rt.settings = dataclasses.replace(rt.settings, outbox_lease_seconds=3)
-    _pending(rt, 30)
+    rt.settings = dataclasses.replace(rt.settings, outbox_lease_seconds=5)
+    _pending(rt, 40)
     with SlowSmtp(delay=0.25) as smtp:
         sender = SmtpSender(smtp.url, "permanence-pathways@pathways.local")
         counts: list[dict] = []
@@ -57,9 +57,9 @@ def test_two_workers_on_a_slow_mail_server_send_each_email_once(rt):
             worker.start()
         for worker in workers:
             worker.join()
-    assert len(smtp.received) == 30, f"{len(smtp.received) - len(set(smtp.received))} sent twice"
-    assert len(set(smtp.received)) == 30
-    assert sum(c["sent"] for c in counts) == 30
+    assert len(smtp.received) == 40, f"{len(smtp.received) - len(set(smtp.received))} sent twice"
+    assert len(set(smtp.received)) == 40
+    assert sum(c["sent"] for c in counts) == 40
     assert set(_rows(rt)) == {("sent", 1, None)}
 
 

@@ -105,3 +105,24 @@ def test_a_draft_that_does_not_publish_says_why_instead_of_running(app, rt):
     _json(erin, draft_url + "/save", {"xml": xml.replace(TWENTY, "add_working_days(lookd, 25)"), "revision": 1})
     refused = erin.post(draft_url + "/scenarios", status=400).text
     assert "The scenario tests could not run" in refused and "lookd" in refused
+
+
+def test_the_modellers_check_refuses_bombs_and_a_zero_cycle_within_a_second(app):
+    """Issue 15: three gunicorn workers were killed from this check by one expression each."""
+    import re
+    import time
+
+    erin = Staff(app, "po.erin")
+    draft_url = erin.post("/modeller/pathways/ppm_to_adm/draft").headers["Location"]
+    xml = erin.get(draft_url + "/diagram.bpmn").text
+    for bomb, expected in (("(((10**64)**64)**64)**12", "too large"), ("'a'.ljust(900000000)", "too large"),
+                           ("'ab' * 900000000", "too large")):  # fmt: skip
+        started = time.monotonic()
+        checked = _json(erin, draft_url + "/check", {"xml": xml.replace(TWENTY, bomb.replace("'", "&apos;"))})
+        assert time.monotonic() - started < 1.0
+        assert any(expected in p["message"] for p in checked["problems"]), checked["problems"]
+    timer = re.search(r"<bpmn:(timeDate|timeDuration)[^>]*>[^<]*</bpmn:\1>", xml)
+    assert timer is not None
+    cycle = xml.replace(timer.group(0), '<bpmn:timeCycle>"R/PT0S"</bpmn:timeCycle>')
+    checked = _json(erin, draft_url + "/check", {"xml": cycle})
+    assert any("repeats every 0:00:00" in p["message"] for p in checked["problems"]), checked["problems"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,22 +24,37 @@ def secret(rt):
 class Poster:
     """A case-management system posting signed events to the test app."""
 
-    def __init__(self, app, secret):
-        self.client, self.secret = app.test_client(), secret
+    def __init__(self, app, secret, now=None):
+        self.client, self.secret, self.now = app.test_client(), secret, now
 
     def raw(self, raw, headers):
         return self.client.post("/webhooks/events", data=raw, headers=headers)
 
     def __call__(self, body, key=None, status=None, **kwargs):
+        self._happened(body)
         response = self.raw(*signed(key or self.secret, body, **kwargs))
         if status is not None:
             assert response.status_code == status, response.text
         return response
 
+    def _happened(self, body) -> None:
+        """A case system sends an event when it happens: the clock moves on to it (never back)."""
+        occurred = isinstance(body, dict) and _instant(body.get("occurred_at"))
+        if self.now is not None and occurred and occurred > self.now.now:
+            self.now.set(occurred + timedelta(minutes=1))
+
+
+def _instant(text):
+    try:
+        found = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return found if found.tzinfo else None
+
 
 @pytest.fixture
-def post(app, secret):
-    return Poster(app, secret)
+def post(app, secret, now):
+    return Poster(app, secret, now)
 
 
 def looked_after(ref=REF, at=LOOKED_AFTER, **extra):
@@ -150,8 +165,9 @@ def test_senders_add_prints_the_secret_once_and_refuses_a_duplicate(rt, cli):
     assert "lower-case" in cli("senders", "add", "Bad Name", ok=False).output
 
 
-def test_events_arriving_out_of_order_are_applied_in_occurred_at_order(rt, app, secret):
+def test_events_arriving_out_of_order_are_applied_in_occurred_at_order(rt, app, secret, now):
     # Stored in the wrong order (a sender's retry queue), then applied by the worker's sweep.
+    now.set(datetime(2027, 1, 15, 9, tzinfo=UTC))  # received after both happened
     inbound.receive_event(rt, "lcs", review_held(), "m2")
     inbound.receive_event(rt, "lcs", looked_after(), "m1")
     counts = tick(rt)
@@ -240,8 +256,9 @@ def test_only_administrators_see_the_events_page(app):
     assert "Events from case systems" not in Staff(app, "hos.hana").get("/").text
 
 
-def test_two_appliers_at_once_apply_each_event_exactly_once(rt, app, is_postgres):
+def test_two_appliers_at_once_apply_each_event_exactly_once(rt, app, is_postgres, now):
     """Web requests and workers apply the same child's events together: the child's row lock serialises them."""
+    now.set(datetime(2027, 1, 15, 9, tzinfo=UTC))  # received after they happened
     import threading
 
     rounds = 30 if is_postgres else 8
@@ -268,7 +285,7 @@ def test_two_appliers_at_once_apply_each_event_exactly_once(rt, app, is_postgres
         assert open_steps(rt, ref) == ["Task_DecidePPM", "Task_UpdateCarePlan"]
 
 
-def test_an_event_before_a_step_s_earliest_date_is_parked_then_one_on_time_does_the_step(rt, app):
+def test_an_event_before_a_step_s_earliest_date_is_parked_then_one_on_time_does_the_step(rt, app, now):
     """Consent witnessed less than 6 weeks after the birth is ineffective (s52(3)): the gate holds for events too."""
     from engine.services.scenarios import run_scenario
     from tests.scenario import WORKFLOWS
@@ -277,6 +294,7 @@ def test_an_event_before_a_step_s_earliest_date_is_parked_then_one_on_time_does_
     scenario = dict(document["scenarios"][0], ref="CH-7100")
     cut = next(n for n, s in enumerate(scenario["steps"]) if s.get("do") == "Task_ConsentWitnessed")
     assert run_scenario(rt, "relinquished_baby", {**scenario, "steps": scenario["steps"][:cut]}).passed
+    now.set(datetime(2027, 2, 1, 9, tzinfo=UTC))  # received after both consents happened
     inbound.receive_event(rt, "lcs", event("consent.given", "CH-7100", "2027-01-28T11:00:00Z"), "c1")
     services.apply_events(rt)
     [early] = services.list_events(rt, child_ref="CH-7100")["events"]
