@@ -101,6 +101,7 @@ def _single_sqlite_worker(rt: Runtime) -> IO[Any] | None:
 def run(rt: Runtime, stop: threading.Event | None = None) -> None:
     """Run every job on its own thread every ``timer_poll_seconds`` until SIGTERM or SIGINT (or ``stop``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # each job logs what it did itself
     lock = None
     if rt.is_sqlite:
         lock = _single_sqlite_worker(rt)
@@ -116,7 +117,8 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
     scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(len(found))})
     for job, work in found.items():
         scheduler.add_job(run_job, "interval", args=[job, work, name], seconds=rt.settings.timer_poll_seconds,
-                          max_instances=1, coalesce=True, id=job, next_run_time=datetime.now(UTC))  # fmt: skip
+                          max_instances=1, coalesce=True, id=job, name=job,
+                          next_run_time=datetime.now(UTC))  # fmt: skip
     log.info("event=start worker=%s every=%ss jobs=%s", name, rt.settings.timer_poll_seconds, ",".join(found))
     scheduler.start()
     try:

@@ -8,9 +8,9 @@ script is checked against an AST allow-list before it runs:
 - no names or attributes starting with ``_`` (closes ``().__class__`` walks), no ``format``;
 - only the builtins in ``SAFE_BUILTINS`` plus our calendar helpers and the case data;
 - ``**``, ``*``, ``<<``, ``+`` and ``%`` go through size-checked helpers, and so do the string
-  methods that build their result in one C call (``ljust``, ``join``, ``replace`` ...) and
-  computed f-string format specs; ``range`` is capped and ``sum`` adds numbers only: no single
-  C call can run long or take much memory;
+  methods that build their result in one C call (``ljust``, ``join``, ``replace`` ...); an
+  f-string's format spec must be written out, with small widths; ``range`` is capped and ``sum``
+  adds numbers only: no single C call can run long or take much memory;
 - constant sub-expressions are folded through the same helpers by ``check``, so a bomb written
   out in a diagram (``(10**64)**64``, ``'a'.ljust(900000000)``) is refused when it is validated;
 - a CPU-time budget (``TIME_LIMIT_S`` of the thread's own CPU time: a busy machine does not
@@ -133,12 +133,6 @@ def _guard_mod(left: Any, right: Any) -> Any:
     return left % right
 
 
-def _guard_format(value: Any, spec: str) -> str:
-    """An f-string's ``{value:spec}`` where the spec is computed: checked like a written one."""
-    refuse_wide_format(spec)
-    return format(value, spec)
-
-
 def _width_result(value: Any, method: str, args: tuple, kwargs: dict[str, Any]) -> int:
     """An upper bound of the result's length for the string methods that can build a huge one."""
     first = args[0] if args else next(iter(kwargs.values()), None)
@@ -179,7 +173,6 @@ _GUARDS: dict[type[ast.operator], str] = {
 _GUARD_FUNCS: dict[str, Callable[..., Any]] = {
     f"{_GUARD}mult": _guard_mult, f"{_GUARD}pow": _guard_pow, f"{_GUARD}lshift": _guard_lshift,
     f"{_GUARD}add": _guard_add, f"{_GUARD}mod": _guard_mod, f"{_GUARD}call": _guard_call,
-    f"{_GUARD}format": _guard_format,
 }  # fmt: skip
 
 SAFE_BUILTINS: dict[str, Any] = {

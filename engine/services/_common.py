@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -20,6 +21,17 @@ from engine.persistence.models import AuditEvent, CalendarClosure, Case, Definit
 from engine.persistence.uow import UnitOfWork
 
 SYSTEM = "system"
+SQLITE_PAUSE_S = 0.03
+
+
+def pause_between_batches(rt: Runtime) -> None:
+    """On SQLite (one writer for the whole file) give a waiting web request its turn between two batches.
+
+    Its busy handler polls with sleeps that grow to 100 ms; a sweep that began its next batch the
+    instant it committed kept a practitioner waiting for the whole sweep (measured in
+    bench/reliability_bench.py). PostgreSQL locks rows, not the database: no pause."""
+    if rt.is_sqlite:
+        time.sleep(SQLITE_PAUSE_S)
 
 
 def jsonable(value: Any) -> Any:

@@ -29,7 +29,7 @@ from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Case, Deadline, Escalation, HumanTask, Notification
 from engine.services import outbox
-from engine.services._common import SYSTEM, audit, commit, refresh_calendar
+from engine.services._common import SYSTEM, audit, commit, pause_between_batches, refresh_calendar
 
 log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
@@ -50,6 +50,8 @@ def escalate_overdue(rt: Runtime, now: datetime | None = None, batch: int = 20,
             after: int | None = 0
             while after is not None and not stop():
                 after = _escalate_batch(rt, candidates, today, intervals, batch, after, counts)
+                if after is not None:
+                    pause_between_batches(rt)
     return counts
 
 

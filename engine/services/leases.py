@@ -48,6 +48,29 @@ def renew(rt: Runtime, model: Any, ids: list[int], worker: str, at: datetime, le
         return kept
 
 
+class Heartbeat:
+    """Renews this worker's lease on the items it has left, once a third of the lease has gone by since
+    the claim or the last renewal: a slow server never lets a lease run out, at one UPDATE per third
+    of a lease rather than one per item (measured: one per item halved the delivery rate)."""
+
+    def __init__(self, rt: Runtime, model: Any, worker: str, lease: timedelta, now: datetime | None,
+                 granted_at: datetime) -> None:  # fmt: skip
+        self.rt, self.model, self.worker, self.lease, self.now = rt, model, worker, lease, now
+        self.renewed_at = granted_at
+        self.lost: set[int] = set()
+
+    def beat(self, ids: list[int]) -> None:
+        at = moment(self.now)
+        if at - self.renewed_at < self.lease / 3:
+            return
+        self.lost |= set(ids) - renew(self.rt, self.model, ids, self.worker, at, self.lease)
+        self.renewed_at = at
+
+    def mine(self, item_id: int) -> bool:
+        """False when another worker took the item over (this one stalled past its lease)."""
+        return item_id not in self.lost
+
+
 def release(rt: Runtime, model: Any, ids: list[int], worker: str) -> None:
     """Give back items this worker claimed but did not start (a graceful stop): others take them at once."""
     if not ids:

@@ -51,21 +51,25 @@ def deliver_notifications(
 ) -> dict[str, int]:  # fmt: skip
     """Send due email, a small claimed batch at a time, each recorded as soon as it is sent or failed.
 
-    Before each message the lease on it and the rest of the batch is renewed, so a slow mail
-    server never lets another worker take over and send them again; ``stop()`` (the worker's
-    SIGTERM) ends the run after the message in hand and releases the rest."""
+    Before each message the lease on the rest of the batch is renewed when a third of it has gone
+    (``leases.Heartbeat``), so a slow mail server never lets another worker take over and send them
+    again; ``stop()`` (the worker's SIGTERM) ends the run after the message in hand and releases
+    the rest."""
     counts = {"sent": 0, "retrying": 0, "dead": 0}
     lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     while not stop():
-        claimed = _claim(rt, worker, leases.moment(now), batch, lease)
+        claimed_at = leases.moment(now)
+        claimed = _claim(rt, worker, claimed_at, batch, lease)
         if not claimed:
             break
+        heartbeat = leases.Heartbeat(rt, Notification, worker, lease, now, claimed_at)
         for index, note in enumerate(claimed):
             rest = [n["id"] for n in claimed[index:]]
             if stop():
                 leases.release(rt, Notification, rest, worker)
                 return counts
-            if note["id"] not in leases.renew(rt, Notification, rest, worker, leases.moment(now), lease):
+            heartbeat.beat(rest)
+            if not heartbeat.mine(note["id"]):
                 continue  # our lease ran out (this worker hung) and another worker has the message now
             error = _send(sender, note)
             _record(rt, worker, leases.moment(now), note["id"], error, counts)

@@ -311,15 +311,17 @@ def deliver_webhooks(
     counts = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
     lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     while not stop():
-        claimed = _claim(rt, worker, leases.moment(now), batch, lease)
+        claimed_at = leases.moment(now)
+        claimed = _claim(rt, worker, claimed_at, batch, lease)
         if not claimed:
             break
-        _post_batch(rt, poster, worker, now, claimed, lease, stop, counts)
+        heartbeat = leases.Heartbeat(rt, Delivery, worker, lease, now, claimed_at)
+        _post_batch(rt, poster, worker, now, claimed, heartbeat, stop, counts)
     return counts
 
 
 def _post_batch(rt: Runtime, poster: Poster, worker: str, now: datetime | None, claimed: list[Outgoing],
-                lease: timedelta, stop: Callable[[], bool], counts: dict[str, int]) -> None:  # fmt: skip
+                heartbeat: leases.Heartbeat, stop: Callable[[], bool], counts: dict[str, int]) -> None:  # fmt: skip
     with ThreadPoolExecutor(max_workers=min(PARALLEL_POSTS, len(claimed))) as pool:
         futures = {pool.submit(_post, poster, out): out.delivery_id for out in claimed}
         waiting = set(futures.values())
@@ -333,7 +335,7 @@ def _post_batch(rt: Runtime, poster: Poster, worker: str, now: datetime | None, 
                 leases.release(rt, Delivery, not_started, worker)
                 waiting -= set(not_started)
             else:
-                leases.renew(rt, Delivery, sorted(waiting), worker, leases.moment(now), lease)
+                heartbeat.beat(sorted(waiting))
 
 
 def _post(poster: Poster, outgoing: Outgoing) -> PostResult:

@@ -2,8 +2,8 @@
 
 Before: 50 emails claimed under one 120 s lease, sent one by one and recorded at the end; at 2.4 s
 a message the other worker re-claimed them and the first one's results were discarded (each sent
-3-4 times, still pending with 0 attempts). A plain SIGTERM re-sent 33. Here the lease is 5 s and
-the server takes 0.25 s a message: 40 messages take twice the lease, so without the heartbeat a
+3-4 times, still pending with 0 attempts). A plain SIGTERM re-sent 33. Here the lease is 6 s and
+the server takes 0.25 s a message: 40 messages take well over the lease, so without the heartbeat a
 second worker would take them over. The clock is the real one (a lease must run out).
 """
 
@@ -46,7 +46,7 @@ def _rows(rt) -> list[tuple[str, int, str | None]]:
 
 
 def test_two_workers_on_a_slow_mail_server_send_each_email_once(rt):
-    rt.settings = dataclasses.replace(rt.settings, outbox_lease_seconds=5)
+    rt.settings = dataclasses.replace(rt.settings, outbox_lease_seconds=6)
     _pending(rt, 40)
     with SlowSmtp(delay=0.25) as smtp:
         sender = SmtpSender(smtp.url, "permanence-pathways@pathways.local")
