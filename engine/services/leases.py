@@ -8,8 +8,9 @@ takes the item over, and the first one's late result is ignored (its lease is no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, or_, select, update
 
@@ -18,6 +19,7 @@ from engine.bootstrap import Runtime
 from engine.services._common import commit
 
 LEASE = timedelta(seconds=120)
+T = TypeVar("T")
 # A lease this far beyond any we grant was given by a drill run in the future (``--now``). The
 # margin is wide: two workers' clocks are read a moment apart (one waits for the other's claim),
 # so a lease granted a second "later" than this worker's now is an ordinary, live lease.
@@ -69,6 +71,25 @@ class Heartbeat:
     def mine(self, item_id: int) -> bool:
         """False when another worker took the item over (this one stalled past its lease)."""
         return item_id not in self.lost
+
+
+def drain(
+    rt: Runtime,
+    model: Any,
+    worker: str,
+    now: datetime | None,
+    stop: Callable[[], bool],
+    claim: Callable[[datetime, timedelta], list[T]],
+    handle: Callable[[list[T], Heartbeat], None],
+) -> None:
+    """Claim a batch (``claim(at, lease)``) and ``handle`` it with its heartbeat, until none is left or ``stop()``."""
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    while not stop():
+        claimed_at = moment(now)
+        claimed = claim(claimed_at, lease)
+        if not claimed:
+            return
+        handle(claimed, Heartbeat(rt, model, worker, lease, now, claimed_at))
 
 
 def release(rt: Runtime, model: Any, ids: list[int], worker: str) -> None:

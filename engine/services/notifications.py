@@ -56,23 +56,20 @@ def deliver_notifications(
     again; ``stop()`` (the worker's SIGTERM) ends the run after the message in hand and releases
     the rest."""
     counts = {"sent": 0, "retrying": 0, "dead": 0}
-    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
-    while not stop():
-        claimed_at = leases.moment(now)
-        claimed = _claim(rt, worker, claimed_at, batch, lease)
-        if not claimed:
-            break
-        heartbeat = leases.Heartbeat(rt, Notification, worker, lease, now, claimed_at)
+
+    def send_batch(claimed: list[dict[str, Any]], heartbeat: leases.Heartbeat) -> None:
         for index, note in enumerate(claimed):
             rest = [n["id"] for n in claimed[index:]]
             if stop():
                 leases.release(rt, Notification, rest, worker)
-                return counts
+                return
             heartbeat.beat(rest)
             if not heartbeat.mine(note["id"]):
                 continue  # our lease ran out (this worker hung) and another worker has the message now
-            error = _send(sender, note)
-            _record(rt, worker, leases.moment(now), note["id"], error, counts)
+            _record(rt, worker, leases.moment(now), note["id"], _send(sender, note), counts)
+
+    leases.drain(rt, Notification, worker, now, stop, lambda at, lease: _claim(rt, worker, at, batch, lease),
+                 send_batch)  # fmt: skip
     return counts
 
 

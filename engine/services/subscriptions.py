@@ -309,14 +309,15 @@ def deliver_webhooks(
     is renewed then (engine.services.leases); ``stop()`` lets the posts in hand finish and
     releases the ones not started."""
     counts = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
-    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
-    while not stop():
-        claimed_at = leases.moment(now)
-        claimed = _claim(rt, worker, claimed_at, batch, lease)
-        if not claimed:
-            break
-        heartbeat = leases.Heartbeat(rt, Delivery, worker, lease, now, claimed_at)
-        _post_batch(rt, poster, worker, now, claimed, heartbeat, stop, counts)
+    leases.drain(
+        rt,
+        Delivery,
+        worker,
+        now,
+        stop,
+        lambda at, lease: _claim(rt, worker, at, batch, lease),
+        lambda claimed, heartbeat: _post_batch(rt, poster, worker, now, claimed, heartbeat, stop, counts),
+    )
     return counts
 
 
