@@ -133,6 +133,16 @@ class Engine:
         message = f"{last.message} on {tries} tries in a row"
         return workflow, StepResult(error=StepError(element=last.details.get("element", ""), message=message))
 
+    def evaluate(self, expression: str, data: dict[str, Any], tries: int = BUDGET_TRIES) -> Any:
+        """A diagram expression outside a step (a due date, an outcome): a budget overrun is retried as a step's is."""
+        for number in range(1, tries + 1):
+            try:
+                return self.script_engine.environment.evaluate(expression, dict(data))
+            except BudgetExceeded as exc:
+                log.warning("event=expression_budget try=%s of=%s reason='%s'", number, tries, exc.message)
+                last = exc
+        raise BudgetExceeded(f"{last.message} on {tries} tries in a row")
+
     def live(self, workflow: BpmnWorkflow) -> Live:
         """Ready steps, failed steps and case data from one walk of the live tasks."""
         tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)

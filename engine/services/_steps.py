@@ -189,7 +189,7 @@ def evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: di
     if not expression:
         return None
     try:
-        value = rt.bpmn.script_engine.environment.evaluate(expression, dict(data))
+        value = rt.bpmn.evaluate(expression, data)
         return None if value is None else as_date(value)  # None: not applicable to this case
     except Exception as exc:
         raise _DueError(element_id, f"could not work out the date '{expression}' on {element_id}: {exc}") from None
@@ -297,7 +297,7 @@ def _evaluate(rt: Runtime, element_id: str, expression: str | None, data: dict) 
     if not expression:
         return None
     try:
-        return rt.bpmn.script_engine.environment.evaluate(expression, dict(data))
+        return rt.bpmn.evaluate(expression, data)
     except Exception as exc:
         raise _DueError(element_id, f"could not work out '{expression}' on {element_id}: {exc}") from None
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from engine.bpmn.runtime import Engine
+from engine.errors import BudgetExceeded
 
 REVIEW = ("review_cycle.bpmn",)
 
@@ -144,3 +145,14 @@ def test_an_expression_over_its_budget_every_time_is_the_cases_error_after_three
     assert divisor.calls == 3
     assert result.error is not None and result.error.element == "Script_Divide"
     assert "CPU time on 3 tries in a row" in result.error.message
+
+
+def test_a_due_date_over_its_budget_once_is_worked_out_again_not_an_error():
+    """Due dates and outcomes are worked out outside a step (services._steps): retried the same way."""
+    engine = Engine()
+    engine.script_engine.environment.time_limit = 0.1
+    divisor = _Divisor(slow=1)
+    assert engine.evaluate("add_days('2027-01-04', 10 / divisor)", {"divisor": divisor}) == date(2027, 1, 9)
+    assert divisor.calls == 2
+    with pytest.raises(BudgetExceeded, match="on 3 tries in a row"):
+        engine.evaluate("10 / divisor", {"divisor": _Divisor(slow=99)})
