@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///var/pathways.db"
@@ -27,6 +28,14 @@ class Settings:
     event_future_skew_minutes: int = 60  # a case-system event dated further ahead than this is refused
     allow_local_subscriptions: bool = False  # development only: webhook subscriptions to this machine
     outbox_lease_seconds: int = 120  # an email or webhook claimed by a worker is its own this long, renewed per item
+
+    @property
+    def min_timer_cycle(self) -> timedelta:
+        return timedelta(seconds=self.min_timer_cycle_seconds)
+
+    @property
+    def outbox_lease(self) -> timedelta:
+        return timedelta(seconds=self.outbox_lease_seconds)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

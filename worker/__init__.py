@@ -10,8 +10,7 @@ Each job is its own APScheduler job on its own thread: a slow mail server holds 
 never timers or escalations (issue 15: one slow job skipped 31-39 sweeps of everything). SIGTERM
 and SIGINT stop gracefully: no job starts again, timers and escalations stop between batches,
 email and webhooks finish the item in hand and release the rest, and the process exits when the
-running jobs have returned. On SQLite one
-worker runs; a second says so and stops.
+running jobs have returned. On SQLite one worker runs; a second says so and stops.
 """
 
 from __future__ import annotations

@@ -122,26 +122,20 @@ class Engine:
 
         A first overrun is a cold cache or a burst of load, never the case's fault; ``tries``
         overruns in a row (each with a full CPU budget) make the case's error, naming the step."""
-        for number in range(1, tries + 1):
-            workflow = fresh()
-            try:
-                return workflow, step(workflow)
-            except BudgetExceeded as exc:
-                log.warning("event=expression_budget try=%s of=%s element=%s reason='%s'", number, tries,
-                            exc.details.get("element", ""), exc.message)  # fmt: skip
-                last = exc
-        message = f"{last.message} on {tries} tries in a row"
-        return workflow, StepResult(error=StepError(element=last.details.get("element", ""), message=message))
+        made: list[BpmnWorkflow] = []
+
+        def once() -> tuple[BpmnWorkflow, StepResult]:
+            made.append(fresh())
+            return made[-1], step(made[-1])
+
+        try:
+            return _within_budget(once, tries)
+        except BudgetExceeded as exc:
+            return made[-1], StepResult(error=StepError(element=exc.details.get("element", ""), message=exc.message))
 
     def evaluate(self, expression: str, data: dict[str, Any], tries: int = BUDGET_TRIES) -> Any:
         """A diagram expression outside a step (a due date, an outcome): a budget overrun is retried as a step's is."""
-        for number in range(1, tries + 1):
-            try:
-                return self.script_engine.environment.evaluate(expression, dict(data))
-            except BudgetExceeded as exc:
-                log.warning("event=expression_budget try=%s of=%s reason='%s'", number, tries, exc.message)
-                last = exc
-        raise BudgetExceeded(f"{last.message} on {tries} tries in a row")
+        return _within_budget(lambda: self.script_engine.environment.evaluate(expression, dict(data)), tries)
 
     def live(self, workflow: BpmnWorkflow) -> Live:
         """Ready steps, failed steps and case data from one walk of the live tasks."""
@@ -316,6 +310,20 @@ class Engine:
         workflow = self.serializer.from_dict(dct)
         workflow.script_engine = self.script_engine
         return workflow
+
+
+def _within_budget(run: Callable[[], Any], tries: int) -> Any:
+    """``run()``, again after a budget overrun; the last overrun is raised, saying how many tries it had."""
+    for number in range(1, tries + 1):
+        try:
+            return run()
+        except BudgetExceeded as exc:
+            element = exc.details.get("element", "")
+            log.warning("event=expression_budget try=%s of=%s element=%s reason='%s'", number, tries, element,
+                        exc.message)  # fmt: skip
+            if number == tries:
+                raise BudgetExceeded(f"{exc.message} on {tries} tries in a row", element=element) from exc
+    raise AssertionError("tries must be at least 1")
 
 
 def _raise_budget(exc: BaseException) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -44,7 +43,7 @@ def read_candidate(rt: Runtime, filename: str, content: bytes, library: dict[str
         rt.bpmn.script_engine.environment,
         None,
         library,
-        min_cycle=timedelta(seconds=rt.settings.min_timer_cycle_seconds),
+        min_cycle=rt.settings.min_timer_cycle,
     )
     if found or info is None:
         texts = [str(p) for p in found]

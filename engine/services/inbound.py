@@ -293,8 +293,9 @@ def _message(rt: Runtime, session: Session, rule: Rule, event: Event, actor: str
             refused.append(f"case {case.id} ({case.key}) waits for it but is suspended")
             continue
         values = _message_values(rt, session, case, workflow, element_id, rule, event)
+        loaded = [workflow]  # the copy already read is the first try's; a retry loads afresh
         workflow, result = rt.bpmn.attempt(
-            lambda: rt.bpmn.load(spec, case.state),  # noqa: B023 - both are called before the loop moves on
+            lambda: loaded.pop() if loaded else rt.bpmn.load(spec, case.state),  # noqa: B023 - called in this turn
             lambda wf: rt.bpmn.send_message(wf, message, values),  # noqa: B023
         )
         audit(session, case.id, actor, "event.applied", element=element_id,

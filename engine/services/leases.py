@@ -1,9 +1,10 @@
 """Leases on outbox rows (email and webhook deliveries), in the Camunda 7 job executor's pattern.
 
-A worker claims a small batch under a lease, renews the lease on what is left before each item
-(the heartbeat), records each item the moment it is done, and on a graceful stop releases what
-it has not started. A lease runs out only when its worker died or hung; then another worker
-takes the item over, and the first one's late result is ignored (its lease is no longer its own).
+A worker claims a small batch under a lease (``OUTBOX_LEASE_SECONDS``), renews the lease on what
+is left once a third of it has gone (the heartbeat), records each item the moment it is done, and
+on a graceful stop releases what it has not started. A lease runs out only when its worker died
+or hung; then another worker takes the item over, and the first one's late result is ignored (its
+lease is no longer its own).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from engine import clock
 from engine.bootstrap import Runtime
 from engine.services._common import commit
 
-LEASE = timedelta(seconds=120)
 T = TypeVar("T")
 # A lease this far beyond any we grant was given by a drill run in the future (``--now``). The
 # margin is wide: two workers' clocks are read a moment apart (one waits for the other's claim),
@@ -31,14 +31,14 @@ def moment(now: datetime | None) -> datetime:
     return clock.require_aware(now, "now") if now is not None else clock.utcnow()
 
 
-def claimable(model: Any, at: datetime, lease: timedelta = LEASE) -> ColumnElement[bool]:
+def claimable(model: Any, at: datetime, lease: timedelta) -> ColumnElement[bool]:
     """Not leased, or the lease ran out. A lease far further ahead than any we grant came from a
     drill run in the future (``--now``): it is not honoured, so it cannot hold a message for ever."""
     expires = model.lease_expires_at
     return or_(expires.is_(None), expires < at, expires > at + lease + DRILL_MARGIN)
 
 
-def renew(rt: Runtime, model: Any, ids: list[int], worker: str, at: datetime, lease: timedelta = LEASE) -> set[int]:
+def renew(rt: Runtime, model: Any, ids: list[int], worker: str, at: datetime, lease: timedelta) -> set[int]:
     """Extend this worker's lease on ``ids``; the ids still this worker's (another may have taken one over)."""
     if not ids:
         return set()
@@ -83,7 +83,7 @@ def drain(
     handle: Callable[[list[T], Heartbeat], None],
 ) -> None:
     """Claim a batch (``claim(at, lease)``) and ``handle`` it with its heartbeat, until none is left or ``stop()``."""
-    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    lease = rt.settings.outbox_lease
     while not stop():
         claimed_at = moment(now)
         claimed = claim(claimed_at, lease)

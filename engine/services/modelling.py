@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -39,7 +39,7 @@ def validate_diagram(
         rt.bpmn.script_engine.environment,
         rt.bpmn.build_spec,
         known,
-        min_cycle=timedelta(seconds=rt.settings.min_timer_cycle_seconds),
+        min_cycle=rt.settings.min_timer_cycle,
     )
     return found
 

@@ -1,6 +1,6 @@
 """Delivering the outbox: claim due email with a lease, send outside the transaction, record each result.
 
-Leases follow engine.services.leases: renewed before every message, each outcome recorded as it
+Leases follow engine.services.leases: renewed as a batch goes on, each outcome recorded as it
 happens. A worker killed mid-send leaves a lease that expires; another worker then sends that
 one message again (the only repeat possible), and it carries its outbox key as the Message-ID,
 so a receiver can recognise it. Failures back off exponentially with jitter and are

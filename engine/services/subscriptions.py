@@ -306,8 +306,8 @@ def deliver_webhooks(
     """Post every due delivery, several at once (one slow receiver does not hold up the rest).
 
     Each outcome is recorded as soon as its post returns, and the lease on the rest of the batch
-    is renewed then (engine.services.leases); ``stop()`` lets the posts in hand finish and
-    releases the ones not started."""
+    is renewed as it goes on (engine.services.leases); ``stop()`` lets the posts in hand finish
+    and releases the ones not started."""
     counts = {"webhooks_delivered": 0, "webhooks_retrying": 0, "webhooks_dead": 0}
     leases.drain(
         rt,

@@ -163,7 +163,7 @@ def test_email_is_sent_once_and_failures_back_off_then_dead_letter(rt, now):
 def test_an_expired_lease_is_taken_over_and_the_first_workers_late_result_ignored(rt, now):
     _start(rt)
     services.escalate_overdue(rt, at("2027-01-07"))
-    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    lease = rt.settings.outbox_lease
     claimed = notifications._claim(rt, "dead-worker", at("2027-01-07", 10), 50, lease)  # then it was killed
     assert len(claimed) == 2
     assert services.deliver_notifications(rt, FakeSender(), "w2", at("2027-01-07", 10))["sent"] == 0  # leased

@@ -226,7 +226,7 @@ def test_an_expired_lease_is_taken_over_and_the_first_workers_late_result_ignore
     sub = _subscribe(rt, "task.created")
     _start(rt)
     t = at("2026-12-18", 10)
-    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    lease = rt.settings.outbox_lease
     claimed = subscriptions._claim(rt, "dead-worker", t, 50, lease)  # then it was killed mid-post
     assert len(claimed) == 1
     assert _deliver(rt, Receiver(), t, "w2")["webhooks_delivered"] == 0  # leased
