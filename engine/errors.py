@@ -28,11 +28,13 @@ class InvalidInput(PathwaysError):
 class FormInvalid(InvalidInput):
     """Some answers need correcting."""
 
-    def __init__(self, errors: dict[str, str], data: dict[str, Any]) -> None:
+    def __init__(self, errors: dict[str, str], data: dict[str, Any],
+                 boxes: dict[str, tuple[str, ...]] | None = None) -> None:  # fmt: skip
         summary = "; ".join(f"{field}: {text}" for field, text in errors.items())
         super().__init__(f"Some answers need correcting: {summary}", errors=errors, data=data)
         self.errors = errors
         self.data = data
+        self.boxes = boxes or {}  # date fields: the boxes (day, month, year) that are wrong
 
 
 class Conflict(PathwaysError):

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine import clock, services
 from engine.bootstrap import Runtime
-from engine.services.scenarios import panel_sitting
+from engine.services.scenarios import latest_date, panel_sitting
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
@@ -38,7 +38,14 @@ class Scenario:
         self.now.set(datetime.combine(datetime.fromisoformat(day).date(), time(10), tzinfo=UTC))
         return self
 
+    def _recorded_on_the_day(self, answers: dict[str, Any]) -> None:
+        """A step is recorded on the day it happened unless the test moved the clock: never back."""
+        latest = latest_date(answers)
+        if latest is not None and latest > self.now().astimezone(clock.LONDON).date():
+            self.on(latest.isoformat())
+
     def start(self, **data: Any) -> dict:
+        self._recorded_on_the_day(data)
         return services.start_case(self.rt, self.key, self.ref, data, "sw.alice", team=self.team)
 
     def open(self) -> dict[str, dict]:
@@ -49,6 +56,7 @@ class Scenario:
 
     def do(self, element: str, user: str = "user", **answers: Any) -> None:
         task = self.open()[element]
+        self._recorded_on_the_day(answers)
         services.complete_task(self.rt, task["id"], answers, user)
 
     def show(self, key: str | None = None) -> dict:

@@ -39,7 +39,7 @@ def care_plan_step(rt: Any, ref: str) -> dict[str, Any]:
 
     services.start_case(rt, "ppm_to_adm", ref, PPM_START, "sw.alice", team="north")
     [review] = services.list_tasks(rt, ref=ref)
-    services.complete_task(rt, review["id"], {"first_review_date": "2027-01-20", "ppm_requested": True}, "iro.bob")
+    services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True}, "iro.bob")
     return next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_UpdateCarePlan")
 
 

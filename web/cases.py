@@ -53,13 +53,13 @@ def _default_team(me: Person) -> str:
 
 
 def _render_start(form: dict, raw: dict[str, str], errors: dict[str, str], ref: str, team: str,
-                  status: int = 200) -> tuple[str, int]:  # fmt: skip
+                  status: int = 200, boxes: dict[str, tuple[str, ...]] | None = None) -> tuple[str, int]:  # fmt: skip
     me = security.person()
     teams = [t["name"] for t in accounts.list_teams(security.runtime())] if me.all_teams else sorted(me.teams)
     team_items = [{"value": t, "text": t, "selected": t == team} for t in teams]
     return render_template(
-        "start.html", form=form, components=forms.components(form["fields"], raw, errors), ref=ref, team=team,
-        team_items=team_items, errors=forms.error_list([*_START_FIELDS, *form["fields"]], errors),
+        "start.html", form=form, components=forms.components(form["fields"], raw, errors, boxes), ref=ref,
+        team=team, team_items=team_items, errors=forms.error_list([*_START_FIELDS, *form["fields"]], errors, boxes),
         field_errors=errors,
     ), status  # fmt: skip
 
@@ -77,12 +77,14 @@ def start() -> Response | tuple[str, int]:
         errors["ref"] = "Enter the child's case reference (never their name)"
     if not me.may_see_team(team) or not team:
         errors["team"] = "Select the team holding the case"
+    answers = forms.answers(form["fields"], raw)
     try:
-        if errors:
+        if errors:  # every problem at once: the start form's are checked too, starting nothing
+            services.check_start(rt, form["key"], answers)
             raise FormInvalid(errors, {})
-        case = services.start_case(rt, form["key"], ref, forms.answers(form["fields"], raw), me.username, team=team)
+        case = services.start_case(rt, form["key"], ref, answers, me.username, team=team)
     except FormInvalid as exc:
-        return _render_start(form, raw, {**errors, **exc.errors}, ref, team, status=400)
+        return _render_start(form, raw, {**errors, **exc.errors}, ref, team, status=400, boxes=exc.boxes)
     except InvalidInput as exc:
         return _render_start(form, raw, {"ref": exc.message}, ref, team, status=400)
     flash(f"Started {form['name']} for {case['ref']}.")

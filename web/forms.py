@@ -78,12 +78,15 @@ def raw_from_values(fields: list[dict[str, Any]], values: Mapping[str, Any] | No
     return raw
 
 
-def components(fields: list[dict[str, Any]], raw: Mapping[str, str], errors: Mapping[str, str]) -> list[dict]:
-    """One GOV.UK macro call (kind and params) a field."""
-    return [_component(f, raw, errors.get(f["id"])) for f in fields if not f.get("readonly")]
+def components(fields: list[dict[str, Any]], raw: Mapping[str, str], errors: Mapping[str, str],
+               boxes: Mapping[str, tuple[str, ...]] | None = None) -> list[dict]:  # fmt: skip
+    """One GOV.UK macro call (kind and params) a field; ``boxes``: a date's wrong boxes (else all are marked)."""
+    return [_component(f, raw, errors.get(f["id"]), (boxes or {}).get(f["id"])) for f in fields
+            if not f.get("readonly")]  # fmt: skip
 
 
-def _component(field: dict[str, Any], raw: Mapping[str, str], error: str | None) -> dict[str, Any]:
+def _component(field: dict[str, Any], raw: Mapping[str, str], error: str | None,
+               wrong: tuple[str, ...] | None = None) -> dict[str, Any]:  # fmt: skip
     name, label = field["id"], field["label"] + ("" if field.get("required") else " (optional)")
     shape = kind(field)
     message = {"text": error} if error else None
@@ -95,7 +98,8 @@ def _component(field: dict[str, Any], raw: Mapping[str, str], error: str | None)
             "hint": hint or {"text": "For example, 27 3 2027"},
             "items": [{"name": part, "value": raw.get(f"{name}-{part}", ""),
                        "classes": ("govuk-input--width-4" if part == "year" else "govuk-input--width-2")
-                       + (" govuk-input--error" if error else "")} for part in ("day", "month", "year")],
+                       + (" govuk-input--error" if error and (not wrong or part in wrong) else "")}
+                      for part in ("day", "month", "year")],
         }}  # fmt: skip
     if shape in ("radios", "select"):
         options = [["yes", "Yes"], ["no", "No"]] if field["type"] == "boolean" else field.get("options", [])
@@ -116,12 +120,14 @@ def _component(field: dict[str, Any], raw: Mapping[str, str], error: str | None)
     return {"kind": shape, "params": params}
 
 
-def error_list(fields: list[dict[str, Any]], errors: Mapping[str, str]) -> list[dict[str, str]]:
-    """The error summary, in form order, each linking to its input."""
+def error_list(fields: list[dict[str, Any]], errors: Mapping[str, str],
+               boxes: Mapping[str, tuple[str, ...]] | None = None) -> list[dict[str, str]]:  # fmt: skip
+    """The error summary, in form order, each linking to its input (a date: its first wrong box)."""
     order = {f["id"]: i for i, f in enumerate(fields)}
     kinds = {f["id"]: kind(f) for f in fields}
     listed = []
     for name in sorted(errors, key=lambda n: order.get(n, len(order))):
-        anchor = f"{name}-day" if kinds.get(name) == "date" else name
+        wrong = (boxes or {}).get(name) or ("day",)
+        anchor = f"{name}-{wrong[0]}" if kinds.get(name) == "date" else name
         listed.append({"text": errors[name], "href": f"#{anchor}"})
     return listed

@@ -18,14 +18,14 @@ blueprint = Blueprint("tasks", __name__)
 
 
 def _render(page: dict[str, Any], raw: dict[str, str], errors: dict[str, str], problem: str | None = None,
-            status: int = 200) -> tuple[str, int]:  # fmt: skip
-    summary = forms.error_list(page["form"], errors)
+            status: int = 200, boxes: dict[str, tuple[str, ...]] | None = None) -> tuple[str, int]:  # fmt: skip
+    summary = forms.error_list(page["form"], errors, boxes)
     if problem:
         summary.insert(0, {"text": problem, "href": "#answers"})
     entered = forms.answers(page["form"], raw)
     assign_items = [{"value": "", "text": "Choose a colleague"}, *people_items(page["colleagues"], page["assignee"])]
     return render_template(
-        "task.html", task=page, components=forms.components(page["form"], raw, errors), errors=summary,
+        "task.html", task=page, components=forms.components(page["form"], raw, errors, boxes), errors=summary,
         conflict=status == 409, assign_items=assign_items,
         entered=[(f["label"], entered.get(f["id"], "")) for f in page["form"] if entered.get(f["id"])],
     ), status  # fmt: skip
@@ -57,7 +57,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
         services.complete_task(rt, task_id, forms.answers(page["form"], raw), me.username,
                                expected_version=expected, person=me)  # fmt: skip
     except FormInvalid as exc:
-        return _render(page, raw, exc.errors, status=400)
+        return _render(page, raw, exc.errors, status=400, boxes=exc.boxes)
     except Conflict as exc:
         return _render(worklist.task_page(rt, task_id, me), raw, {}, problem=exc.message, status=409)
     except NotAllowed as exc:

@@ -40,6 +40,9 @@ class DeadlineSpec:
     status: str = "OURS"
     anchor: str = ""
     met_by: list[str] = field(default_factory=list)
+    kind: str = "deadline"  # or "gate": not before this date
+    expected: str = ""  # the date while its anchor is a future event (else worked out from that event's due date)
+    expected_note: str = ""
 
 
 @dataclass
@@ -59,6 +62,21 @@ class ElementInfo:
     @property
     def role(self) -> str | None:
         return self.candidate_groups[0] if self.candidate_groups else self.lane
+
+    @property
+    def event_field(self) -> str | None:
+        """The form field holding the date this step's event happened (``event_date``, else its first
+        required date): its deadlines are met or breached on that date, not the day it was typed."""
+        if self.properties.get("event_date"):
+            return self.properties["event_date"].strip()
+        dates = [f for f in self.form if f.type == "date" and not f.future]
+        chosen = next((f for f in dates if f.required), dates[0] if dates else None)
+        return chosen.id if chosen is not None else None
+
+    @property
+    def gate_field(self) -> str | None:
+        """The date a gate (``not_before``) applies to: ``gate_date``, else the event's date."""
+        return (self.properties.get("gate_date") or "").strip() or self.event_field
 
     def deadlines(self) -> list[DeadlineSpec]:
         """Deadlines this element opens: its own ``due`` (user tasks) and ``deadline.*``."""
@@ -90,6 +108,9 @@ class ElementInfo:
             status=prop.get("status", "OURS"),
             anchor=prop.get("anchor", ""),
             met_by=met_by,
+            kind="gate" if prop.get("kind", "").strip().lower() == "gate" else "deadline",
+            expected=prop.get("expected", ""),
+            expected_note=prop.get("expected_note", ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,6 +213,8 @@ def _form(node: etree._Element) -> list[FormField]:
                 constraints={k: v for k, v in constraints.items() if k not in ("required", "readonly")},
                 default=xml_field.get("defaultValue"),
                 hint=props.get("hint"),
+                future=props.get("future", "").strip().lower() in ("allowed", "true", "yes"),
+                on_or_after=tuple(n.strip() for n in props.get("on_or_after", "").split(",") if n.strip()),
             )
         )
     return fields

@@ -33,11 +33,21 @@ class TaskStatus(StrEnum):
 
 
 class DeadlineStatus(StrEnum):
+    """A clock of the child's plan. Met or late is judged by the date the event happened."""
+
+    EXPECTED = "expected"  # its anchor is a future event: the date is worked out from that event's due date
     RUNNING = "running"
-    MET = "met"
-    BREACHED = "breached"  # met late, or still open past its due date
+    MET = "met"  # the event happened on or before the due date (however late it was recorded)
+    MET_LATE = "met_late"  # the event happened after the due date
+    BREACHED = "breached"  # still not met, and its due date has passed
     CANCELLED = "cancelled"  # the pathway left the branch that owed it
     MOVED = "moved"  # replaced by a recomputed deadline (e.g. the court extended proceedings)
+    GATE = "gate"  # a gate (not before this date) the case has not passed yet
+
+
+class DeadlineKind(StrEnum):
+    DEADLINE = "deadline"
+    GATE = "gate"  # not before: a step cannot happen before the date (consent 6 weeks after birth)
 
 
 class RuleStatus(StrEnum):

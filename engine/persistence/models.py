@@ -216,12 +216,19 @@ class HumanTask(Base):
     draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # answers saved but not submitted, as entered
     draft_saved_by: Mapped[str | None] = mapped_column(String(200))
     draft_saved_at: Mapped[datetime | None]
+    # The declared deadline this step serves (one clock, one row): the step has no clock of its own
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"))
 
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
+    serves: Mapped[Deadline | None] = relationship(foreign_keys=[deadline_id])
 
 
 class Deadline(Base):
-    """A running statutory, guidance or local clock on a case."""
+    """One clock of a child's plan: a statutory, guidance or local deadline, or a gate (not before).
+
+    ``expected``: its anchor is a future event, and ``due_date`` is worked out from that event's own
+    due date (``expected_note`` says which); it becomes ``running`` when the event happens. ``met_on``
+    is the date the event happened as the form records it, ``met_at`` when it was recorded."""
 
     __tablename__ = "deadlines"
     __table_args__ = (Index("ix_deadlines_status_due", "status", "due_date"), Index("ix_deadlines_case", "case_id"))
@@ -242,6 +249,9 @@ class Deadline(Base):
     delay_reason: Mapped[str | None] = mapped_column(Text)  # recorded by a manager: stops the ladder
     delay_recorded_by: Mapped[str | None] = mapped_column(String(200))
     delay_recorded_at: Mapped[datetime | None]
+    met_on: Mapped[date | None]  # the date the event happened (the review date), not the day it was typed
+    kind: Mapped[str] = mapped_column(String(20), default="deadline", server_default="deadline")  # or gate
+    expected_note: Mapped[str | None] = mapped_column(String(500))  # what an expected date is worked out from
 
 
 class Escalation(Base):

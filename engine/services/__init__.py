@@ -5,7 +5,15 @@ engine.errors exceptions with messages fit to show a practitioner.
 """
 
 from engine.services.calendar import add_amount, add_closure, current_calendar, list_closures
-from engine.services.cases import cancel_case, resume_case, retry_case, show_case, start_case, suspend_case
+from engine.services.cases import (
+    cancel_case,
+    check_start,
+    resume_case,
+    retry_case,
+    show_case,
+    start_case,
+    suspend_case,
+)
 from engine.services.definitions import library_from_files, list_definitions, publish_directory, publish_files
 from engine.services.escalations import escalate_overdue, record_delay_reason
 from engine.services.inbound import apply_events, list_events, replay_event, show_event
@@ -42,7 +50,7 @@ __all__ = [
     "library_from_files", "preview_dates", "validate_diagram",
     "reassign_all", "record_delay_reason", "redeliver", "list_closures", "list_definitions", "list_tasks",
     "mark_breached_deadlines", "publish_directory", "publish_files", "refresh_tracker", "resume_case", "retry_case",
-    "show_case", "start_case", "suspend_case", "unclaim_task",
+    "show_case", "start_case", "suspend_case", "unclaim_task", "check_start",
     "add_subscription", "deliver_webhooks", "list_deliveries", "list_subscriptions", "redeliver_delivery",
     "rotate_subscription_secret", "show_subscription", "update_subscription", "create_token", "list_tokens",
     "revoke_token",

@@ -15,9 +15,10 @@ from engine import clock
 from engine.bootstrap import Runtime
 from engine.bpmn.definition import DiagramInfo, ElementInfo
 from engine.calendar import WorkingCalendar
-from engine.domain.states import ACTIVE_CASE_STATUSES
+from engine.domain import forms
+from engine.domain.states import ACTIVE_CASE_STATUSES, TaskStatus
 from engine.errors import Conflict, NotFound
-from engine.persistence.models import AuditEvent, CalendarClosure, Case, Definition
+from engine.persistence.models import AuditEvent, CalendarClosure, Case, Definition, HumanTask
 from engine.persistence.uow import UnitOfWork
 
 SYSTEM = "system"
@@ -79,6 +80,43 @@ def diagram(definition: Definition) -> DiagramInfo:
 def element(definition: Definition, element_id: str) -> ElementInfo | None:
     raw = definition.info["elements"].get(element_id) or definition.info.get("called_elements", {}).get(element_id)
     return ElementInfo.from_dict(raw) if raw else None
+
+
+def start_event(info: DiagramInfo) -> ElementInfo | None:
+    """The main process's start event that carries the start form (or the first one)."""
+    starts = [e for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key]
+    return next((e for e in starts if e.form), starts[0] if starts else None)
+
+
+def anchors(info: DiagramInfo) -> tuple[str, ...]:
+    """The start fields a case's clocks count from (the start event's ``anchors`` property)."""
+    start = start_event(info)
+    raw = start.properties.get("anchors", "") if start is not None else ""
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def date_rules(session: Session, case: Case, today: date | None = None) -> forms.DateRules:
+    """Today and the case's dates so far (start data, then completed steps in order), for plausible dates."""
+    info = diagram(case.definition)
+    fields = {f.id: f for e in info.elements.values() for f in e.form}
+    known: dict[str, Any] = {}
+    recorded = session.scalars(
+        select(HumanTask.data).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.COMPLETED)
+        .order_by(HumanTask.completed_at, HumanTask.id)
+    )  # fmt: skip
+    for values in [case.start_data or {}, *[v for v in recorded if v]]:
+        for name, value in values.items():
+            if name in fields and fields[name].type == "date" and value:
+                try:
+                    known[name] = forms.parse_date(value)
+                except (TypeError, ValueError):
+                    continue
+    return forms.DateRules(
+        today=today or clock.london_today(),
+        known=known,
+        labels={name: f.label for name, f in fields.items()},
+        anchors=anchors(info),
+    )
 
 
 def refresh_calendar(rt: Runtime, session: Session) -> WorkingCalendar:

@@ -6,6 +6,7 @@ deadlines opened, met and breached, the pathway moving on, errors and completion
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,13 +19,14 @@ from engine.bootstrap import Runtime
 from engine.bpmn.definition import DeadlineSpec, ElementInfo
 from engine.bpmn.runtime import StepError, StepResult
 from engine.calendar import as_date
-from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
+from engine.domain.states import CaseStatus, DeadlineKind, DeadlineStatus, TaskStatus
 from engine.errors import PathwaysError
 from engine.persistence.models import Case, Deadline, HumanTask
 from engine.services import outbox
 from engine.services._common import SYSTEM, audit, element, jsonable
 
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
+LIVE_CLOCKS = (DeadlineStatus.RUNNING, DeadlineStatus.BREACHED, DeadlineStatus.EXPECTED, DeadlineStatus.GATE)
 
 
 class _DueError(PathwaysError):  # a PathwaysError: callers outside sync report its message
@@ -58,7 +60,7 @@ class _Rows:
                 select(Deadline).where(
                     Deadline.case_id.in_(case_ids),
                     Deadline.met_at.is_(None),
-                    Deadline.status.in_((DeadlineStatus.RUNNING, DeadlineStatus.BREACHED)),
+                    Deadline.status.in_(LIVE_CLOCKS),
                 )
             ).all()
         for task in tasks:
@@ -85,6 +87,8 @@ def sync(
     try:
         _record_completions(rt, session, case, rows, result.completed, data, actor)
         _sync_human_tasks(rt, session, case, rows, live.ready, actor)
+        if result.completed:
+            _refresh_expected(rt, session, case, rows, data, actor)
     except _DueError as exc:
         error = error or StepError(element=exc.element_id, message=str(exc))
     _set_status(rt, session, case, rows, workflow, error or _failed(live), result, actor)
@@ -97,7 +101,7 @@ def _record_completions(
 ) -> None:
     named = [e for e in completed if e]
     for element_id in named:
-        _meet_deadlines(session, case, rows, element_id, actor)
+        _meet_deadlines(session, case, rows, element_id, data, actor)
         info = element(case.definition, element_id)
         if info is not None and info.kind == "boundaryEvent" and info.message and info.attached_to:
             _done_by_message(session, case, rows, info, data, actor)
@@ -114,7 +118,7 @@ def _record_completions(
 def _done_by_message(session: Session, case: Case, rows: _Rows, info: ElementInfo, data: dict, actor: str) -> None:
     """A message on a step (a case-system event) did that step: it is completed, not withdrawn, and meets its clocks."""
     assert info.attached_to is not None
-    _meet_deadlines(session, case, rows, info.attached_to, actor)
+    _meet_deadlines(session, case, rows, info.attached_to, data, actor)
     step = element(case.definition, info.attached_to)
     fields = [f.id for f in step.form] if step is not None else []
     for spiff_id, row in list(rows.open_tasks.items()):
@@ -148,6 +152,8 @@ def _open_task(
 ) -> None:
     info = element(case.definition, element_id) or ElementInfo(element_id, "userTask", element_id, "")
     props = info.properties
+    own_due = evaluate_date(rt, element_id, props.get("due"), data)
+    serves = _served_clock(rows, element_id, own_due)
     row = HumanTask(
         case_id=case.id,
         spiff_id=spiff_id,
@@ -156,11 +162,12 @@ def _open_task(
         lane=info.lane,
         role=info.role,
         team=case.team,
-        due_date=evaluate_date(rt, element_id, props.get("due"), data),
+        due_date=own_due if own_due is not None or serves is None else serves.due_date,
         not_before=evaluate_date(rt, element_id, props.get("not_before"), data),
         not_before_source=props.get("not_before_source"),
         status=TaskStatus.OPEN,
         created_at=clock.utcnow(),
+        serves=serves,
     )
     session.add(row)
     rows.open_tasks[spiff_id] = row
@@ -170,7 +177,19 @@ def _open_task(
     )  # fmt: skip
     outbox.emit(session, "task.created", case, task=row, element=element_id, title=info.name, role=row.role,
                 team=row.team, due_date=row.due_date)  # fmt: skip
-    _open_deadlines(rt, session, case, rows, info, data, actor)
+    _open_deadlines(rt, session, case, rows, info, data, actor, skip_own=serves is not None)
+
+
+def _served_clock(rows: _Rows, element_id: str, own_due: date | None) -> Deadline | None:
+    """The live declared deadline a step meets on the same date (or the step has no date of its own).
+
+    The step then has no clock of its own: one clock, one row, one ladder, one reason for delay
+    (issue 16: "First CLA review" and "Hold the first CLA review" were both breached and escalated).
+    A step with a different date of its own (a 5-day target inside a longer statutory clock) keeps it."""
+    served = [d for d in rows.deadlines if d.key != d.element and d.kind == DeadlineKind.DEADLINE
+              and element_id in (d.met_by or []) and d.status != DeadlineStatus.EXPECTED
+              and (own_due is None or d.due_date == own_due)]  # fmt: skip
+    return min(served, key=lambda d: d.due_date) if served else None
 
 
 def _withdraw(session: Session, case: Case, rows: _Rows, row: HumanTask, actor: str) -> None:
@@ -196,18 +215,118 @@ def evaluate_date(rt: Runtime, element_id: str, expression: str | None, data: di
 
 
 def _open_deadlines(
-    rt: Runtime, session: Session, case: Case, rows: _Rows, info: ElementInfo, data: dict, actor: str
+    rt: Runtime,
+    session: Session,
+    case: Case,
+    rows: _Rows,
+    info: ElementInfo,
+    data: dict,
+    actor: str,
+    skip_own: bool = False,
 ) -> None:
     for spec in info.deadlines():
-        due = evaluate_date(rt, info.id, spec.due, data)
+        if skip_own and spec.key == info.id:
+            continue
+        due, note = plan_date(rt, case, rows, info.id, spec, data)
         if due is None:
             continue
         _move_earlier(session, case, rows, spec.key, due, info.id, actor)
-        row = _deadline_row(case, info, spec, due)
+        row = _deadline_row(case, info, spec, due, note)
         session.add(row)
         rows.deadlines.append(row)
         audit(session, case.id, actor, "deadline.opened", element=info.id, detail=spec.name,
-              after={"key": spec.key, "due": due, "source": spec.source, "status": spec.status})  # fmt: skip
+              after={"key": spec.key, "due": due, "source": spec.source, "status": spec.status,
+                     "clock": row.status, "expected_from": note})  # fmt: skip
+
+
+def _free_names(expression: str) -> set[str]:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+_PRODUCERS: dict[tuple[int, str], dict[str, ElementInfo]] = {}  # a published definition never changes
+
+
+def _producers(case: Case) -> dict[str, ElementInfo]:
+    """Case dates recorded by a step (its event date field), by field: what an expected clock waits for."""
+    cache_key = (case.definition.id, case.definition.checksum)
+    if cache_key in _PRODUCERS:
+        return _PRODUCERS[cache_key]
+    found: dict[str, ElementInfo] = {}
+    for raw in case.definition.info["elements"].values():
+        if raw.get("kind") == "userTask":
+            info = ElementInfo.from_dict(raw)
+            if info.event_field:
+                found.setdefault(info.event_field, info)
+    if len(_PRODUCERS) > 200:
+        _PRODUCERS.clear()
+    _PRODUCERS[cache_key] = found
+    return found
+
+
+def plan_date(rt: Runtime, case: Case, rows: _Rows, element_id: str, spec: DeadlineSpec, data: dict,
+              depth: int = 0) -> tuple[date | None, str | None]:  # fmt: skip
+    """A clock's date, and (for an expected one) what it is worked out from; (None, None): not this case's.
+
+    A clock whose anchor is a step's date not yet recorded (the first review) is *expected*: the
+    anchor is taken as that step's own due date (its clock's, if one is live), and the note says so."""
+    waiting = sorted(n for n in _free_names(spec.due) if data.get(n) is None and n in _producers(case))
+    if not waiting:
+        return evaluate_date(rt, element_id, spec.due, data), None
+    if spec.expected:
+        return evaluate_date(rt, element_id, spec.expected, data), spec.expected_note or "expected"
+    assumed, notes = dict(data), []
+    for name in waiting:
+        step = _producers(case)[name]
+        day = _expected_day(rt, case, rows, step, data, depth)
+        if day is None:
+            return None, None  # its anchor cannot be foreseen yet: shown once it can
+        assumed[name] = day
+        notes.append(f"{step.name} by {day:%-d %B %Y}")
+    try:
+        due = rt.bpmn.evaluate(spec.due, assumed)
+    except Exception:
+        return None, None
+    return (as_date(due) if due is not None else None), "expected: " + "; ".join(notes)
+
+
+def _expected_day(rt: Runtime, case: Case, rows: _Rows, step: ElementInfo, data: dict, depth: int) -> date | None:
+    """When a step not yet done is due: the live clock it meets, else its own due rule (itself perhaps expected)."""
+    live = [d.due_date for d in rows.deadlines if step.id in (d.met_by or []) and d.kind == DeadlineKind.DEADLINE]
+    if live:
+        return min(live)
+    own = next((s for s in step.deadlines() if s.key == step.id), None)
+    if own is None or depth >= 3:
+        return None
+    try:
+        return plan_date(rt, case, rows, step.id, own, data, depth + 1)[0]
+    except _DueError:  # that step's own date cannot be worked out for this case (it may never come)
+        return None
+
+
+def _refresh_expected(rt: Runtime, session: Session, case: Case, rows: _Rows, data: dict, actor: str) -> None:
+    """After a step: an expected clock whose event has happened becomes firm; the others are re-worked out."""
+    for row in [d for d in rows.deadlines if d.status == DeadlineStatus.EXPECTED]:
+        info = element(case.definition, row.element)
+        spec = next((s for s in info.deadlines() if s.key == row.key), None) if info is not None else None
+        if spec is None:
+            continue
+        due, note = plan_date(rt, case, rows, row.element, spec, data)
+        if due is None:
+            continue
+        before = {"due": row.due_date, "clock": row.status}
+        if note is None:
+            row.status = DeadlineStatus.GATE if row.kind == DeadlineKind.GATE else DeadlineStatus.RUNNING
+            row.due_date, row.expected_note = due, None
+            audit(session, case.id, actor, "deadline.firm", element=row.element, detail=row.name, before=before,
+                  after={"due": due, "clock": row.status})  # fmt: skip
+        elif due != row.due_date:
+            row.due_date, row.expected_note = due, note
+            audit(session, case.id, actor, "deadline.expected_moved", element=row.element, detail=row.name,
+                  before=before, after={"due": due, "expected_from": note})  # fmt: skip
 
 
 def _move_earlier(session: Session, case: Case, rows: _Rows, key: str, due: date, element_id: str, actor: str) -> None:
@@ -219,7 +338,9 @@ def _move_earlier(session: Session, case: Case, rows: _Rows, key: str, due: date
               before={"due": old.due_date}, after={"due": due})  # fmt: skip
 
 
-def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date) -> Deadline:
+def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date, note: str | None) -> Deadline:
+    gate = spec.kind == DeadlineKind.GATE
+    status = DeadlineStatus.EXPECTED if note else (DeadlineStatus.GATE if gate else DeadlineStatus.RUNNING)
     return Deadline(
         case_id=case.id,
         key=spec.key,
@@ -230,22 +351,41 @@ def _deadline_row(case: Case, info: ElementInfo, spec: DeadlineSpec, due: date) 
         rule_status=spec.status,
         anchor=spec.anchor,
         met_by=spec.met_by,
-        status=DeadlineStatus.RUNNING,
+        status=status,
         started_at=clock.utcnow(),
+        kind=DeadlineKind.GATE if gate else DeadlineKind.DEADLINE,
+        expected_note=note,
     )
 
 
-def _meet_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, actor: str) -> None:
+def event_day(case: Case, element_id: str, data: dict) -> date | None:
+    """The date ``element_id``'s event happened, as its form (or the message standing in for it) records it."""
+    info = element(case.definition, element_id)
+    name = info.event_field if info is not None else None
+    value = data.get(name) if name else None
+    try:
+        return as_date(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _meet_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, data: dict, actor: str) -> None:
+    """Clocks met by ``element_id``, judged by the date its event happened, not the day it was typed."""
     today = clock.london_today()
+    happened = event_day(case, element_id, data) or today
     for deadline in [d for d in rows.deadlines if element_id in d.met_by]:
-        first_breach = deadline.status == DeadlineStatus.RUNNING and today > deadline.due_date
-        deadline.met_at = clock.utcnow()
-        deadline.status = DeadlineStatus.MET if today <= deadline.due_date else DeadlineStatus.BREACHED
+        late = happened > deadline.due_date and deadline.kind == DeadlineKind.DEADLINE
+        first_breach = late and deadline.status in (DeadlineStatus.RUNNING, DeadlineStatus.EXPECTED)
+        before = deadline.status
+        deadline.met_at, deadline.met_on = clock.utcnow(), happened
+        deadline.status = DeadlineStatus.MET_LATE if late else DeadlineStatus.MET
+        deadline.expected_note = None
         rows.deadlines.remove(deadline)
         if first_breach:  # met late before the sweep saw it pass: still a breach for subscribers
             breached(session, case, deadline)
         audit(session, case.id, actor, f"deadline.{deadline.status}", element=element_id, detail=deadline.name,
-              after={"due": deadline.due_date, "met_on": today})  # fmt: skip
+              before={"clock": before},
+              after={"due": deadline.due_date, "met_on": happened, "recorded_on": today})  # fmt: skip
 
 
 def breached(session: Session, case: Case, deadline: Deadline) -> None:

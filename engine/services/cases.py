@@ -14,25 +14,60 @@ from engine.bpmn.runtime import STATE_FORMAT
 from engine.domain import forms
 from engine.domain.events import CHILD_REF
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
-from engine.errors import Conflict, InvalidInput, NotAllowed
+from engine.errors import Conflict, FormInvalid, InvalidInput, NotAllowed
 from engine.persistence.models import Case, Deadline, Definition, HumanTask
 from engine.services import _steps
-from engine.services._common import audit, commit, diagram, find_case, jsonable, refresh_calendar, spec_for
+from engine.services._common import (
+    audit,
+    commit,
+    diagram,
+    find_case,
+    jsonable,
+    refresh_calendar,
+    spec_for,
+    start_event,
+)
 from engine.services.definitions import find_definition
 from engine.services.views import case_view
 
 
 def _start_values(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:
-    info = diagram(definition)
-    start_forms = [
-        e.form for e in info.elements.values() if e.kind == "startEvent" and e.process == info.key and e.form
-    ]
-    if start_forms:  # every declared field exists in the case data, None when left blank
-        return {**{f.id: None for f in start_forms[0]}, **forms.validate(start_forms[0], data)}
+    """The start form's answers, typed and plausible (raises FormInvalid with every problem at once)."""
+    start = start_event(diagram(definition))
+    if start is not None and start.form:  # every declared field exists in the case data, None when left blank
+        fields = start.form
+        errors: dict[str, str] = {}
+        try:
+            cleaned = forms.validate(fields, data, forms.DateRules(today=clock.london_today()))
+        except FormInvalid as exc:
+            errors, boxes, cleaned = dict(exc.errors), exc.boxes, {}
+        else:
+            boxes = {}
+        one_of = [n.strip() for n in start.properties.get("required_one_of", "").split(",") if n.strip()]
+        if one_of and not any(not _blank(data.get(name)) for name in one_of):
+            labels = {f.id: f.label for f in fields}
+            message = start.properties.get("required_one_of_message") or (
+                "Enter " + " or ".join(forms.what(labels.get(n, n)) for n in one_of)
+            )
+            for name in one_of:
+                errors.setdefault(name, message)
+        if errors:
+            raise FormInvalid(errors, dict(data), boxes=boxes)
+        return {**{f.id: None for f in fields}, **cleaned}
     bad = [k for k in data if not forms.IDENTIFIER.match(k)]
     if bad:
         raise InvalidInput(f"start data names must look like looked_after_date, not {', '.join(bad)}")
     return dict(data)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip().strip("/").strip())
+
+
+def check_start(rt: Runtime, key: str, data: dict[str, Any]) -> None:
+    """Raise FormInvalid with every problem in the start form, starting nothing (a page adds its own)."""
+    with rt.uow() as uow:
+        _start_values(find_definition(uow.session, key, None), data)
 
 
 def start_case(

@@ -80,7 +80,7 @@ def _to_second_review(rt: Runtime, today: date, ref: str, team: str, reviewed: i
 
 def _special_guardianship(rt: Runtime, today: date, ref: str, team: str) -> None:
     """The child's foster carers assessed, approved at panel with a support plan, and the order made."""
-    with clock.frozen(datetime.combine(today - timedelta(days=170), time(10), tzinfo=UTC)):
+    with clock.frozen(datetime.combine(today - timedelta(days=160), time(10), tzinfo=UTC)):  # the request's day
         start_case(rt, "sgo_assessment", ref, {"expression_of_interest_date": _day(today, -170),
                                                "assessment_request_date": _day(today, -160),
                                                "carer_type": "foster_carer"}, "demo", team=team)  # fmt: skip

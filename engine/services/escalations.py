@@ -109,14 +109,16 @@ def _overdue_tasks(session: Session, today: Any, batch: int, after: int) -> list
 
 
 def _breached_deadlines(session: Session, today: Any, batch: int, after: int) -> list[Deadline]:
-    """Declared deadlines only: a step's own due date is escalated through the step itself."""
+    """Declared deadlines only: a step's own due date is escalated through the step itself, and so is a
+    deadline while an open step serves it (one clock, one ladder)."""
     top_raised = exists().where(Escalation.deadline_id == Deadline.id, Escalation.level == TOP_LEVEL)
+    served = exists().where(HumanTask.deadline_id == Deadline.id, HumanTask.status == TaskStatus.OPEN)
     query = (
         select(Deadline)
         .join(Case, Deadline.case_id == Case.id)
         .where(Deadline.id > after, Deadline.status.in_(_UNMET), Deadline.met_at.is_(None),
                Deadline.due_date < today, Deadline.delay_reason.is_(None), Deadline.key != Deadline.element,
-               Case.status.in_(_ADVANCING), ~top_raised)
+               Case.status.in_(_ADVANCING), ~top_raised, ~served)
         .order_by(Deadline.id)
         .limit(batch)
         .with_for_update(of=Deadline, skip_locked=True)
@@ -214,6 +216,14 @@ def _messages(rt: Runtime, case: Case, subject: HumanTask | Deadline, rung: Rung
     return messages
 
 
+def _same_clock(session: Session, subject: HumanTask | Deadline) -> list[HumanTask | Deadline]:
+    """A step and the declared deadline it serves are one clock: what is recorded on one holds for both."""
+    if isinstance(subject, HumanTask):
+        return [subject.serves] if subject.serves is not None else []
+    return list(session.scalars(select(HumanTask).where(HumanTask.deadline_id == subject.id,
+                                                        HumanTask.status == TaskStatus.OPEN)))  # fmt: skip
+
+
 def record_delay_reason(
     rt: Runtime, reason: str, actor: str, task_id: int | None = None, deadline_id: int | None = None
 ) -> dict[str, Any]:
@@ -232,6 +242,9 @@ def record_delay_reason(
             raise NotAllowed(f"a reason for delay was already recorded by {subject.delay_recorded_by}")
         subject.delay_reason, subject.delay_recorded_by = reason, actor
         subject.delay_recorded_at = clock.utcnow()
+        for twin in _same_clock(uow.session, subject):  # one clock: one reason for delay stops its one ladder
+            if not twin.delay_reason:
+                twin.delay_reason, twin.delay_recorded_by, twin.delay_recorded_at = reason, actor, clock.utcnow()
         audit(uow.session, subject.case_id, actor, "escalation.acknowledged", element=subject.element,
               detail=reason, after={"reason": reason})  # fmt: skip
         commit(uow, "the reason for delay")

@@ -37,7 +37,7 @@ from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import Conflict, DefinitionInvalid, GateClosed, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.persistence.models import Case, EventChild, HumanTask, InboundEvent, Team
 from engine.services import _steps
-from engine.services._common import audit, commit, element, jsonable, refresh_calendar, spec_for
+from engine.services._common import audit, commit, date_rules, element, jsonable, refresh_calendar, spec_for
 from engine.services.cases import open_case
 from engine.services.tasks import check_gate
 
@@ -322,7 +322,7 @@ def _message_values(rt: Runtime, session: Session, case: Case, workflow: Any, el
         return raw
     known = {f.id for f in step.form}
     try:
-        cleaned = forms.validate(step.form, {k: v for k, v in raw.items() if k in known})
+        cleaned = forms.validate(step.form, {k: v for k, v in raw.items() if k in known}, date_rules(session, case))
     except InvalidInput as exc:
         raise InvalidInput(f"case {case.id}, '{step.name}': {exc.message}") from None
     _check_gate(session, case, step.id, event)

@@ -198,7 +198,11 @@ def _row(case: Any, reasons: dict[str, date], tasks: list[Any], deadlines: list[
          today: date) -> dict[str, Any]:  # fmt: skip
     overdue_from = [d for r, d in reasons.items() if r in ("overdue", "deadline")]
     waiting_since = min([t.created_at.date() for t in tasks] or [case.updated_at.date()])
-    delay = [t.delay_reason for t in tasks if t.delay_reason] + [d.delay_reason for d in deadlines if d.delay_reason]
+    delay = list(
+        dict.fromkeys(
+            [t.delay_reason for t in tasks if t.delay_reason] + [d.delay_reason for d in deadlines if d.delay_reason]
+        )
+    )  # one clock: said once
     return {
         "case_id": case.id, "ref": case.ref, "key": case.key, "pathway": case.name, "version": case.version,
         "team": case.team, "status": case.status,

@@ -9,7 +9,9 @@ Each pathway may have ``workflows/scenarios/<key>.json``::
         {"on": "2027-01-20", "do": "Task_FirstReview", "as": "iro", "answers": {...}},
         {"status": "completed", "outcome": "permanence plan ratified: ..."}]}]}
 
-The clock starts at 10:00 UTC on ``today``. A step may move it (``on``: 10:00 UTC that day),
+The clock starts at 10:00 UTC on ``today``. A step may move it (``on``: 10:00 UTC that day; a step
+without ``on`` is recorded on the latest date its answers give, when that is later: a date of a
+past event cannot be after the day it is recorded),
 then do one thing (``start``, ``do`` with ``answers``, ``panel`` for one sitting of the
 permanency panel, ``fire`` the timers due at a time) and then check any of: ``due`` (open
 steps' due dates), ``role``, ``open`` (exactly these steps open), ``open_includes``,
@@ -28,7 +30,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,10 @@ class _Run:
     def act(self, step: dict[str, Any]) -> None:
         if "on" in step:
             self.now = datetime.combine(datetime.fromisoformat(step["on"]).date(), time(10), tzinfo=UTC)
+        else:  # recorded on the day it happened: the latest date it gives, if later (never back)
+            latest = latest_date({**(step.get("answers") or {}), **(step.get("start") or {})})
+            if latest is not None and latest > self.now.date():
+                self.now = datetime.combine(latest, time(10), tzinfo=UTC)
         if "start" in step:
             start_case(self.rt, self.key, self.ref, step["start"], step.get("as", "scenario"), team=self.team)
         if "do" in step:
@@ -150,13 +156,26 @@ class _Run:
             self.act(step)
 
 
+def latest_date(answers: dict[str, Any]) -> date | None:
+    found = []
+    for value in answers.values():
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                found.append(date.fromisoformat(value))
+            except ValueError:
+                continue
+    return max(found, default=None)
+
+
 def panel_sitting(decision: str, held: str, **extra: Any) -> list[dict[str, Any]]:
     """One sitting of the permanency panel as steps: reminder, paperwork, the decision on the day it
     sits (``extra`` answers added to it), minutes, visit and letter. The Python test driver uses it too."""
+    day = date.fromisoformat(held)
+    reminded, submitted = (day - timedelta(days=14)).isoformat(), (day - timedelta(days=8)).isoformat()
     return [
-        {"do": "Task_RemindSocialWorker", "as": "support", "answers": {"panel_reminder_sent_date": held}},
+        {"do": "Task_RemindSocialWorker", "as": "support", "answers": {"panel_reminder_sent_date": reminded}},
         {"do": "Task_SubmitPaperwork", "as": "sw",
-         "answers": {"paperwork_submitted_date": held, "support_plan_included": True}},
+         "answers": {"paperwork_submitted_date": submitted, "support_plan_included": True}},
         {"on": held, "do": "Task_PanelDecision", "as": "chair",
          "answers": {"panel_decision": decision, "panel_held_date": held, "panel_reasons": "as minuted", **extra}},
         *({"do": element, "as": "panel", "answers": {name: held}} for element, name in PANEL_STEPS),

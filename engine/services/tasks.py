@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.bootstrap import Runtime
+from engine.bpmn.definition import ElementInfo
 from engine.domain import forms
 from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
-from engine.errors import Conflict, GateClosed, InvalidInput, NotAllowed, NotFound
+from engine.errors import Conflict, FormInvalid, GateClosed, InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Case, Escalation, HumanTask
 from engine.services import _steps
-from engine.services._common import audit, commit, element, jsonable, refresh_calendar, spec_for
+from engine.services._common import audit, commit, date_rules, element, jsonable, refresh_calendar, spec_for
 from engine.services.views import task_view
 
 
@@ -145,7 +146,14 @@ def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expect
             audit(session, case.id, user, "case.event_recorded", element=task.element, detail=on_behalf,
                   before={"assignee": task.assignee, "role": task.role}, after={"recorded_by": user})  # fmt: skip
         info = element(case.definition, task.element)
-        values = forms.validate(info.form if info else [], data)
+        values = forms.validate(info.form if info else [], data, date_rules(session, case))
+        try:
+            check_gate(task, _gate_day(info, values))
+        except GateClosed as exc:  # the date given is before the gate: the practitioner corrects that box
+            name = info.gate_field if info is not None else None
+            if name and name in values:
+                raise FormInvalid({name: exc.message}, dict(data)) from None
+            raise
         refresh_calendar(rt, session)
         spec, declared = spec_for(rt, session, case.definition), [f.id for f in info.form] if info else []
         workflow, result = rt.bpmn.attempt(
@@ -171,12 +179,22 @@ def _check_can_complete(case: Case, task: HumanTask, user: str | None, expected_
     check_gate(task, clock.london_today())
 
 
+def _gate_day(info: ElementInfo | None, values: dict[str, Any]) -> date:
+    """The day a gate is judged on: the date the event happened (consent given, application made), else today."""
+    name = info.gate_field if info is not None else None
+    day = values.get(name) if name else None
+    return day if isinstance(day, date) else clock.london_today()
+
+
 def check_gate(task: HumanTask, day: date) -> None:
-    """A step with an earliest date (a gate) cannot be done on a day before it, by a person or an event."""
+    """A step with an earliest date (a gate) cannot happen on a day before it, recorded by a person or an event.
+
+    ``day`` is the date the event happened (the date consent was given), so a backdated entry is refused too."""
     if task.not_before and day < task.not_before:
         source = f" ({task.not_before_source})" if task.not_before_source else ""
+        when = "" if day == clock.london_today() else f": the date given is {forms.long_date(day)}"
         raise GateClosed(
-            f"'{task.title}' cannot be completed before {task.not_before:%d/%m/%Y}{source}",
+            f"'{task.title}' cannot happen before {forms.long_date(task.not_before)}{when}{source}",
             not_before=task.not_before.isoformat(),
         )
 

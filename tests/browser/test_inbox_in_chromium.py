@@ -19,7 +19,8 @@ def _seed(rt) -> None:  # type: ignore[no-untyped-def]
                               ("CH-1288", "2026-12-11"), ("CH-1301", "2026-12-18")):  # fmt: skip
         services.start_case(rt, "ppm_to_adm", ref, {**START, "looked_after_date": looked_after}, "sw", team="north")
         [review] = services.list_tasks(rt, ref=ref)
-        services.complete_task(rt, review["id"], {"first_review_date": "2026-12-16", "ppm_requested": True}, "iro.bob")
+        held = max(looked_after, "2026-12-16")  # never before the child became looked after
+        services.complete_task(rt, review["id"], {"first_review_date": held, "ppm_requested": True}, "iro.bob")
     for ref in ("CH-1042", "CH-1107"):
         [plan] = [t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_UpdateCarePlan"]
         services.claim_task(rt, plan["id"], "sw.alice")
@@ -64,6 +65,9 @@ def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_
     expect(page.get_by_label("Day")).to_be_focused()
     page.get_by_label("Day").fill("16")
     page.get_by_label("Month").fill("12")
+    page.get_by_role("button", name="Complete this task").click()  # 16/12/2027: a past event cannot be ahead
+    expect(summary).to_contain_text("must be today or in the past (18 December 2026 or earlier)")
+    page.get_by_label("Year").fill("2026")
     page.get_by_role("button", name="Complete this task").click()
     expect(page.locator(".govuk-panel__title")).to_have_text("Task complete")
     expect(page.locator("#next")).to_contain_text("Decide whether a permanence planning meeting is needed")

@@ -109,10 +109,10 @@ def test_a_system_lists_claims_and_completes_a_step_and_the_pathway_moves_on(app
     assert iro.get("/tasks", mine="true")["total"] == 1
     wrong = iro.post(f"/tasks/{review['id']}/complete", {"data": {"first_review_date": "soon"}}, status=400)
     assert wrong["error"]["code"] == "invalid_input" and "first_review_date" in wrong["error"]["details"]["errors"]
-    stale = iro.post(f"/tasks/{review['id']}/complete", {"data": {"first_review_date": "2027-01-15",
+    stale = iro.post(f"/tasks/{review['id']}/complete", {"data": {"first_review_date": "2026-12-18",
                      "ppm_requested": True}, "case_version": detail["case_version"] - 1}, status=409)  # fmt: skip
-    assert stale["error"]["details"]["data"]["first_review_date"] == "2027-01-15"  # the answers handed back
-    done = iro.post(f"/tasks/{review['id']}/complete", {"data": {"first_review_date": "2027-01-15",
+    assert stale["error"]["details"]["data"]["first_review_date"] == "2026-12-18"  # the answers handed back
+    done = iro.post(f"/tasks/{review['id']}/complete", {"data": {"first_review_date": "2026-12-18",
                                                                  "ppm_requested": True}})  # fmt: skip
     assert (done["status"], done["completed_by"]) == ("completed", "iro.bob")
     iro.post(f"/tasks/{review['id']}/complete", {"data": {}}, status=409)  # already done

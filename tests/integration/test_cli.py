@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, time
 
 from click.testing import CliRunner
 
@@ -48,11 +49,11 @@ def test_a_case_through_the_cli(cli, now):
     refused = cli("task", "complete", str(tasks[0]["id"]), "--user", "sw.alice", "--data", "{}", ok=False)
     assert "care_plan_date: Enter the date the care plan was agreed" in refused.stderr
     assert "not valid JSON" in cli("task", "complete", "1", "--user", "x", "--data", "{", ok=False).output
-    cli("task", "complete", str(tasks[0]["id"]), "--user", "sw.alice", "--data", '{"care_plan_date": "2026-12-20"}')
+    cli("task", "complete", str(tasks[0]["id"]), "--user", "sw.alice", "--data", '{"care_plan_date": "2026-12-18"}')
     for element in ("Task_Visit", "Task_AppointIRO"):
         task = next(t for t in json.loads(cli("tasks", "--json").output) if t["element"] == element)
         field = {"Task_Visit": "visit_date", "Task_AppointIRO": "iro_appointed_on"}[element]
-        cli("task", "complete", str(task["id"]), "--user", "sw.alice", "--data", json.dumps({field: "2026-12-21"}))
+        cli("task", "complete", str(task["id"]), "--user", "sw.alice", "--data", json.dumps({field: "2026-12-18"}))
     fired = json.loads(cli("timers", "fire", "--now", "2027-01-21T09:00:00+00:00", "--json").output)
     assert fired["cases_fired"] == 1
     assert "timezone" in cli("timers", "fire", "--now", "2027-01-21T09:00:00", ok=False).stderr
@@ -91,6 +92,9 @@ def test_a_real_pathway_from_the_cli_lists_deadlines_sources_and_gates(cli, now)
     cli("case", "start", "relinquished_baby", "--ref", "CH-77", "--data", json.dumps(start))
 
     def complete(element: str, answers: dict) -> None:
+        recorded = max((v for v in answers.values() if str(v)[:2] == "20"), default=None)  # on the day it happened
+        if recorded and recorded > now.now.date().isoformat():
+            now.set(datetime.combine(date.fromisoformat(recorded), time(10), tzinfo=UTC))
         task = next(t for t in json.loads(cli("tasks", "--ref", "CH-77", "--json").output) if t["element"] == element)
         cli("task", "complete", str(task["id"]), "--user", "u", "--data", json.dumps(answers))
 
@@ -133,8 +137,8 @@ START_DATA = {
                    "proceedings_start_date": "2026-12-10"},
     "placement_order_revocation": {"date_of_birth": "2022-05-10", "placement_order_date": "2025-09-15",
                                    "revocation_decision_date": "2026-11-16"},
-    "sgo_assessment": {"expression_of_interest_date": "2027-01-04", "carer_type": "connected_person",
-                       "placement_start_date": "2027-01-11"},
+    "sgo_assessment": {"expression_of_interest_date": "2026-12-04", "carer_type": "connected_person",
+                       "placement_start_date": "2026-12-11"},
 }  # fmt: skip
 
 

@@ -28,7 +28,9 @@ from engine.config import Settings
 
 rt = bootstrap(Settings(database_url=sys.argv[1]))
 rt.bpmn.script_engine.environment.time_limit = 0.05
-start = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
+from datetime import date, timedelta
+looked_after = (date.today() - timedelta(days=5)).isoformat()  # this process runs on the real clock
+start = {"date_of_birth": "2020-03-01", "looked_after_date": looked_after, "in_care_proceedings": False}
 states = [services.start_case(rt, "ppm_to_adm", f"CH-C{sys.argv[2]}{n:02}", start, "sw.alice", team="north")["status"]
           for n in range(int(sys.argv[3]))]
 print(json.dumps(states))

@@ -21,10 +21,10 @@ def _race(rt, task_id: int) -> list[str]:
     def attempt(user: str) -> None:
         barrier.wait()
         try:
-            services.complete_task(rt, task_id, {"care_plan_date": "2026-12-20"}, user)
+            services.complete_task(rt, task_id, {"care_plan_date": "2026-12-18"}, user)
             result = "ok"
         except Conflict as exc:
-            assert exc.details["data"] == {"care_plan_date": "2026-12-20"}  # nothing entered is lost
+            assert exc.details["data"] == {"care_plan_date": "2026-12-18"}  # nothing entered is lost
             result = "conflict"
         with lock:
             outcomes.append(result)

@@ -74,7 +74,7 @@ def test_unchanged_files_do_not_publish_and_running_cases_keep_their_version(rt,
     assert (old_case["version"], old_case["open_tasks"][0]["due"]) == (1, "2027-01-06")
     assert (new_case["version"], new_case["open_tasks"][0]["due"]) == (2, "2027-01-13")
     task = services.list_tasks(rt, ref="CH-1")[0]
-    services.complete_task(rt, task["id"], {"care_plan_date": "2026-12-20"}, "sw")
+    services.complete_task(rt, task["id"], {"care_plan_date": "2026-12-18"}, "sw")
     assert services.show_case(rt, "CH-1")["version"] == 1
     assert services.list_definitions(rt)[0]["version"] == 2
 
@@ -106,6 +106,7 @@ def test_hostile_diagrams_are_refused_and_nothing_is_published(rt, tmp_path, cha
 
 def test_a_call_activity_in_another_file_runs_and_records_its_outcome(rt, now):
     load(rt, "calls_panel.bpmn", "called_panel.bpmn")
+    now.set(datetime(2027, 4, 1, 10, tzinfo=UTC))  # started the day the request came
     case = services.start_case(rt, "test_caller", "CH-9", {"request_date": "2027-04-01"}, "sw")
     assert case["open_tasks"][0]["element"] == "Task_PanelDecision"
     assert case["open_tasks"][0]["due"] == "2027-04-28"  # last Wednesday of April 2027

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -130,10 +130,10 @@ def test_a_breached_declared_deadline_escalates_beside_its_step(rt, now):
         services.complete_task(rt, task_id, answers, "sw")
     services.escalate_overdue(rt, at("2027-01-21"))
     keys = [k for k, _, _ in _escalations(rt)]
-    assert keys == ["task:4:1", "deadline:1:1"]  # the review step, and the first-review statutory clock
+    assert keys == ["task:4:1"]  # one clock, one ladder: the review step serves the first-review statutory clock
     services.record_delay_reason(rt, "IRO off sick; review booked for 25/01", "tm", deadline_id=1)
     services.escalate_overdue(rt, at("2027-01-25"))
-    assert [k for k, _, _ in _escalations(rt)] == ["task:4:1", "deadline:1:1", "task:4:2"]
+    assert [k for k, _, _ in _escalations(rt)] == ["task:4:1"]  # one reason for delay stops that one ladder
 
 
 def test_email_is_sent_once_and_failures_back_off_then_dead_letter(rt, now):
@@ -255,6 +255,7 @@ def _ids(rt, status):
 def test_after_downtime_timers_fire_once_in_due_order_marked_late(rt, now):
     load(rt, "review_cycle.bpmn")
     for ref, looked_after in (("CH-C", "2026-12-22"), ("CH-A", "2026-12-18"), ("CH-B", "2026-12-21")):
+        now.set(datetime.combine(date.fromisoformat(looked_after), time(10), tzinfo=UTC))
         services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw")
         complete_review_setup(rt, ref, looked_after)
     # the worker was stopped from 20 January to 1 February: three review timers fell due meanwhile

@@ -66,7 +66,7 @@ def test_paging(rt, now, people):
 
 
 def test_a_team_manager_moves_a_leavers_steps_in_one_audited_step(rt, now, people):
-    services.start_case(rt, "test_review_cycle", "CH-N2", {"looked_after_date": "2026-12-19"}, "sw", team="north")
+    services.start_case(rt, "test_review_cycle", "CH-N2", {"looked_after_date": "2026-12-17"}, "sw", team="north")
     for row in services.inbox(rt, people["sw.alice"], "team")["rows"]:
         services.claim_task(rt, row["id"], "sw.alice", person=people["sw.alice"])
     south = services.inbox(rt, people["sw.sam"], "team")["rows"][0]["id"]

@@ -148,11 +148,12 @@ def test_running_cases_stay_on_their_version_until_moved_and_then_follow_the_new
         (e["actor"], e["detail"], e["before"], e["after"]) for e in moved["audit"] if e["action"] == "case.migrated"
     ] == [("po.erin", "new local timescale", {"version": 1}, {"version": 2})]
     review = moved["open_tasks"][0]
+    now.advance(days=33)  # the review is held on 20 January, and recorded that day
     services.complete_task(rt, review["id"], {"first_review_date": "2027-01-20", "ppm_requested": True}, "iro.bob")
     assert "Task_UpdateCarePlan" in [t["element"] for t in services.list_tasks(rt, ref="CH-OLD")]
 
 
-def test_a_case_waiting_at_an_element_the_new_version_lacks_is_refused_with_the_reason(rt, owners):
+def test_a_case_waiting_at_an_element_the_new_version_lacks_is_refused_with_the_reason(rt, owners, now):
     erin, omar = owners
     case = services.start_case(rt, "ppm_to_adm", "CH-1", PPM_START, "sw.alice", team="north")
     _publish(rt, erin, omar, b"Task_FirstReview", b"Task_FirstCLAReview", reason="renamed step")

@@ -43,8 +43,8 @@ def test_a_bad_date_shows_the_error_summary_and_keeps_what_was_entered(app, rt, 
     missing = alice.post(f"/tasks/{care_plan['id']}", {"action": "complete", "case_version": version},
                          status=400).text  # fmt: skip
     assert "Enter the date the care plan was updated" in missing
-    alice.complete(care_plan["id"], care_plan_updated_date="2027-02-10")
-    assert _task(app, care_plan["id"])["answers"]["care_plan_updated_date"] == "2027-02-10"
+    alice.complete(care_plan["id"], care_plan_updated_date="2026-12-18")
+    assert _task(app, care_plan["id"])["answers"]["care_plan_updated_date"] == "2026-12-18"
 
 
 def test_save_as_draft_keeps_answers_unchecked_until_completed_and_is_audited(app, rt, care_plan):
@@ -62,11 +62,11 @@ def test_someone_else_completing_first_gets_a_clear_message_and_the_answers_back
     accounts.add_user(rt, "sw.nia", accounts.DEMO_PASSWORD, ["social_worker"], ["north"], "Nia", "test")
     alice, nia = Staff(app, "sw.alice"), Staff(app, "sw.nia")
     version = nia.open_task(care_plan["id"])
-    alice.complete(care_plan["id"], care_plan_updated_date="2027-02-10")
-    late = nia.complete(care_plan["id"], version=version, status=409, care_plan_updated_date="2027-02-11").text
+    alice.complete(care_plan["id"], care_plan_updated_date="2026-12-18")
+    late = nia.complete(care_plan["id"], version=version, status=409, care_plan_updated_date="2026-12-17").text
     assert "already completed by sw.alice" in late
-    assert "Your answers were not saved" in late and "11/2/2027" in late
-    assert _task(app, care_plan["id"])["answers"]["care_plan_updated_date"] == "2027-02-10"
+    assert "Your answers were not saved" in late and "17/12/2026" in late
+    assert _task(app, care_plan["id"])["answers"]["care_plan_updated_date"] == "2026-12-18"
 
 
 def test_a_case_changed_since_the_page_was_opened_is_a_conflict_with_the_form_kept(app, rt, care_plan):
@@ -74,15 +74,15 @@ def test_a_case_changed_since_the_page_was_opened_is_a_conflict_with_the_form_ke
     stale = alice.open_task(care_plan["id"])
     services.suspend_case(rt, "CH-4001", "tm.carol", "waiting for the court bundle")  # the case changes meanwhile
     services.resume_case(rt, "CH-4001", "tm.carol", "bundle received")
-    page = alice.complete(care_plan["id"], version=stale, status=409, care_plan_updated_date="2027-02-10").text
+    page = alice.complete(care_plan["id"], version=stale, status=409, care_plan_updated_date="2026-12-18").text
     assert "the case changed since you opened this step" in page
-    assert 'value="10"' in page and 'id="task-form"' in page  # the form, with the answers, is still there
-    alice.complete(care_plan["id"], care_plan_updated_date="2027-02-10")  # reloaded: goes through
+    assert 'value="18"' in page and 'id="task-form"' in page  # the form, with the answers, is still there
+    alice.complete(care_plan["id"], care_plan_updated_date="2026-12-18")  # reloaded: goes through
 
 
 def test_after_completion_the_user_sees_what_happens_next_and_who_holds_it(app, care_plan):
     alice = Staff(app, "sw.alice")
-    done = alice.complete(care_plan["id"], care_plan_updated_date="2027-02-10")
+    done = alice.complete(care_plan["id"], care_plan_updated_date="2026-12-18")
     page = alice.get(done.headers["Location"]).text
     assert "Task complete" in page
     assert "Decide whether a permanence planning meeting is needed" in page

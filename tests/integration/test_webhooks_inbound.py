@@ -298,7 +298,7 @@ def test_an_event_before_a_step_s_earliest_date_is_parked_then_one_on_time_does_
     inbound.receive_event(rt, "lcs", event("consent.given", "CH-7100", "2027-01-28T11:00:00Z"), "c1")
     services.apply_events(rt)
     [early] = services.list_events(rt, child_ref="CH-7100")["events"]
-    assert early["status"] == "parked" and "cannot be completed before 29/01/2027" in early["reason"]
+    assert early["status"] == "parked" and "cannot happen before 29 January 2027" in early["reason"]
     assert "the event says 28/01/2027" in early["reason"] and "Task_ConsentWitnessed" in open_steps(rt, "CH-7100")
     inbound.receive_event(rt, "lcs", event("consent.given", "CH-7100", "2027-01-29T11:00:00Z"), "c2")
     services.apply_events(rt)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import services
+from engine import clock, services
 from engine.persistence.models import AuditEvent, Case, Escalation, Notification
 from tests.conftest import load
 from tests.scenario import complete_review_setup
@@ -33,9 +33,12 @@ def _seed(rt, cases: int) -> None:
     load(rt, "review_cycle.bpmn")
     for i in range(cases):
         ref, looked_after = f"CH-{i}", (date(2026, 12, 14) + timedelta(days=i % 10)).isoformat()
-        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw", team="north")
-        if i % 2:  # half wait on the review's boundary timer; half have an overdue step
-            complete_review_setup(rt, ref, looked_after)
+        with clock.frozen(
+            datetime.combine(date.fromisoformat(looked_after), datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
+        ):  # each started the day the child became looked after
+            services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": looked_after}, "sw", team="north")
+            if i % 2:  # half wait on the review's boundary timer; half have an overdue step
+                complete_review_setup(rt, ref, looked_after)
 
 
 def _worker(env: dict, at: datetime, *args: str) -> subprocess.Popen:

@@ -27,7 +27,7 @@ def test_every_error_is_reported_and_the_input_is_kept():
         validate(FIELDS, entered)
     errors = caught.value.errors
     assert set(errors) == {"review_date", "plan", "continue_reviews", "siblings", "note", "extra"}
-    assert errors["review_date"] == "Date the review was held must be a real date, for example 27/03/2027"
+    assert errors["review_date"] == "Date the review was held must be a real date: February 2027 has no day 31"
     assert errors["continue_reviews"].startswith("Select yes or no")
     assert caught.value.data == entered
 
