@@ -188,8 +188,11 @@ def _case_text(c: dict[str, Any]) -> str:
     if c.get("error"):
         lines.append(f"error at {c['error']['element']}: {c['error']['message']}")
     lines += [f"  task {t['id']}: {t['title']} [{t['role']}] due {t['due']}" for t in c["open_tasks"]]
-    lines += [f"  deadline {d['name']}: {d['due']} {d['status']} ({d['source']})" for d in c["deadlines"]]
-    lines += [f"  gate {g['name']}: not before {g['not_before']} ({g['source']})" for g in c.get("gates", [])]
+    lines += [f"  deadline {d['name']}: {d['due']} {d['status']}: {d.get('said', '')} "
+              f"({d['rule_status']}: {d['source']})"
+              for d in c["deadlines"] if d["status"] not in ("moved", "cancelled")]  # fmt: skip
+    lines += [f"  gate {g['name']}: not before {g['not_before']}: {g.get('said', '')} ({g['source']})"
+              for g in c.get("gates", [])]  # fmt: skip
     return "\n".join(lines)
 
 

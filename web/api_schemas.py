@@ -107,8 +107,12 @@ class DeadlineView(Schema):
     source = fields.Str(allow_none=True)
     rule_status = fields.Str(allow_none=True)
     anchor = fields.Str(allow_none=True)
-    status = fields.Str(required=True)
-    met_on = _day(allow_none=True)
+    status = fields.Str(required=True)  # running / met / met_late / breached / expected (moved, cancelled, gate)
+    kind = fields.Str(allow_none=True)  # deadline, or gate (not before)
+    met_on = _day(allow_none=True)  # the date the event happened, as its form records it
+    recorded_on = _day(allow_none=True)  # the day it was recorded
+    expected_from = fields.Str(allow_none=True)  # an expected clock: what its date is worked out from
+    said = fields.Str(allow_none=True)  # the clock in a sentence
 
 
 class AuditEntry(Schema):
@@ -126,6 +130,8 @@ class Gate(Schema):
     element = fields.Str(required=True)
     not_before = _day(allow_none=True)
     source = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True)
+    said = fields.Str(allow_none=True)
 
 
 class CaseError(Schema):

@@ -35,7 +35,7 @@ def _render(page: dict[str, Any], raw: dict[str, str], errors: dict[str, str], p
 @login_required
 def show(task_id: int) -> tuple[str, int]:
     page = worklist.task_page(security.runtime(), task_id, security.person())
-    raw = page["draft"] if page["draft"] is not None else forms.raw_from_values(page["form"], None)
+    raw = page["draft"] if page["draft"] is not None else forms.raw_from_values(page["form"], page["prefill"])
     return _render(page, raw, {})
 
 

@@ -7,11 +7,12 @@ deadlines opened, met and breached, the pathway moving on, errors and completion
 from __future__ import annotations
 
 import ast
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -21,10 +22,11 @@ from engine.bpmn.runtime import StepError, StepResult
 from engine.calendar import as_date
 from engine.domain.states import CaseStatus, DeadlineKind, DeadlineStatus, TaskStatus
 from engine.errors import PathwaysError
-from engine.persistence.models import Case, Deadline, HumanTask
+from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification
 from engine.services import outbox
 from engine.services._common import SYSTEM, audit, element, jsonable
 
+log = logging.getLogger(__name__)
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
 LIVE_CLOCKS = (DeadlineStatus.RUNNING, DeadlineStatus.BREACHED, DeadlineStatus.EXPECTED, DeadlineStatus.GATE)
 
@@ -413,6 +415,7 @@ def _set_status(
         if before != CaseStatus.ERROR:
             audit(session, case.id, actor, "case.error", element=error.element or None, detail=error.message,
                   before={"status": before}, after={"status": CaseStatus.ERROR})  # fmt: skip
+            _tell_of_error(session, case, error)
         return
     case.error_message = case.error_element = None
     if rt.bpmn.is_completed(workflow):
@@ -420,6 +423,23 @@ def _set_status(
         return
     case.status = CaseStatus.RUNNING if rows.open_tasks else CaseStatus.WAITING
     case.next_timer_due = rt.bpmn.next_timer_due(workflow)
+
+
+def _tell_of_error(session: Session, case: Case, error: StepError) -> None:
+    """A case in error is never silent: the log names the case, and the team's managers are told in the app."""
+    step = element(case.definition, error.element) if error.element else None
+    where = f" at '{step.name}'" if step is not None else ""
+    log.warning("event=case_error case=%s key=%s id=%s element=%s message=%r", case.ref, case.key, case.id,
+                error.element or "-", error.message)  # fmt: skip
+    errors_so_far = session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.case_id == case.id, AuditEvent.action == "case.error")) or 0  # fmt: skip
+    session.add(Notification(
+        key=f"case:{case.id}:error:{errors_so_far + 1}", case_id=case.id, channel="in_app",
+        recipient_role="team_manager", recipient_team=case.team, subject=f"Problem: {case.ref} stopped{where}",
+        body=f"{case.ref}'s {case.definition.name} pathway stopped{where}: {error.message}. "
+             "Retry it from the case page once the cause is fixed; nothing recorded is lost.",
+        link=f"/cases/{case.id}", status="unread", attempts=0, created_at=clock.utcnow(),
+    ))  # fmt: skip
 
 
 def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:

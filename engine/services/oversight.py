@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -167,10 +167,14 @@ def _open_tasks(session: Session, ids: list[int]) -> dict[int, list[Any]]:
     return found
 
 
+# a deadline an open step serves: one clock with the step (its ladder and its reason for delay are the step's)
+_SERVED = exists().where(HumanTask.deadline_id == Deadline.id, HumanTask.status == TaskStatus.OPEN)
+
+
 def _unmet_deadlines(session: Session, ids: list[int]) -> dict[int, list[Any]]:
     found: dict[int, list[Any]] = {}
     columns = (Deadline.id, Deadline.case_id, Deadline.name, Deadline.due_date, Deadline.status,
-               Deadline.rule_status, Deadline.delay_reason)  # fmt: skip
+               Deadline.rule_status, Deadline.delay_reason, _SERVED.label("served"))  # fmt: skip
     query = select(*columns).where(
         Deadline.case_id.in_(ids), Deadline.met_at.is_(None),
         Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]),
@@ -212,7 +216,8 @@ def _row(case: Any, reasons: dict[str, date], tasks: list[Any], deadlines: list[
                         "overdue": bool(t.due_date and t.due_date < today), "delay_reason": t.delay_reason}
                        for t in tasks],
         "deadlines": [{"deadline_id": d.id, "name": d.name, "due": d.due_date.isoformat(), "rule_status": d.rule_status,
-                       "breached": d.due_date < today, "delay_reason": d.delay_reason} for d in deadlines],
+                       "breached": d.due_date < today, "delay_reason": d.delay_reason, "served": bool(d.served)}
+                      for d in deadlines],
         "waiting_days": (today - waiting_since).days,
         "days_overdue": (today - min(overdue_from)).days if overdue_from else 0,
         "last_progress": case.updated_at.date().isoformat(),
@@ -306,7 +311,7 @@ def record_delay_for_case(rt: Runtime, person: Person, case_id: int, reason: str
         deadlines = uow.session.scalars(select(Deadline.id).where(
             Deadline.case_id == case.id, Deadline.met_at.is_(None), Deadline.due_date < today,
             Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]),
-            Deadline.delay_reason.is_(None))).all()  # fmt: skip
+            Deadline.delay_reason.is_(None), ~_SERVED)).all()  # fmt: skip
     if not tasks and not deadlines:
         raise NotAllowed(f"case {case.ref} has nothing overdue without a reason for delay")
     recorded = [record_delay_reason(rt, reason, person.username, task_id=t) for t in tasks]
@@ -422,6 +427,6 @@ def manage_case(rt: Runtime, person: Person, case_id: int) -> dict[str, Any] | N
         [row] = _describe(uow.session, {case_id: {}}, today)
     row["actions"] = list(_ALLOWED.get(CaseStatus(row["status"]), ()))
     row["overdue_without_reason"] = [t for t in row["waiting_at"] if t["overdue"] and not t["delay_reason"]] + [
-        d for d in row["deadlines"] if d["breached"] and not d["delay_reason"]
+        d for d in row["deadlines"] if d["breached"] and not d["delay_reason"] and not d["served"]
     ]
     return row

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.domain.access import Person
-from engine.domain.states import TaskStatus
+from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
 from engine.services._common import audit, commit, diagram, element, spec_for
 from engine.services.accounts import as_person
 from engine.services.definitions import find_definition, latest, list_definitions
-from engine.services.views import case_view, deadline_view, task_view
+from engine.services.views import case_view, deadline_view, history_view, plan_view, task_view
 
 MAX_DRAFT_FIELDS = 100
 MAX_DRAFT_VALUE = 20_000
@@ -57,6 +57,7 @@ def task_page(rt: Runtime, task_id: int, person: Person) -> dict[str, Any]:
             "documentation": info.documentation if info else "",
             "form": [f.to_dict() for f in info.form] if info else [],
             "draft": task.draft,
+            "prefill": _known_answers(session, case, [f.id for f in info.form if f.type != "date"] if info else []),
             "draft_saved_by": task.draft_saved_by,
             "draft_saved_at": task.draft_saved_at.isoformat() if task.draft_saved_at else None,
             "answers": task.data,
@@ -74,6 +75,19 @@ def task_page(rt: Runtime, task_id: int, person: Person) -> dict[str, Any]:
             "may_assign": person.may_assign_in(task.team),
             "colleagues": _able(session, task.role, task.team) if person.may_assign_in(task.team) else [],
         }
+
+
+def _known_answers(session: Session, case: Case, fields: list[str]) -> dict[str, Any]:
+    """Answers the pathway already holds for these fields (start data, then steps done, the latest winning):
+    a later form that asks the same thing starts from them (the permanence option at the second review).
+    Dates are left out: each is the date of its own event, never an earlier one's."""
+    known: dict[str, Any] = {k: v for k, v in (case.start_data or {}).items() if k in fields and v is not None}
+    done = session.scalars(select(HumanTask.data).where(HumanTask.case_id == case.id,
+                                                        HumanTask.status == TaskStatus.COMPLETED)
+                           .order_by(HumanTask.completed_at, HumanTask.id))  # fmt: skip
+    for values in done:
+        known.update({k: v for k, v in (values or {}).items() if k in fields and v is not None})
+    return known
 
 
 def _able(session: Session, role: str | None, team: str | None) -> list[dict[str, str]]:
@@ -112,7 +126,8 @@ def next_holders(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
             .order_by(HumanTask.due_date, HumanTask.id)
         )  # fmt: skip
         return {"case_id": case.id, "ref": case.ref, "key": case.key, "status": case.status,
-                "outcome": case.outcome, "open": [task_view(t) for t in tasks]}  # fmt: skip
+                "outcome": case.outcome, "open": [task_view(t) for t in tasks],
+                "problem": _problem(uow.session, case)}  # fmt: skip
 
 
 def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
@@ -131,11 +146,27 @@ def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
                 ("task.completed", "pathway.advanced", "timer.fired"))).order_by(AuditEvent.id)
         ):  # fmt: skip
             passed.extend((event.after or {}).get("elements") or ([event.element] if event.element else []))
-        known = set(diagram(case.definition).elements)
+        info = diagram(case.definition)
+        known = set(info.elements)
         active = [e for e in waiting if e in known]
         completed = list(dict.fromkeys(e for e in passed if e in known and e not in active))
+        events = list(session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)))
+        names = {e.id: e.name for e in info.elements.values() if e.name and e.name != e.id}
         return {**shown, "name": case.definition.name, "definition_id": case.definition_id,
-                "active": active, "completed": completed}  # fmt: skip
+                "active": active, "completed": completed, "plan": plan_view(shown["deadlines"], shown["gates"]),
+                "history": history_view(events, names), "problem": _problem(session, case)}  # fmt: skip
+
+
+def _problem(session: Session, case: Case) -> dict[str, Any] | None:
+    """A case in error, in plain words: what went wrong where, and who has been told (the team's managers)."""
+    if case.status != CaseStatus.ERROR:
+        return None
+    step = element(case.definition, case.error_element) if case.error_element else None
+    return {"step": step.name if step is not None else None, "message": case.error_message,
+            "told": "the team manager" + (f" of team {case.team}" if case.team else "") + " and the process owners",
+            "since": next((e.at.isoformat() for e in session.scalars(select(AuditEvent).where(
+                AuditEvent.case_id == case.id, AuditEvent.action == "case.error").order_by(AuditEvent.id.desc()))),
+                None)}  # fmt: skip
 
 
 def case_diagram(rt: Runtime, case_id: int, person: Person) -> str:

@@ -114,9 +114,16 @@ def test_a_real_pathway_from_the_cli_lists_deadlines_sources_and_gates(cli, now)
     ):  # fmt: skip
         complete(element, answers)
     shown = json.loads(cli("case", "show", "CH-77", "--json").output)
-    assert shown["gates"] == [{"name": "Record consent witnessed by the Cafcass reporting officer",
-                               "element": "Task_ConsentWitnessed", "not_before": "2027-01-29",
-                               "source": shown["gates"][0]["source"]}]  # fmt: skip
+    assert shown["gates"] == [
+        {
+            "name": "Consent can be witnessed (6 weeks after the birth)",
+            "element": "Task_ConsentWitnessed",
+            "not_before": "2027-01-29",
+            "status": "gate",
+            "said": "cannot happen before 29 January 2027",
+            "source": shown["gates"][0]["source"],
+        }
+    ]  # one entry: the plan's gate is the step's
     assert "s52(3)" in shown["gates"][0]["source"]
     adm = next(d for d in shown["deadlines"] if d["key"] == "Task_ADMDecision")
     assert (adm["due"], adm["rule_status"], adm["status"]) == ("2027-01-26", "GUID", "met")

@@ -39,6 +39,7 @@ def test_starting_a_case_opens_the_first_step_and_its_deadlines(rt, now):
     assert deadlines["First CLA review"] == {
         "name": "First CLA review", "key": "first_review", "due": "2027-01-20", "source": "CPPCR 2010 reg 33(1)",
         "rule_status": "STAT", "anchor": "looked_after_date", "status": "running", "met_on": None,
+        "kind": "deadline", "recorded_on": None, "expected_from": None, "said": "due by 20 January 2027",
     }  # fmt: skip
     assert [e["action"] for e in case["audit"]][:2] == ["case.started", "deadline.opened"]
 
@@ -88,7 +89,8 @@ def test_gate_blocks_completion_before_its_date_and_is_listed(rt, now):
     _complete(rt, "Task_AppointIRO", {"iro_appointed_on": "2026-12-18"})
     case = services.show_case(rt, REF)
     gate = {"name": "Hold the looked-after review", "element": "Task_HoldReview", "not_before": "2026-12-19",
-            "source": "test gate: not on the day care began"}  # fmt: skip
+            "source": "test gate: not on the day care began", "status": "gate",
+            "said": "cannot happen before 19 December 2026"}  # fmt: skip
     assert case["gates"] == [gate]
     review_id = _task(rt, "Task_HoldReview")["id"]
     with pytest.raises(GateClosed, match="cannot happen before 19 December 2026"):

@@ -105,7 +105,7 @@ def test_a_reason_for_delay_is_recorded_from_the_case_page_and_stops_escalation(
     task_id = case["open_tasks"][0]["id"]
     carol.post(f"/manage/cases/{case['id']}/delay", {"task_id": str(task_id), "reason": "IRO off sick; review 4/1"})
     after = carol.get(f"/cases/{case['id']}").text
-    assert "IRO off sick; review 4/1" in after and "Escalation acknowledged" in after
+    assert "IRO off sick; review 4/1" in after and "Reason for delay recorded" in after
     row = {r["ref"]: r for r in oversight.stuck_cases(rt, accounts.person(rt, "tm.carol"),
                                                       oversight.StuckQuery())["rows"]}["CH-OVER"]  # fmt: skip
     assert row["delay_reasons"] == ["IRO off sick; review 4/1"]
