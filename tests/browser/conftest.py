@@ -34,8 +34,11 @@ def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def browser() -> Iterator:  # type: ignore[type-arg]
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: `apt-get install chromium` (.ci/run and `make test` install it)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A loaded two-core machine: waiting is never what decides a test (the brief); a wrong page still fails
+    # at once on what it shows, and only a page that never comes waits this long.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield launched
@@ -46,7 +49,7 @@ def browser() -> Iterator:  # type: ignore[type-arg]
 def page(browser, server):  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    tab.set_default_timeout(15_000)
+    tab.set_default_timeout(60_000)
     yield tab
     context.close()
 

@@ -97,7 +97,19 @@ def test_the_task_page_and_the_case_page_with_its_diagram(page: Page, rt, now):
     expect(page.locator("#diagram-status")).to_contain_text("Update the care plan after the first review")
     assert page.locator("#diagram .pp-active").count() >= 1  # where it waits, marked on the diagram
     assert page.locator("#diagram .pp-completed").count() >= 1  # what is done
-    expect(page.locator("#timeline")).to_contain_text("Task draft saved")
+    expect(page.locator("#timeline")).to_contain_text("Draft saved")  # the history, in plain words
+    # the child's plan comes first: every clock, done and due, in words
+    plan = page.locator("#plan")
+    expect(plan.locator("tr", has_text="First CLA review")).to_contain_text("met on 16 December 2026")
+    expect(plan.locator("tr", has_text="First CLA review")).to_contain_text("Done")
+    expect(plan.locator("tr", has_text="Second CLA review")).to_contain_text("due by 12 March 2027")  # 16 w: earlier
+    # the diagram opens on where the case waits, and zooms
+    expect(page.locator("#diagram")).to_have_attribute("data-zoomed-on", re.compile("Task_UpdateCarePlan"))
+    before = page.evaluate("() => document.querySelector('#diagram svg .viewport').getAttribute('transform')")
+    page.get_by_role("button", name="Zoom out").click()
+    after = page.evaluate("() => document.querySelector('#diagram svg .viewport').getAttribute('transform')")
+    assert before != after
+    page.get_by_role("button", name="Where it waits").click()
     shoot(page, "case-page")
 
 

@@ -97,6 +97,7 @@ def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_the
     expect(page.get_by_role("button", name="Approve and publish")).to_have_count(0)
 
     reviewer = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
+    reviewer.set_default_timeout(60_000)
     sign_in(reviewer, "po.omar")
     reviewer.get_by_role("link", name="Pathway diagrams").click()
     reviewer.locator("#drafts").get_by_role("link", name=re.compile("ppm_to_adm")).click()

@@ -36,6 +36,8 @@ PATH = [  # (who, element, day done, answers)
                                                    "adm_reasons": "welfare checklist considered"}),
     ("sw.alice", "Task_NotifyParents", "2027-05-13", {"parents_notified_date": "2027-05-13"}),
     ("legal.lee", "Task_PlacementOrder", "2027-05-20", {"placement_order_application_date": "2027-05-20"}),
+    ("iro.bob", "Task_CLAReview", "2027-08-05", {"cla_review_date": "2027-08-05", "still_looked_after": False,
+                                                 "under_placement_order": True}),  # the reviews run on to the end
 ]  # fmt: skip
 
 
