@@ -449,6 +449,12 @@ def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo
         case.outcome = f"{props['outcome']}: {detail}" if detail else props["outcome"]
         audit(session, case.id, actor, "case.outcome", element=info.id, detail=case.outcome)
     if props.get("start_pathway"):
+        when = props.get("start_pathway_when")
+        if when and not _evaluate(rt, info.id, when, data):  # e.g. never accommodated: no follow-on to start
+            why = props.get("start_pathway_when_not", when)
+            audit(session, case.id, actor, "case.follow_on_not_needed", element=info.id,
+                  detail=f"{props['start_pathway']} not started: {why}")  # fmt: skip
+            return
         follow_on = _evaluate(rt, info.id, props.get("start_pathway_data"), data) or {}
         _start_follow_on(rt, session, case, props["start_pathway"], follow_on, info.id, actor)
 

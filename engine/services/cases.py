@@ -21,6 +21,7 @@ from engine.services._common import (
     audit,
     commit,
     diagram,
+    element,
     find_case,
     jsonable,
     refresh_calendar,
@@ -203,6 +204,15 @@ def _close_rows(session: Session, case: Case) -> None:
         deadline.status = DeadlineStatus.CANCELLED
 
 
+def _clocks_never_opened(session: Session, case: Case, element_id: str) -> bool:
+    """An element (not a step) that declares clocks, none of which this case has: its deadlines failed to open."""
+    info = element(case.definition, element_id)
+    if info is None or info.kind == "userTask" or not info.deadlines():
+        return False
+    opened = session.scalar(select(Deadline.id).where(Deadline.case_id == case.id, Deadline.element == element_id))
+    return opened is None
+
+
 def retry_case(rt: Runtime, ref: str, actor: str, data: dict[str, Any] | None = None, key: str | None = None,
                case_id: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run a case in ``error`` again, optionally after correcting case data."""
@@ -222,7 +232,10 @@ def retry_case(rt: Runtime, ref: str, actor: str, data: dict[str, Any] | None = 
 
         audit(session, case.id, actor, "case.retried", element=case.error_element, detail=case.error_message,
               after={"data": data or {}})  # fmt: skip
+        failed_at = case.error_element
         workflow, result = rt.bpmn.attempt(fresh, rt.bpmn.retry)
+        if failed_at and failed_at not in result.completed and _clocks_never_opened(session, case, failed_at):
+            result.completed.insert(0, failed_at)  # its clocks failed after it ran (a start event): open them now
         _steps.sync(rt, session, case, workflow, result, actor)
         commit(uow)
         return case_view(session, case)

@@ -10,8 +10,8 @@ Each pathway may have ``workflows/scenarios/<key>.json``::
         {"status": "completed", "outcome": "permanence plan ratified: ..."}]}]}
 
 The clock starts at 10:00 UTC on ``today``. A step may move it (``on``: 10:00 UTC that day; a step
-without ``on`` is recorded on the latest date its answers give, when that is later: a date of a
-past event cannot be after the day it is recorded),
+without ``on`` is recorded on the latest date its answers give, when that is later, since a date of a
+past event cannot be after the day it is recorded; a ``refused`` step never moves it),
 then do one thing (``start``, ``do`` with ``answers``, ``panel`` for one sitting of the
 permanency panel, ``fire`` the timers due at a time) and then check any of: ``due`` (open
 steps' due dates), ``role``, ``open`` (exactly these steps open), ``open_includes``,
@@ -134,7 +134,7 @@ class _Run:
     def act(self, step: dict[str, Any]) -> None:
         if "on" in step:
             self.now = datetime.combine(datetime.fromisoformat(step["on"]).date(), time(10), tzinfo=UTC)
-        else:  # recorded on the day it happened: the latest date it gives, if later (never back)
+        elif "refused" not in step:  # recorded on the day it happened: the latest date it gives, if later (never back)
             latest = latest_date({**(step.get("answers") or {}), **(step.get("start") or {})})
             if latest is not None and latest > self.now.date():
                 self.now = datetime.combine(latest, time(10), tzinfo=UTC)

@@ -174,6 +174,7 @@ _SAID = {
     "case.retried": "Case retried", "case.suspended": "Case paused", "case.resumed": "Case resumed",
     "case.cancelled": "Case cancelled", "case.outcome": "Outcome recorded", "case.migrated": "Moved to a new version",
     "case.follow_on_started": "Next pathway started", "case.follow_on_failed": "Next pathway could not start",
+    "case.follow_on_not_needed": "No next pathway needed",
     "case.event_recorded": "Recorded on the holder's behalf",
     "task.opened": "Step opened", "task.completed": "Step done", "task.withdrawn": "Step no longer needed",
     "task.claimed": "Step claimed", "task.unclaimed": "Step released", "task.assigned": "Step assigned",
