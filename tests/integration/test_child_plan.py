@@ -275,8 +275,9 @@ def test_the_ten_weeks_before_an_adoption_application_are_judged_on_the_applicat
     case.on("2027-02-01").do("Task_ConsentWitnessed", "asw", consent_outcome="given", consent_date="2027-02-01")
     case.on("2027-02-15").do("Task_PlaceWithAdopters", "asw", match_approved_date="2027-02-10",
                              adoptive_placement_date="2027-02-15")  # fmt: skip
-    case.do("Task_FirstVisit", "asw", first_visit_date="2027-02-20")
+    case.do("Task_FirstVisit", "asw", first_visit_date="2027-02-20", first_review_held=False)
     case.do("Task_FirstAdoptionReview", "iro", first_adoption_review_date="2027-03-10")
+    case.do("Task_FirstVisit", "asw", first_visit_date="2027-03-11", first_review_held=True)
     now.set(_at("2027-05-10"))  # past 10 weeks (26 April), but the application was made on 20 April
     with pytest.raises(FormInvalid) as caught:
         case.do_now("Task_AdoptionOrder", adoption_application_date="2027-04-20", adoption_order_made=True,
