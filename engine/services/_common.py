@@ -6,7 +6,7 @@ import time
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,7 +18,7 @@ from engine.calendar import WorkingCalendar
 from engine.domain import forms
 from engine.domain.states import ACTIVE_CASE_STATUSES, TaskStatus
 from engine.errors import Conflict, NotFound
-from engine.persistence.models import AuditEvent, CalendarClosure, Case, Definition, HumanTask
+from engine.persistence.models import AuditEvent, CalendarClosure, Case, Deadline, Definition, HumanTask
 from engine.persistence.uow import UnitOfWork
 
 SYSTEM = "system"
@@ -95,22 +95,33 @@ def anchors(info: DiagramInfo) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
+# A declared deadline an open step serves: one clock with that step (its ladder and reason for delay are the step's)
+SERVED_BY_OPEN_STEP = exists().where(HumanTask.deadline_id == Deadline.id, HumanTask.status == TaskStatus.OPEN)
+
+
+def recorded_answers(session: Session, case: Case) -> dict[str, Any]:
+    """Every answer the case holds, by field: its start data, then its completed steps in order (the latest wins)."""
+    answers = {k: v for k, v in (case.start_data or {}).items() if v is not None}
+    recorded = session.scalars(
+        select(HumanTask.data).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.COMPLETED)
+        .order_by(HumanTask.completed_at, HumanTask.id)
+    )  # fmt: skip
+    for values in recorded:
+        answers.update({k: v for k, v in (values or {}).items() if v is not None})
+    return answers
+
+
 def date_rules(session: Session, case: Case, today: date | None = None) -> forms.DateRules:
     """Today and the case's dates so far (start data, then completed steps in order), for plausible dates."""
     info = diagram(case.definition)
     fields = {f.id: f for e in info.elements.values() for f in e.form}
     known: dict[str, Any] = {}
-    recorded = session.scalars(
-        select(HumanTask.data).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.COMPLETED)
-        .order_by(HumanTask.completed_at, HumanTask.id)
-    )  # fmt: skip
-    for values in [case.start_data or {}, *[v for v in recorded if v]]:
-        for name, value in values.items():
-            if name in fields and fields[name].type == "date" and value:
-                try:
-                    known[name] = forms.parse_date(value)
-                except (TypeError, ValueError):
-                    continue
+    for name, value in recorded_answers(session, case).items():
+        if name in fields and fields[name].type == "date" and value:
+            try:
+                known[name] = forms.parse_date(value)
+            except (TypeError, ValueError):
+                continue
     return forms.DateRules(
         today=today or clock.london_today(),
         known=known,

@@ -29,7 +29,7 @@ from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Case, Deadline, Escalation, HumanTask, Notification
 from engine.services import outbox
-from engine.services._common import SYSTEM, audit, commit, pause_between_batches, refresh_calendar
+from engine.services._common import SERVED_BY_OPEN_STEP, SYSTEM, audit, commit, pause_between_batches, refresh_calendar
 
 log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
@@ -112,13 +112,12 @@ def _breached_deadlines(session: Session, today: Any, batch: int, after: int) ->
     """Declared deadlines only: a step's own due date is escalated through the step itself, and so is a
     deadline while an open step serves it (one clock, one ladder)."""
     top_raised = exists().where(Escalation.deadline_id == Deadline.id, Escalation.level == TOP_LEVEL)
-    served = exists().where(HumanTask.deadline_id == Deadline.id, HumanTask.status == TaskStatus.OPEN)
     query = (
         select(Deadline)
         .join(Case, Deadline.case_id == Case.id)
         .where(Deadline.id > after, Deadline.status.in_(_UNMET), Deadline.met_at.is_(None),
                Deadline.due_date < today, Deadline.delay_reason.is_(None), Deadline.key != Deadline.element,
-               Case.status.in_(_ADVANCING), ~top_raised, ~served)
+               Case.status.in_(_ADVANCING), ~top_raised, ~SERVED_BY_OPEN_STEP)
         .order_by(Deadline.id)
         .limit(batch)
         .with_for_update(of=Deadline, skip_locked=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -23,7 +23,7 @@ from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatu
 from engine.errors import InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.persistence.models import Case, Deadline, Definition, Escalation, HumanTask
 from engine.services import cases as case_service
-from engine.services._common import refresh_calendar
+from engine.services._common import SERVED_BY_OPEN_STEP, refresh_calendar
 from engine.services.definitions import latest
 from engine.services.escalations import record_delay_reason
 from engine.services.tasks import complete_on_behalf
@@ -167,14 +167,10 @@ def _open_tasks(session: Session, ids: list[int]) -> dict[int, list[Any]]:
     return found
 
 
-# a deadline an open step serves: one clock with the step (its ladder and its reason for delay are the step's)
-_SERVED = exists().where(HumanTask.deadline_id == Deadline.id, HumanTask.status == TaskStatus.OPEN)
-
-
 def _unmet_deadlines(session: Session, ids: list[int]) -> dict[int, list[Any]]:
     found: dict[int, list[Any]] = {}
     columns = (Deadline.id, Deadline.case_id, Deadline.name, Deadline.due_date, Deadline.status,
-               Deadline.rule_status, Deadline.delay_reason, _SERVED.label("served"))  # fmt: skip
+               Deadline.rule_status, Deadline.delay_reason, SERVED_BY_OPEN_STEP.label("served"))  # fmt: skip
     query = select(*columns).where(
         Deadline.case_id.in_(ids), Deadline.met_at.is_(None),
         Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]),
@@ -311,7 +307,7 @@ def record_delay_for_case(rt: Runtime, person: Person, case_id: int, reason: str
         deadlines = uow.session.scalars(select(Deadline.id).where(
             Deadline.case_id == case.id, Deadline.met_at.is_(None), Deadline.due_date < today,
             Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]),
-            Deadline.delay_reason.is_(None), ~_SERVED)).all()  # fmt: skip
+            Deadline.delay_reason.is_(None), ~SERVED_BY_OPEN_STEP)).all()  # fmt: skip
     if not tasks and not deadlines:
         raise NotAllowed(f"case {case.ref} has nothing overdue without a reason for delay")
     recorded = [record_delay_reason(rt, reason, person.username, task_id=t) for t in tasks]

@@ -17,7 +17,7 @@ from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
-from engine.services._common import audit, commit, diagram, element, spec_for
+from engine.services._common import audit, commit, diagram, element, recorded_answers, spec_for
 from engine.services.accounts import as_person
 from engine.services.definitions import find_definition, latest, list_definitions
 from engine.services.views import case_view, deadline_view, history_view, plan_view, task_view
@@ -81,13 +81,7 @@ def _known_answers(session: Session, case: Case, fields: list[str]) -> dict[str,
     """Answers the pathway already holds for these fields (start data, then steps done, the latest winning):
     a later form that asks the same thing starts from them (the permanence option at the second review).
     Dates are left out: each is the date of its own event, never an earlier one's."""
-    known: dict[str, Any] = {k: v for k, v in (case.start_data or {}).items() if k in fields and v is not None}
-    done = session.scalars(select(HumanTask.data).where(HumanTask.case_id == case.id,
-                                                        HumanTask.status == TaskStatus.COMPLETED)
-                           .order_by(HumanTask.completed_at, HumanTask.id))  # fmt: skip
-    for values in done:
-        known.update({k: v for k, v in (values or {}).items() if k in fields and v is not None})
-    return known
+    return {k: v for k, v in recorded_answers(session, case).items() if k in fields}
 
 
 def _able(session: Session, role: str | None, team: str | None) -> list[dict[str, str]]:
