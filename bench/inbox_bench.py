@@ -67,6 +67,7 @@ def _template(rt: Any) -> dict[str, Any]:
     start = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
     services.start_case(rt, "ppm_to_adm", "TEMPLATE", start, "bench", team="team001")
     [review] = services.list_tasks(rt, ref="TEMPLATE")
+    clock.install(lambda: datetime(2026, 12, 21, 9, tzinfo=UTC))  # recorded the day it was held
     services.complete_task(rt, review["id"], {"first_review_date": "2026-12-21", "ppm_requested": True}, "bench")
     clock.install(lambda: TODAY)
     with rt.db.connect() as conn:
