@@ -41,6 +41,7 @@ class DeadlineSpec:
     anchor: str = ""
     met_by: list[str] = field(default_factory=list)
     kind: str = "deadline"  # or "gate": not before this date
+    ends_by: list[str] = field(default_factory=list)  # elements whose completion means it is no longer owed
     expected: str = ""  # the date while its anchor is a future event (else worked out from that event's due date)
     expected_note: str = ""
 
@@ -109,6 +110,7 @@ class ElementInfo:
             anchor=prop.get("anchor", ""),
             met_by=met_by,
             kind="gate" if prop.get("kind", "").strip().lower() == "gate" else "deadline",
+            ends_by=[m.strip() for m in prop.get("ends_by", "").split(",") if m.strip()],
             expected=prop.get("expected", ""),
             expected_note=prop.get("expected_note", ""),
         )

@@ -104,6 +104,7 @@ def _record_completions(
     named = [e for e in completed if e]
     for element_id in named:
         _meet_deadlines(session, case, rows, element_id, data, actor)
+        _end_deadlines(session, case, rows, element_id, actor)
         info = element(case.definition, element_id)
         if info is not None and info.kind == "boundaryEvent" and info.message and info.attached_to:
             _done_by_message(session, case, rows, info, data, actor)
@@ -388,6 +389,21 @@ def _meet_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, 
         audit(session, case.id, actor, f"deadline.{deadline.status}", element=element_id, detail=deadline.name,
               before={"clock": before},
               after={"due": deadline.due_date, "met_on": happened, "recorded_on": today})  # fmt: skip
+
+
+def _end_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, actor: str) -> None:
+    """Clocks ``element_id`` makes no longer owed (``ends_by``: placed before the not-placed review was due)."""
+    for deadline in list(rows.deadlines):
+        info = element(case.definition, deadline.element)
+        spec = next((s for s in info.deadlines() if s.key == deadline.key), None) if info is not None else None
+        if spec is None or element_id not in spec.ends_by:
+            continue
+        before, deadline.status = deadline.status, DeadlineStatus.CANCELLED
+        rows.deadlines.remove(deadline)
+        step = element(case.definition, element_id)
+        audit(session, case.id, actor, "deadline.cancelled", element=element_id,
+              detail=f"{deadline.name}: no longer owed ({step.name if step else element_id})",
+              before={"clock": before}, after={"clock": DeadlineStatus.CANCELLED})  # fmt: skip
 
 
 def breached(session: Session, case: Case, deadline: Deadline) -> None:
