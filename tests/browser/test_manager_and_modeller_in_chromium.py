@@ -102,6 +102,7 @@ def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_the
     reviewer.get_by_role("link", name="Pathway diagrams").click()
     reviewer.locator("#drafts").get_by_role("link", name=re.compile("ppm_to_adm")).click()
     expect(reviewer.locator("#modeller[data-ready=true]")).to_be_attached()
+    expect(reviewer.locator("#modeller[data-checked=true]")).to_be_attached()  # the page stops moving first
     reviewer.get_by_role("button", name="Approve and publish").click()
     expect(reviewer.locator(".govuk-notification-banner--success")).to_contain_text("published as version 2")
     expect(reviewer.locator("#versions tbody tr").first).to_contain_text("Local decision: first review within 25")
