@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from engine import services
-from engine.errors import InvalidInput, NotAllowed
+from engine.errors import FormInvalid, InvalidInput, NotAllowed
 from engine.services import inbound
 from web import inputs, security
 from web.security import login_required
@@ -97,10 +97,10 @@ def add_subscription() -> tuple[str, int] | str:
     types = request.form.getlist("event_types")
     try:
         made = services.add_subscription(rt, form["url"], types, security.person().username, form["description"])
-    except InvalidInput as exc:
-        field = "event_types" if "event type" in exc.message else "url"
+    except InvalidInput as exc:  # every field's problem at once (FormInvalid), or one about the whole request
+        errors = exc.errors if isinstance(exc, FormInvalid) else {"url": exc.message}
         return render_template("admin_subscriptions.html", subscriptions=services.list_subscriptions(rt),
-                               type_items=_type_items(types), form=form, errors={field: exc.message}), 400  # fmt: skip
+                               type_items=_type_items(types), form=form, errors=errors), 400  # fmt: skip
     # The secret is in this page only (never in a redirect, a flash message or a log).
     return _subscription_page(made["id"], secret=made["secret"], created=True)
 

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from engine import clock
 from engine.bootstrap import Runtime
-from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.errors import FormInvalid, InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Delivery, DeliveryAttempt, Subscription
 from engine.services import leases
 from engine.services._common import audit, commit
@@ -139,8 +139,20 @@ def check_types(types: list[str] | None) -> list[str]:
 
 
 def add_subscription(rt: Runtime, url: str, event_types: list[str], actor: str, description: str = "") -> dict:
-    """A new subscription; the answer holds its signing secret, shown this once."""
-    url, types = check_url(url, rt.settings.allow_local_subscriptions), check_types(event_types)
+    """A new subscription; the answer holds its signing secret, shown this once.
+
+    Raises FormInvalid naming every field that needs correcting (the address and the event types)."""
+    errors: dict[str, str] = {}
+    try:
+        url = check_url(url, rt.settings.allow_local_subscriptions)
+    except InvalidInput as exc:
+        errors["url"] = exc.message
+    try:
+        types = check_types(event_types)
+    except InvalidInput as exc:
+        errors["event_types"] = exc.message
+    if errors:
+        raise FormInvalid(errors, {"url": url, "event_types": list(event_types or []), "description": description})
     with rt.uow() as uow:
         now = clock.utcnow()
         entries, secret = first_secret()

@@ -379,3 +379,10 @@ def test_the_migration_judges_met_rows_by_the_date_their_step_recorded(tmp_path)
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT id, status, met_on FROM deadlines ORDER BY id")).all()
     assert [(r[0], r[1], str(r[2])) for r in rows] == [(1, "met", "2027-01-20"), (2, "met_late", "2027-01-20")]
+
+
+def test_the_subscription_form_shows_every_problem_at_once(app):
+    admin = Staff(app, "admin.ash")
+    page = admin.post("/admin/subscriptions", {"url": "ftp://x", "description": "lcs"}, status=400).text
+    assert 'href="#url"' in page and 'href="#event_types"' in page  # both in the summary, each linked
+    assert "choose at least one event type" in page
