@@ -175,6 +175,30 @@ def record_event(task_id: int) -> Response | str | tuple[str, int]:
     return redirect(url_for("cases.show", case_id=page["case_id"]))
 
 
+@blueprint.route("/manage/cases/<id:case_id>/events/<element_id>/record", methods=["GET", "POST"])
+@login_required
+def record_case_event(case_id: int, element_id: str) -> Response | str | tuple[str, int]:
+    """A manager records an event the case waits for (the case system did not send it)."""
+    _managers_only()
+    rt, me = security.runtime(), security.person()
+    page = worklist.case_event_page(rt, case_id, element_id, me)
+    if not me.may_assign_in(page["team"]):
+        abort(403)
+    fields = page["form"]
+    if request.method == "GET":
+        return _render_record(page, forms.raw_from_values(fields, None), {}, "")
+    raw, reason = forms.raw_from_request(fields, request.form), request.form.get("reason", "").strip()
+    try:
+        oversight.record_case_event(rt, me, case_id, element_id, forms.answers(fields, raw), reason)
+    except FormInvalid as exc:
+        return _render_record(page, raw, exc.errors, reason, status=400)
+    except NotAllowed as exc:
+        flash(exc.message)
+        return redirect(url_for("cases.show", case_id=case_id))
+    flash(f"Recorded '{page['title']}' for {page['ref']}. The pathway has moved on.")
+    return redirect(url_for("cases.show", case_id=case_id))
+
+
 def _render_record(page: dict, raw: dict[str, str], errors: dict[str, str], reason: str,
                    status: int = 200) -> tuple[str, int]:  # fmt: skip
     return render_template(

@@ -239,8 +239,19 @@ def _message_name(node: etree._Element) -> str | None:
     return (message.get("name") or ref) if message is not None else ref
 
 
+def _event_form(node: etree._Element, props: dict[str, str]) -> list[FormField]:
+    """A message catch event that stands on its own (not on a step) records the date it happened:
+    its ``event_date`` property names the field, ``event_date_label`` words it. The case system's
+    message carries it, or a team manager records it from the case page."""
+    name = (props.get("event_date") or "").strip()
+    if _local(node.tag) != "intermediateCatchEvent" or not name or _message_name(node) is None:
+        return []
+    return [FormField(id=name, label=props.get("event_date_label") or "Date it happened", type="date", required=True)]
+
+
 def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> ElementInfo:
     groups = node.get(f"{{{CAMUNDA_NS}}}candidateGroups", "")
+    props = _properties(node)
     return ElementInfo(
         id=node.get("id", ""),
         kind=_local(node.tag),
@@ -248,9 +259,9 @@ def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> El
         process=process_id,
         lane=lanes.get(node.get("id", "")),
         documentation=_text(node, "./bpmn:documentation"),
-        properties=_properties(node),
+        properties=props,
         candidate_groups=[g.strip() for g in groups.split(",") if g.strip()],
-        form=_form(node),
+        form=_form(node) or _event_form(node, props),
         message=_message_name(node),
         attached_to=node.get("attachedToRef"),
     )

@@ -109,6 +109,10 @@ class _Sampler:
                 changed |= self._run_script(element.id, data, done)
             elif element.kind == "userTask":
                 changed |= self._take_step(element, data, done)
+            elif element.kind == "intermediateCatchEvent" and element.form:  # an event with its date: the sample day
+                done.add(element.id)
+                data.update({f.id: self.default_day for f in element.form if data.get(f.id) is None})
+                changed = True
         return changed
 
     def _input(self, exc: Exception, data: dict[str, Any]) -> bool:

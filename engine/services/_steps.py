@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -108,6 +109,8 @@ def _record_completions(
         info = element(case.definition, element_id)
         if info is not None and info.kind == "boundaryEvent" and info.message and info.attached_to:
             _done_by_message(session, case, rows, info, data, actor)
+        if info is not None and info.kind == "intermediateCatchEvent" and info.form:
+            _event_happened(session, case, info, data, actor)
         if info is not None and info.kind != "userTask":
             _open_deadlines(rt, session, case, rows, info, data, actor)
         if info is not None and info.kind == "endEvent":
@@ -134,6 +137,18 @@ def _done_by_message(session: Session, case: Case, rows: _Rows, info: ElementInf
         audit(session, case.id, actor, "task.completed", element=row.element, detail=f"{row.title} ({info.name})",
               before={"status": TaskStatus.OPEN}, after={"status": TaskStatus.COMPLETED, "data": values,
                                                           "message": info.message})  # fmt: skip
+
+
+def _event_happened(session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
+    """An event of its own (a withdrawal of consent after placement) is kept as a done step with the
+    date it records, so the plan, the history and later forms' date checks know when it happened."""
+    values = {f.id: data.get(f.id) for f in info.form}
+    now = clock.utcnow()
+    session.add(HumanTask(case_id=case.id, spiff_id=str(uuid.uuid4()), element=info.id, title=info.name,
+                          lane=info.lane, role=info.role, team=case.team, status=TaskStatus.COMPLETED,
+                          created_at=now, completed_at=now, completed_by=actor, data=jsonable(values)))  # fmt: skip
+    audit(session, case.id, actor, "task.completed", element=info.id, detail=info.name,
+          after={"status": TaskStatus.COMPLETED, "data": values, "message": info.message})  # fmt: skip
 
 
 def _failed(live: Any) -> StepError | None:

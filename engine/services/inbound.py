@@ -318,6 +318,12 @@ def _message_values(rt: Runtime, session: Session, case: Case, workflow: Any, el
     info = element(case.definition, element_id)
     step = element(case.definition, info.attached_to) if info is not None and info.attached_to else None
     raw = rule.values(event)
+    if step is None and info is not None and info.form:  # an event of its own: only the date it records
+        try:
+            return forms.validate(info.form, {k: v for k, v in raw.items() if k in {f.id for f in info.form}},
+                                  date_rules(session, case))  # fmt: skip
+        except InvalidInput as exc:
+            raise InvalidInput(f"case {case.id}, '{info.name}': {exc.message}") from None
     if step is None:
         return raw
     known = {f.id for f in step.form}

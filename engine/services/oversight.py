@@ -18,15 +18,18 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.bpmn.xml import NS, parse_bpmn
+from engine.domain import forms
 from engine.domain.access import Person
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
-from engine.errors import InvalidInput, NotAllowed, NotFound, PathwaysError
+from engine.errors import FormInvalid, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.persistence.models import Case, Deadline, Definition, Escalation, HumanTask
+from engine.services import _steps
 from engine.services import cases as case_service
-from engine.services._common import SERVED_BY_OPEN_STEP, refresh_calendar
+from engine.services._common import SERVED_BY_OPEN_STEP, audit, commit, date_rules, element, refresh_calendar, spec_for
 from engine.services.definitions import latest
 from engine.services.escalations import record_delay_reason
 from engine.services.tasks import complete_on_behalf
+from engine.services.worklist import case_for
 
 REASONS = {
     "overdue": "Overdue step",
@@ -323,6 +326,37 @@ def record_missed_event(rt: Runtime, person: Person, task_id: int, answers: dict
     if not (reason or "").strip():
         raise InvalidInput("say why you are recording this on the step holder's behalf")
     return complete_on_behalf(rt, task_id, answers, person, reason)
+
+
+def record_case_event(rt: Runtime, person: Person, case_id: int, element_id: str, answers: dict[str, Any],
+                      reason: str) -> dict[str, Any]:  # fmt: skip
+    """A manager records an event the case waits for (a withdrawal of consent after placement) when
+    the case system did not send it: the same message, checked the same way, audited with the reason."""
+    if not (reason or "").strip():
+        raise FormInvalid({"reason": "Say why you are recording this event"}, dict(answers))
+    with rt.uow() as uow:
+        session = uow.session
+        case = case_for(session, case_id, person)
+        if not person.may_assign_in(case.team):
+            raise NotAllowed(f"only a manager of team {case.team} can record events for case {case.ref}")
+        if case.status not in (CaseStatus.RUNNING, CaseStatus.WAITING):
+            raise NotAllowed(f"case {case.ref} is {case.status}: nothing can be recorded until it is resumed")
+        info = element(case.definition, element_id)
+        if info is None or info.kind != "intermediateCatchEvent" or not info.form or not info.message:
+            raise NotFound(f"'{element_id}' is not an event that can be recorded")
+        spec = spec_for(rt, session, case.definition)
+        if rt.bpmn.waiting_messages(rt.bpmn.load(spec, case.state)).get(info.message) != element_id:
+            raise NotAllowed(f"case {case.ref} is not waiting for '{info.name}' now")
+        values = forms.validate(info.form, answers, date_rules(session, case))
+        audit(session, case.id, person.username, "case.event_recorded", element=element_id, detail=reason.strip(),
+              after={"recorded_by": person.username, "values": values})  # fmt: skip
+        refresh_calendar(rt, session)
+        message = info.message
+        workflow, result = rt.bpmn.attempt(lambda: rt.bpmn.load(spec, case.state),
+                                           lambda wf: rt.bpmn.send_message(wf, message, values))  # fmt: skip
+        _steps.sync(rt, session, case, workflow, result, person.username)
+        commit(uow, f"case {case.ref}")
+        return {"case_id": case.id, "ref": case.ref, "element": element_id, "name": info.name, "values": values}
 
 
 # --- where cases wait ------------------------------------------------------------------------

@@ -131,9 +131,11 @@ def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
         case = case_for(session, case_id, person)
         shown = case_view(session, case)
         waiting: list[str] = []
+        recordable: list[dict[str, Any]] = []
         if case.ended_at is None:
             workflow = rt.bpmn.load(spec_for(rt, session, case.definition), case.state)
             waiting = rt.bpmn.waiting_elements(workflow)
+            recordable = recordable_events(rt, person, case, workflow)
         passed: list[str] = []
         for event in session.scalars(
             select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.action.in_(
@@ -148,7 +150,33 @@ def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
         names = {e.id: e.name for e in info.elements.values() if e.name and e.name != e.id}
         return {**shown, "name": case.definition.name, "definition_id": case.definition_id,
                 "active": active, "completed": completed, "plan": plan_view(shown["deadlines"], shown["gates"]),
-                "history": history_view(events, names), "problem": _problem(session, case)}  # fmt: skip
+                "history": history_view(events, names), "problem": _problem(session, case),
+                "recordable": recordable}  # fmt: skip
+
+
+def recordable_events(rt: Runtime, person: Person, case: Case, workflow: Any) -> list[dict[str, Any]]:
+    """Events the case waits for that a manager of its team may record by hand (with the date)."""
+    if not person.may_assign_in(case.team) or case.status not in (CaseStatus.RUNNING, CaseStatus.WAITING):
+        return []
+    found = []
+    for message, element_id in rt.bpmn.waiting_messages(workflow).items():
+        info = element(case.definition, element_id)
+        if info is not None and info.kind == "intermediateCatchEvent" and info.form:
+            found.append({"element": element_id, "name": info.name, "message": message})
+    return found
+
+
+def case_event_page(rt: Runtime, case_id: int, element_id: str, person: Person) -> dict[str, Any]:
+    """An event the case waits for, as the page a manager records it on (its date field and purpose)."""
+    with rt.uow() as uow:
+        session = uow.session
+        case = case_for(session, case_id, person)
+        info = element(case.definition, element_id)
+        if info is None or info.kind != "intermediateCatchEvent" or not info.form:
+            raise NotFound(f"'{element_id}' is not an event that can be recorded")
+        return {"case_id": case.id, "ref": case.ref, "team": case.team, "title": info.name, "event": True,
+                "case": {"ref": case.ref, "name": case.definition.name}, "documentation": info.documentation,
+                "role": info.role, "assignee": None, "form": [f.to_dict() for f in info.form]}  # fmt: skip
 
 
 def _problem(session: Session, case: Case) -> dict[str, Any] | None:

@@ -36,6 +36,8 @@ def test_every_message_rule_reaches_a_message_event_whose_step_records_those_val
             if element.message and element.kind == "boundaryEvent":
                 step = info.elements[element.attached_to]
                 waiting.setdefault(element.message, []).append({f.id for f in step.form})
+            elif element.message and element.kind == "intermediateCatchEvent" and element.form:
+                waiting.setdefault(element.message, []).append({f.id for f in element.form})  # its own date
     assert rules.messages == set(waiting), "a rule's message no diagram waits for, or a message no rule sends"
     for rule in rules.rules:
         if rule.message:
