@@ -75,6 +75,12 @@ class ElementInfo:
         return chosen.id if chosen is not None else None
 
     @property
+    def own_event(self) -> bool:
+        """A message catch event not on a step, recording the date it happened (``event_date``): the
+        case system sends it, or a team manager records it from the case page."""
+        return self.kind == "intermediateCatchEvent" and bool(self.form) and self.message is not None
+
+    @property
     def gate_field(self) -> str | None:
         """The date a gate (``not_before``) applies to: ``gate_date``, else the event's date."""
         return (self.properties.get("gate_date") or "").strip() or self.event_field

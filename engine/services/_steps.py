@@ -109,7 +109,7 @@ def _record_completions(
         info = element(case.definition, element_id)
         if info is not None and info.kind == "boundaryEvent" and info.message and info.attached_to:
             _done_by_message(session, case, rows, info, data, actor)
-        if info is not None and info.kind == "intermediateCatchEvent" and info.form:
+        if info is not None and info.own_event:
             _event_happened(session, case, info, data, actor)
         if info is not None and info.kind != "userTask":
             _open_deadlines(rt, session, case, rows, info, data, actor)

@@ -318,7 +318,7 @@ def _message_values(rt: Runtime, session: Session, case: Case, workflow: Any, el
     info = element(case.definition, element_id)
     step = element(case.definition, info.attached_to) if info is not None and info.attached_to else None
     raw = rule.values(event)
-    if step is None and info is not None and info.form:  # an event of its own: only the date it records
+    if info is not None and info.own_event:  # only the date it records
         try:
             return forms.validate(info.form, {k: v for k, v in raw.items() if k in {f.id for f in info.form}},
                                   date_rules(session, case))  # fmt: skip

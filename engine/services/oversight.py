@@ -342,17 +342,18 @@ def record_case_event(rt: Runtime, person: Person, case_id: int, element_id: str
         if case.status not in (CaseStatus.RUNNING, CaseStatus.WAITING):
             raise NotAllowed(f"case {case.ref} is {case.status}: nothing can be recorded until it is resumed")
         info = element(case.definition, element_id)
-        if info is None or info.kind != "intermediateCatchEvent" or not info.form or not info.message:
+        if info is None or not info.own_event or info.message is None:
             raise NotFound(f"'{element_id}' is not an event that can be recorded")
         spec = spec_for(rt, session, case.definition)
-        if rt.bpmn.waiting_messages(rt.bpmn.load(spec, case.state)).get(info.message) != element_id:
+        loaded = [rt.bpmn.load(spec, case.state)]  # the copy read here is the first try's; a retry loads afresh
+        if rt.bpmn.waiting_messages(loaded[0]).get(info.message) != element_id:
             raise NotAllowed(f"case {case.ref} is not waiting for '{info.name}' now")
         values = forms.validate(info.form, answers, date_rules(session, case))
         audit(session, case.id, person.username, "case.event_recorded", element=element_id, detail=reason.strip(),
               after={"recorded_by": person.username, "values": values})  # fmt: skip
         refresh_calendar(rt, session)
         message = info.message
-        workflow, result = rt.bpmn.attempt(lambda: rt.bpmn.load(spec, case.state),
+        workflow, result = rt.bpmn.attempt(lambda: loaded.pop() if loaded else rt.bpmn.load(spec, case.state),
                                            lambda wf: rt.bpmn.send_message(wf, message, values))  # fmt: skip
         _steps.sync(rt, session, case, workflow, result, person.username)
         commit(uow, f"case {case.ref}")

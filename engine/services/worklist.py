@@ -161,7 +161,7 @@ def recordable_events(rt: Runtime, person: Person, case: Case, workflow: Any) ->
     found = []
     for message, element_id in rt.bpmn.waiting_messages(workflow).items():
         info = element(case.definition, element_id)
-        if info is not None and info.kind == "intermediateCatchEvent" and info.form:
+        if info is not None and info.own_event:
             found.append({"element": element_id, "name": info.name, "message": message})
     return found
 
@@ -172,7 +172,7 @@ def case_event_page(rt: Runtime, case_id: int, element_id: str, person: Person) 
         session = uow.session
         case = case_for(session, case_id, person)
         info = element(case.definition, element_id)
-        if info is None or info.kind != "intermediateCatchEvent" or not info.form:
+        if info is None or not info.own_event:
             raise NotFound(f"'{element_id}' is not an event that can be recorded")
         return {"case_id": case.id, "ref": case.ref, "team": case.team, "title": info.name, "event": True,
                 "case": {"ref": case.ref, "name": case.definition.name}, "documentation": info.documentation,
