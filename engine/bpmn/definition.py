@@ -223,6 +223,7 @@ def _form(node: etree._Element) -> list[FormField]:
                 hint=props.get("hint"),
                 future=props.get("future", "").strip().lower() in ("allowed", "true", "yes"),
                 on_or_after=tuple(n.strip() for n in props.get("on_or_after", "").split(",") if n.strip()),
+                sample_blank=props.get("sample", "").strip().lower() == "blank",
             )
         )
     return fields

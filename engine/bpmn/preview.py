@@ -60,7 +60,7 @@ def sample_case(info: DiagramInfo, anchors: dict[str, date], default_day: date) 
     for element in _elements(info):
         for field in element.form:
             if element.kind == "startEvent" and field.type == "date":
-                data[field.id] = anchors.get(field.id, default_day)
+                data[field.id] = anchors.get(field.id, None if field.sample_blank else default_day)
             elif field.type != "date":
                 data.setdefault(field.id, _sample_value(field))
     data.update({k: v for k, v in anchors.items() if k not in data})

@@ -27,6 +27,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.defaults import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
@@ -182,6 +183,12 @@ class Engine:
             definition = getattr(task.task_spec, "event_definition", None)
             if isinstance(definition, MessageEventDefinition):
                 found.setdefault(definition.name, task.task_spec.bpmn_id)
+            elif isinstance(task.task_spec, EventBasedGateway):  # it holds its events' definitions, in order
+                for output, held in zip(
+                    task.task_spec.outputs, getattr(definition, "event_definitions", []), strict=False
+                ):
+                    if isinstance(held, MessageEventDefinition):
+                        found.setdefault(held.name, output.bpmn_id)
         return found
 
     def send_message(self, workflow: BpmnWorkflow, name: str, values: dict[str, Any]) -> StepResult:

@@ -34,6 +34,7 @@ class FormField:
     hint: str | None = None
     future: bool = False  # a planned date: may be after today (a past event's date may not)
     on_or_after: tuple[str, ...] = ()  # fields whose dates this one cannot come before
+    sample_blank: bool = False  # a start date most cases do not have: the timer preview leaves it blank
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class FormField:
             "hint": self.hint,
             "future": self.future,
             "on_or_after": list(self.on_or_after),
+            "sample_blank": self.sample_blank,
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class FormField:
             hint=raw.get("hint"),
             future=bool(raw.get("future")),
             on_or_after=tuple(raw.get("on_or_after", ())),
+            sample_blank=bool(raw.get("sample_blank")),
         )
 
 

@@ -25,7 +25,7 @@ from engine.domain.states import CaseStatus, DeadlineKind, DeadlineStatus, TaskS
 from engine.errors import PathwaysError
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification
 from engine.services import outbox
-from engine.services._common import SYSTEM, audit, element, jsonable
+from engine.services._common import SYSTEM, audit, element, jsonable, recorded_answers
 
 log = logging.getLogger(__name__)
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
@@ -479,6 +479,9 @@ def _tell_of_error(session: Session, case: Case, error: StepError) -> None:
 
 def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
     props = info.properties
+    # A branch that ended (the reviews beside the adoption track) leaves the workflow's data, not the
+    # case's record: an answer the data has lost is taken from the steps that recorded it.
+    data = {**data, **{k: v for k, v in recorded_answers(session, case).items() if data.get(k) is None}}
     if props.get("outcome"):
         detail = _evaluate(rt, info.id, props.get("outcome_detail"), data)
         case.outcome = f"{props['outcome']}: {detail}" if detail else props["outcome"]

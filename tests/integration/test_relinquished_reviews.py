@@ -78,9 +78,9 @@ def test_an_accommodated_baby_has_cla_reviews_re_anchored_on_each_held_date_unti
     case.on("2027-05-03").do("Task_PlaceWithAdopters", "asw", match_approved_date="2027-04-28",
                              adoptive_placement_date="2027-05-03")  # fmt: skip
     assert "Task_AccommodatedReview" not in case.open()
-    held = _clocks(case, "Hold the CLA review (accommodated)")
-    assert sorted(d["status"] for d in held) == ["cancelled", "met", "met"]  # the last no longer applies
-    assert not [d for d in held if d["status"] == "breached"]
+    assert _clocks(case, "Hold the first CLA review (accommodated)")[0]["status"] == "met"
+    held = _clocks(case, "Hold the next CLA review (accommodated)")
+    assert sorted(d["status"] for d in held) == ["cancelled", "met"]  # the last no longer applies
     shown = case.show()
     assert "Task_FirstAdoptionReview" in case.open() and shown["status"] == "running"
 
@@ -90,7 +90,7 @@ def test_a_baby_accommodated_after_a_decision_made_before_birth_gets_reviews_fro
         "Task_EarlyPermanence": {"early_permanence": "ffa", "placement_agreed_in_writing": False},
         "Task_RecordBirth": {"date_of_birth": "2026-12-18", "accommodated_date": "2026-12-21"},
     })  # fmt: skip
-    assert case.due("Task_AccommodatedReview") == "2027-01-21"  # 20 working days, Christmas skipped
+    assert case.due("Task_FirstAccommodatedReview") == "2027-01-21"  # 20 working days, Christmas skipped
 
 
 def test_a_baby_never_accommodated_has_no_cla_reviews(rt, now):
@@ -108,7 +108,7 @@ def test_the_reviews_while_not_placed_end_with_the_placement_without_asking_the_
     assert case.due("Task_NotPlacedReview") == "2027-10-28"
     case.on("2027-06-01").do("Task_PlaceWithAdopters", "asw", match_approved_date="2027-05-20",
                              adoptive_placement_date="2027-06-01")  # fmt: skip
-    assert not {"Task_NotPlacedReview", "Task_AccommodatedReview"} & set(case.open())
+    assert not {"Task_NotPlacedReview", "Task_AccommodatedReview", "Task_FirstAccommodatedReview"} & set(case.open())
     assert not [d for d in case.show()["deadlines"] if d["status"] == "breached"]
 
 
@@ -218,3 +218,36 @@ def test_the_case_page_offers_the_manager_the_event_and_records_it(app, rt, now)
                         "reason": "parent phoned the duty desk"})  # fmt: skip
     assert case.due("Task_NoticeToAdopters") == "2027-03-02"
     assert link not in manager.get(f"/cases/{case_id}").text
+
+
+def test_the_court_pathway_after_a_withdrawal_keeps_the_first_cla_review_already_held(rt, now):
+    case = _until(rt, now, "CH-R6", "Task_ConsentWitnessed")  # accommodated 20 Dec 2026, reviewed 14 Jan 2027
+    case.on("2027-02-01").do("Task_ConsentWitnessed", "asw", consent_outcome="withdrawn", consent_date="2027-02-01")
+    case.on("2027-02-05").do("Task_ReturnChild", "asw", return_outcome="order_sought", return_date="2027-02-05")
+    follow_on = Scenario(rt, now, "ppm_to_adm", "CH-R6")
+    first = [d for d in follow_on.show()["deadlines"] if d["name"] == "First CLA review"]
+    assert [(d["status"], d["met_on"]) for d in first] == [("met", "2027-01-14")]  # not breached, not asked again
+    assert "Task_FirstReview" not in follow_on.open()
+    second = [d for d in follow_on.show()["deadlines"] if d["name"].startswith("Second CLA review")]
+    assert [(d["status"], d["due"]) for d in second] == [("running", "2027-03-28")]  # 14 weeks in proceedings
+
+
+def test_consent_withdrawn_after_it_was_given_but_before_placement_returns_the_child_within_7_days(app, rt, now):
+    case = _until(rt, now, "CH-S6", "Task_ConsentWitnessed")
+    case.on("2027-02-01").do("Task_ConsentWitnessed", "asw", consent_outcome="given", consent_date="2027-02-01")
+    _withdraw_by_webhook(app, rt, now, "CH-S6", "2027-02-10T09:00:00Z")
+    assert case.due("Task_ReturnChild") == "2027-02-17"  # s31: 7 days from the parent's request
+    assert "Task_PlaceWithAdopters" in case.open()  # nothing is withdrawn until the return is recorded
+    with pytest.raises(FormInvalid):  # the return cannot come before the request
+        case.do_now("Task_ReturnChild", "asw", return_outcome="returned", return_date="2027-02-09")
+    case.on("2027-02-12").do("Task_ReturnChild", "asw", return_outcome="returned", return_date="2027-02-12")
+    shown = case.show()
+    left = [t for t in case.open().values() if t["key"] == "relinquished_baby"]
+    assert (shown["status"], left) == ("completed", [])  # placement and reviews end with the pathway
+    assert services.show_case(rt, "CH-S6", "ppm_to_adm")["status"] == "running"  # accommodated: looked after
+
+
+def test_once_placed_a_withdrawal_follows_s32_not_s31(app, rt, now):
+    case = _placed(rt, now, "CH-S7")
+    _withdraw_by_webhook(app, rt, now, "CH-S7", "2027-03-01T09:00:00Z")
+    assert "Task_NoticeToAdopters" in case.open() and "Task_ReturnChild" not in case.open()
