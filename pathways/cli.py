@@ -262,6 +262,54 @@ def _tasks_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) or "no tasks"
 
 
+@main.group()
+def siblings() -> None:
+    """Brothers and sisters planned for together: one PPM for the group, a plan per child."""
+
+
+def _siblings_text(group: dict[str, Any]) -> str:
+    if not group.get("siblings"):
+        return f"{group['ref']}: no brothers or sisters linked"
+    lines = [f"{group['ref']}: sibling group {group['group_id']}"]
+    for sibling in group["siblings"]:
+        pathways = ", ".join(f"{c['key']} ({c['status']})" for c in sibling["cases"]) or "no pathway"
+        lines.append(f"  {sibling['ref']}: {pathways}")
+    return "\n".join(lines)
+
+
+@siblings.command("link")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--user", default="system")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def siblings_link(ctx: click.Context, refs: tuple[str, ...], user: str, as_json: bool) -> None:
+    """Link REFS (two or more children) as brothers and sisters; their groups merge."""
+    _emit(services.link_siblings(_runtime(ctx), list(refs), user), as_json, _siblings_text)
+
+
+@siblings.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def siblings_show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show REF's brothers and sisters and their pathways."""
+    _emit(services.siblings_of(_runtime(ctx), ref), as_json, _siblings_text)
+
+
+@siblings.command("unlink")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the child is no longer planned with the group.")
+@click.option("--user", default="system")
+@click.pass_context
+@_friendly
+def siblings_unlink(ctx: click.Context, ref: str, reason: str, user: str) -> None:
+    """Take REF out of its sibling group (the link is ended and kept, with the reason)."""
+    shown = services.unlink_sibling(_runtime(ctx), ref, user, reason)
+    click.echo(f"{ref} is no longer in sibling group {shown['group_id']}")
+
+
 @main.command("tasks")
 @click.option("--ref")
 @click.option("--user")

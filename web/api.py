@@ -258,6 +258,40 @@ def replay(event_id: int) -> dict[str, Any]:
     return services.replay_event(runtime(), event_id, holder().person.username)
 
 
+# --- sibling groups -----------------------------------------------------------------------------------
+
+
+@blueprint.route("/children/<path:ref>/siblings")
+@blueprint.response(200, s.SiblingGroupView)
+@_documented()
+@scope("cases:read")
+def siblings(ref: str) -> dict[str, Any]:
+    """The child's brothers and sisters, with the pathways the token's account may see."""
+    return services.siblings_of(runtime(), ref, holder().person)
+
+
+@blueprint.route("/siblings", methods=["POST"])
+@blueprint.arguments(s.LinkSiblings)
+@blueprint.response(200, s.SiblingGroupView)
+@_documented(400, 409)
+@scope("cases:write")
+def link_siblings(body: dict[str, Any]) -> dict[str, Any]:
+    """Link two or more children as brothers and sisters (their groups merge; linking again changes nothing)."""
+    person = holder().person
+    return services.link_siblings(runtime(), body["refs"], person.username, person=person)
+
+
+@blueprint.route("/children/<path:ref>/siblings/unlink", methods=["POST"])
+@blueprint.arguments(s.UnlinkSibling)
+@blueprint.response(200, s.Unlinked)
+@_documented(400, 404)
+@scope("cases:write")
+def unlink_sibling(body: dict[str, Any], ref: str) -> dict[str, Any]:
+    """Take the child out of its sibling group, with the reason (the link is ended and kept)."""
+    person = holder().person
+    return services.unlink_sibling(runtime(), ref, person.username, body["reason"], person=person)
+
+
 # --- subscriptions (administrators) ------------------------------------------------------------------
 
 

@@ -349,3 +349,42 @@ class DeliveryView(Schema):
 
 class DeliveryPage(_Page):
     items = fields.List(fields.Nested(DeliveryView), required=True)
+
+
+class SiblingCase(Schema):
+    id = fields.Int(allow_none=True, metadata={"description": "null when the case is held by a team you cannot see"})
+    key = fields.Str(required=True)
+    name = fields.Str(required=True)
+    status = fields.Str(required=True)
+    team = fields.Str(allow_none=True)
+    visible = fields.Bool(required=True)
+
+
+class Sibling(Schema):
+    ref = fields.Str(required=True, metadata={"example": "CH-1002"})
+    added_at = _moment(required=True)
+    added_by = fields.Str(required=True)
+    cases = fields.List(fields.Nested(SiblingCase), required=True)
+
+
+class SiblingGroupView(Schema):
+    ref = fields.Str(required=True, metadata={"example": "CH-1001"})
+    group_id = fields.Int(allow_none=True, metadata={"description": "null when the child is in no sibling group"})
+    siblings = fields.List(fields.Nested(Sibling), required=True)
+    joined = fields.List(fields.Str(), metadata={"description": "on a link: the children that joined the group"})
+
+
+class LinkSiblings(Schema):
+    refs = fields.List(fields.Str(validate=REF), required=True, validate=validate.Length(min=2, max=20),
+                       metadata={"example": ["CH-1001", "CH-1002"]})  # fmt: skip
+
+
+class UnlinkSibling(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class Unlinked(Schema):
+    ref = fields.Str(required=True)
+    group_id = fields.Int(required=True)
+    removed_reason = fields.Str(required=True)
+    siblings = fields.List(fields.Str(), required=True)

@@ -23,6 +23,25 @@ def show(case_id: int) -> str:
     return render_template("case.html", case=case, manage=oversight.manage_case(rt, me, case_id))
 
 
+@blueprint.post("/cases/<id:case_id>/siblings")
+@login_required
+def link_sibling(case_id: int) -> Response:
+    """Link a brother or sister (by reference) to the case's child, or (with a reason) take one out."""
+    rt, me = security.runtime(), security.person()
+    ref = worklist.case_page(rt, case_id, me)["ref"]
+    other, reason = request.form.get("sibling_ref", "").strip(), request.form.get("reason", "").strip()
+    try:
+        if request.form.get("action") == "unlink":
+            services.unlink_sibling(rt, other, me.username, reason, person=me)
+            flash(f"{other} is no longer planned with {ref}'s brothers and sisters.")
+        else:
+            services.link_siblings(rt, [ref, other], me.username, person=me)
+            flash(f"{other} is linked as a brother or sister of {ref}.")
+    except (InvalidInput, NotAllowed) as exc:
+        flash(f"Not changed: {exc.message}")
+    return redirect(url_for("cases.show", case_id=case_id) + "#siblings")
+
+
 @blueprint.get("/cases/<id:case_id>/diagram.bpmn")
 @login_required
 def diagram(case_id: int) -> Response:

@@ -557,3 +557,42 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+CURRENT_LINK_SQL = "removed_at IS NULL"
+
+
+class SiblingGroup(Base):
+    """Brothers and sisters planned for together (Hertfordshire s4, s6; Medway): one PPM, a plan per child."""
+
+    __tablename__ = "sibling_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class SiblingLink(Base):
+    """A child's place in a sibling group. A child leaves a group by ``removed_at`` (with who and why),
+    never by deleting the row; a child is in at most one group at a time."""
+
+    __tablename__ = "sibling_links"
+    __table_args__ = (
+        Index("ix_sibling_links_group", "group_id"),
+        Index(
+            "ux_sibling_links_current",
+            "child_ref",
+            unique=True,
+            sqlite_where=text(CURRENT_LINK_SQL),
+            postgresql_where=text(CURRENT_LINK_SQL),
+        ),  # fmt: skip
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("sibling_groups.id"))
+    child_ref: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(200))
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+    removed_reason: Mapped[str | None] = mapped_column(Text)

@@ -20,6 +20,7 @@ from engine.services.inbound import apply_events, list_events, replay_event, sho
 from engine.services.modelling import preview_dates, validate_diagram
 from engine.services.notifications import deliver_notifications, in_app, redeliver
 from engine.services.senders import add_sender, list_senders, rotate_sender, sender_keys
+from engine.services.siblings import link_siblings, siblings_of, unlink_sibling
 from engine.services.subscriptions import (
     add_subscription,
     deliver_webhooks,
@@ -53,5 +54,5 @@ __all__ = [
     "show_case", "start_case", "suspend_case", "unclaim_task", "check_start",
     "add_subscription", "deliver_webhooks", "list_deliveries", "list_subscriptions", "redeliver_delivery",
     "rotate_subscription_secret", "show_subscription", "update_subscription", "create_token", "list_tokens",
-    "revoke_token",
+    "revoke_token", "link_siblings", "siblings_of", "unlink_sibling",
 ]  # fmt: skip

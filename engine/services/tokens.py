@@ -28,7 +28,7 @@ from engine.services.accounts import as_person
 
 SCOPES = {
     "cases:read": "read cases, their steps, deadlines and audit trail",
-    "cases:write": "start pathways",
+    "cases:write": "start pathways, and link or unlink brothers and sisters",
     "tasks:read": "list steps",
     "tasks:write": "claim, release and complete steps",
     "deadlines:read": "list deadlines",

@@ -20,6 +20,7 @@ from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Not
 from engine.services._common import audit, commit, diagram, element, recorded_answers, spec_for
 from engine.services.accounts import as_person
 from engine.services.definitions import find_definition, latest, list_definitions
+from engine.services.siblings import sibling_view
 from engine.services.views import case_view, deadline_view, history_view, plan_view, task_view
 
 MAX_DRAFT_FIELDS = 100
@@ -151,7 +152,8 @@ def case_page(rt: Runtime, case_id: int, person: Person) -> dict[str, Any]:
         return {**shown, "name": case.definition.name, "definition_id": case.definition_id,
                 "active": active, "completed": completed, "plan": plan_view(shown["deadlines"], shown["gates"]),
                 "history": history_view(events, names), "problem": _problem(session, case),
-                "recordable": recordable}  # fmt: skip
+                "recordable": recordable, "siblings": sibling_view(session, case.ref, person),
+                "may_link_siblings": person.may_start_pathways or person.oversees}  # fmt: skip
 
 
 def recordable_events(rt: Runtime, person: Person, case: Case, workflow: Any) -> list[dict[str, Any]]:
