@@ -185,6 +185,7 @@ _SAID = {
     "deadline.expected_moved": "Expected date worked out again", "timer.fired": "A date passed",
     "escalation.raised": "Escalated", "escalation.acknowledged": "Reason for delay recorded",
     "event.applied": "Case-system event applied",
+    "siblings.linked": "Linked with brothers and sisters", "siblings.unlinked": "Taken out of the sibling group",
 }  # fmt: skip
 
 

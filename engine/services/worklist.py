@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.bootstrap import Runtime
+from engine.bpmn.definition import ElementInfo
 from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
@@ -72,6 +73,8 @@ def task_page(rt: Runtime, task_id: int, person: Person) -> dict[str, Any]:
                 "version": case.version,
             },  # fmt: skip
             "deadlines": [{**deadline_view(d), "id": d.id} for d in deadlines],
+            "shown_answers": _shown_answers(session, case, info),
+            "siblings": _siblings_at(session, case, task.element, person),
             "may_act": person.may_act_on(task.role, task.team),
             "may_assign": person.may_assign_in(task.team),
             "colleagues": _able(session, task.role, task.team) if person.may_assign_in(task.team) else [],
@@ -83,6 +86,38 @@ def _known_answers(session: Session, case: Case, fields: list[str]) -> dict[str,
     a later form that asks the same thing starts from them (the permanence option at the second review).
     Dates are left out: each is the date of its own event, never an earlier one's."""
     return {k: v for k, v in recorded_answers(session, case).items() if k in fields}
+
+
+def _shown_answers(session: Session, case: Case, info: ElementInfo | None) -> list[dict[str, Any]]:
+    """Answers an earlier step recorded that this step's holder must see (its ``shows`` property):
+    the together or apart analysis on the agency decision maker's step."""
+    names = [n.strip() for n in (info.properties.get("shows", "") if info else "").split(",") if n.strip()]
+    if not names:
+        return []
+    fields = {f.id: f for e in diagram(case.definition).elements.values() for f in e.form}
+    answers = recorded_answers(session, case)
+    shown = []
+    for name in names:
+        if name in answers and name in fields:
+            value, field = answers[name], fields[name]
+            shown.append({"label": field.label, "type": field.type,
+                          "value": dict(field.options).get(value, value) if field.options else value})  # fmt: skip
+    return shown
+
+
+def _siblings_at(session: Session, case: Case, element_id: str, person: Person) -> list[dict[str, Any]]:
+    """The child's brothers and sisters, each with their own open step of this kind (one PPM for the group)."""
+    group = sibling_view(session, case.ref, person)["siblings"]
+    if not group:
+        return []
+    refs = [s["ref"] for s in group]
+    same = session.scalars(select(HumanTask).join(Case, HumanTask.case_id == Case.id).where(
+        Case.ref.in_(refs), HumanTask.element == element_id, HumanTask.status == TaskStatus.OPEN))  # fmt: skip
+    by_ref: dict[str, list[dict[str, Any]]] = {}
+    for other in same:
+        if person.may_see_team(other.team):
+            by_ref.setdefault(other.case.ref, []).append({"id": other.id, "title": other.title})
+    return [{"ref": ref, "same_step": by_ref.get(ref, [])} for ref in refs]
 
 
 def _able(session: Session, role: str | None, team: str | None) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ cases' histories."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -132,3 +133,37 @@ def test_the_case_page_shows_the_brothers_and_sisters_and_links_another(app, rt,
     assert "No brothers or sisters are linked to CH-W1" in sw.get(f"/cases/{case['id']}").text
     iro = Staff(app, "iro.bob")
     assert 'id="link-sibling-form"' not in iro.get(f"/cases/{case['id']}").text
+
+
+def _to_ppm(rt, ref: str) -> None:
+    from engine.services.scenarios import load_file, run_scenario
+    from tests.scenario import WORKFLOWS
+
+    document = load_file(WORKFLOWS / "scenarios" / "ppm_to_adm.json")
+    [apart] = [s for s in document["scenarios"] if s["name"].startswith("A sibling group placed apart")]
+    cut = next(n for n, s in enumerate(apart["steps"]) if s.get("do") == "Task_HoldPPM")
+    assert run_scenario(rt, "ppm_to_adm", {**apart, "ref": ref, "steps": apart["steps"][:cut]}).passed
+
+
+def test_the_ppm_step_shows_the_group_and_the_countersignature_shows_the_analysis(app, rt, now):
+    publish_workflows(rt)
+    _to_ppm(rt, "CH-G1")
+    _to_ppm(rt, "CH-G2")
+    services.link_siblings(rt, ["CH-G1", "CH-G2"], "sw.alice")
+    tasks = {(t["ref"], t["element"]): t for t in services.list_tasks(rt)}
+    mine, theirs = tasks[("CH-G1", "Task_HoldPPM")], tasks[("CH-G2", "Task_HoldPPM")]
+    tm = Staff(app, "tm.carol")
+    page = tm.get(f"/tasks/{mine['id']}").text
+    assert "Brothers and sisters" in page and f'href="/tasks/{theirs["id"]}"' in page
+    now.set(datetime(2027, 2, 26, 10, tzinfo=UTC))
+    tm.complete(mine["id"], ppm_date="2027-02-24", permanence_option="long_term_fostering",
+                contingency_plan="connected_person", cannot_live_with_parents=True,
+                siblings_placement="apart")  # fmt: skip
+    reasons = next(t for t in services.list_tasks(rt, ref="CH-G1") if t["element"] == "Task_SeparationReasons")
+    tm.complete(reasons["id"], separation_reasons="her own placement", separation_contact_plan="weekly",
+                separation_recorded_date="2027-02-26")  # fmt: skip
+    sign = next(t for t in services.list_tasks(rt, ref="CH-G1") if t["element"] == "Task_CountersignSeparation")
+    assert sign["role"] == "services_manager"
+    page = Staff(app, "sm.sara").get(f"/tasks/{sign['id']}").text
+    assert "What earlier steps recorded" in page and "Placed apart" in page
+    assert "the older child&#39;s needs call for a placement of her own" in page
