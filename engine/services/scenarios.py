@@ -16,7 +16,9 @@ then do one thing (``start``, ``do`` with ``answers``, ``panel`` for one sitting
 permanency panel, ``fire`` the timers due at a time) and then check any of: ``due`` (open
 steps' due dates), ``role``, ``open`` (exactly these steps open), ``open_includes``,
 ``not_open``, ``deadline`` (by name: ``due``/``status``), ``status``, ``outcome``, ``fired``
-(1 if this case's timers fired at ``fire``, else 0), ``audit_includes``. ``refused`` expects
+(1 if this case's timers fired at ``fire``, else 0), ``audit_includes``. ``link_siblings`` links
+brothers and sisters to the scenario's child, named after it (``"B"`` is ``<ref>-B``), and
+``siblings`` checks the child's group (the same names). ``refused`` expects
 ``do`` to be refused with that error (``match``: text in the message). pytest runs every file
 against the published diagrams; the modeller runs a pathway's files against a draft on a
 scratch database (``run_for_draft``), so a process owner sees what an edit breaks before
@@ -45,12 +47,13 @@ from engine.persistence import database
 from engine.services.cases import show_case, start_case
 from engine.services.definitions import library, publish_files
 from engine.services.modelling import get_draft
+from engine.services.siblings import link_siblings, sibling_refs
 from engine.services.tasks import complete_task, list_tasks
 from engine.services.timers import fire_due_timers
 
-ACTIONS = ("start", "do", "panel", "fire")
+ACTIONS = ("start", "do", "panel", "fire", "link_siblings")
 CHECKS = ("due", "role", "open", "open_includes", "not_open", "deadline", "status", "outcome", "fired",
-          "audit_includes")  # fmt: skip
+          "audit_includes", "siblings")  # fmt: skip
 DEFAULT_TODAY = "2026-12-18"
 KNOWN = {*ACTIONS, *CHECKS, "on", "as", "answers", "refused", "match", "note"}
 PANEL_STEPS = (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAfterPanel", "post_panel_visit_date"),
@@ -144,11 +147,17 @@ class _Run:
             self.complete(step["do"], step.get("as", "scenario"), step.get("answers") or {})
         if "panel" in step:
             self.panel(step["panel"])
+        if "link_siblings" in step:
+            link_siblings(self.rt, [self.ref, *self.sibling_refs(step["link_siblings"])], step.get("as", "scenario"))
         if "fire" in step:
             at = clock.require_aware(datetime.fromisoformat(step["fire"]), "fire")
             before = self.timers_fired()
             fire_due_timers(self.rt, at)  # other scenarios' cases on the same database may fire too
             self.fired = 1 if self.timers_fired() > before else 0
+
+    def sibling_refs(self, names: list[str]) -> list[str]:
+        """Brothers and sisters named after the scenario's child, so scenarios on one database never meet."""
+        return [f"{self.ref}-{name}" for name in names]
 
     def panel(self, sitting: dict[str, Any]) -> None:
         extra = {k: v for k, v in sitting.items() if k not in ("held", "decision")}
@@ -206,6 +215,10 @@ def _check_steps(run: _Run, step: dict[str, Any]) -> None:
 
 
 def _check_case(run: _Run, step: dict[str, Any]) -> None:
+    if "siblings" in step:
+        with run.rt.uow() as uow:
+            _expect("brothers and sisters", sorted(run.sibling_refs(step["siblings"])),
+                    sorted(sibling_refs(uow.session, run.ref)))  # fmt: skip
     if not any(k in step for k in ("deadline", "status", "outcome", "audit_includes")):
         return
     shown = run.show()
