@@ -111,10 +111,15 @@ def recorded_answers(session: Session, case: Case) -> dict[str, Any]:
     return answers
 
 
+def form_fields(definition: Definition) -> dict[str, forms.FormField]:
+    """Every form field of a pathway (its called diagrams' too), by id."""
+    return {f.id: f for e in diagram(definition).elements.values() for f in e.form}
+
+
 def date_rules(session: Session, case: Case, today: date | None = None) -> forms.DateRules:
     """Today and the case's dates so far (start data, then completed steps in order), for plausible dates."""
     info = diagram(case.definition)
-    fields = {f.id: f for e in info.elements.values() for f in e.form}
+    fields = form_fields(case.definition)
     known: dict[str, Any] = {}
     for name, value in recorded_answers(session, case).items():
         if name in fields and fields[name].type == "date" and value:

@@ -25,11 +25,11 @@ from engine.errors import FormInvalid, InvalidInput, NotAllowed, NotFound, Pathw
 from engine.persistence.models import Case, Deadline, Definition, Escalation, HumanTask
 from engine.services import _steps
 from engine.services import cases as case_service
-from engine.services._common import SERVED_BY_OPEN_STEP, audit, commit, date_rules, element, refresh_calendar, spec_for
+from engine.services._common import SERVED_BY_OPEN_STEP, audit, commit, date_rules, refresh_calendar, spec_for
 from engine.services.definitions import latest
 from engine.services.escalations import record_delay_reason
 from engine.services.tasks import complete_on_behalf
-from engine.services.worklist import case_for
+from engine.services.worklist import case_for, own_event
 
 REASONS = {
     "overdue": "Overdue step",
@@ -341,9 +341,8 @@ def record_case_event(rt: Runtime, person: Person, case_id: int, element_id: str
             raise NotAllowed(f"only a manager of team {case.team} can record events for case {case.ref}")
         if case.status not in (CaseStatus.RUNNING, CaseStatus.WAITING):
             raise NotAllowed(f"case {case.ref} is {case.status}: nothing can be recorded until it is resumed")
-        info = element(case.definition, element_id)
-        if info is None or not info.own_event or info.message is None:
-            raise NotFound(f"'{element_id}' is not an event that can be recorded")
+        info = own_event(case, element_id)
+        assert info.message is not None  # own_event: a message catch event
         spec = spec_for(rt, session, case.definition)
         loaded = [rt.bpmn.load(spec, case.state)]  # the copy read here is the first try's; a retry loads afresh
         if rt.bpmn.waiting_messages(loaded[0]).get(info.message) != element_id:

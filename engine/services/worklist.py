@@ -18,10 +18,10 @@ from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
-from engine.services._common import audit, commit, diagram, element, recorded_answers, spec_for
+from engine.services._common import audit, commit, diagram, element, form_fields, recorded_answers, spec_for
 from engine.services.accounts import as_person
 from engine.services.definitions import find_definition, latest, list_definitions
-from engine.services.siblings import sibling_view
+from engine.services.siblings import sibling_refs, sibling_view
 from engine.services.views import case_view, deadline_view, history_view, plan_view, task_view
 
 MAX_DRAFT_FIELDS = 100
@@ -94,7 +94,7 @@ def _shown_answers(session: Session, case: Case, info: ElementInfo | None) -> li
     names = [n.strip() for n in (info.properties.get("shows", "") if info else "").split(",") if n.strip()]
     if not names:
         return []
-    fields = {f.id: f for e in diagram(case.definition).elements.values() for f in e.form}
+    fields = form_fields(case.definition)
     answers = recorded_answers(session, case)
     shown = []
     for name in names:
@@ -107,10 +107,9 @@ def _shown_answers(session: Session, case: Case, info: ElementInfo | None) -> li
 
 def _siblings_at(session: Session, case: Case, element_id: str, person: Person) -> list[dict[str, Any]]:
     """The child's brothers and sisters, each with their own open step of this kind (one PPM for the group)."""
-    group = sibling_view(session, case.ref, person)["siblings"]
-    if not group:
+    refs = sibling_refs(session, case.ref)
+    if not refs:
         return []
-    refs = [s["ref"] for s in group]
     same = session.scalars(select(HumanTask).join(Case, HumanTask.case_id == Case.id).where(
         Case.ref.in_(refs), HumanTask.element == element_id, HumanTask.status == TaskStatus.OPEN))  # fmt: skip
     by_ref: dict[str, list[dict[str, Any]]] = {}
@@ -203,14 +202,20 @@ def recordable_events(rt: Runtime, person: Person, case: Case, workflow: Any) ->
     return found
 
 
+def own_event(case: Case, element_id: str) -> ElementInfo:
+    """The case's event ``element_id`` that records its own date (NotFound if it is not one)."""
+    info = element(case.definition, element_id)
+    if info is None or not info.own_event:
+        raise NotFound(f"'{element_id}' is not an event that can be recorded")
+    return info
+
+
 def case_event_page(rt: Runtime, case_id: int, element_id: str, person: Person) -> dict[str, Any]:
     """An event the case waits for, as the page a manager records it on (its date field and purpose)."""
     with rt.uow() as uow:
         session = uow.session
         case = case_for(session, case_id, person)
-        info = element(case.definition, element_id)
-        if info is None or not info.own_event:
-            raise NotFound(f"'{element_id}' is not an event that can be recorded")
+        info = own_event(case, element_id)
         return {"case_id": case.id, "ref": case.ref, "team": case.team, "title": info.name, "event": True,
                 "case": {"ref": case.ref, "name": case.definition.name}, "documentation": info.documentation,
                 "role": info.role, "assignee": None, "form": [f.to_dict() for f in info.form]}  # fmt: skip
