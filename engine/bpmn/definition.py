@@ -75,6 +75,11 @@ class ElementInfo:
         return chosen.id if chosen is not None else None
 
     @property
+    def alert_roles(self) -> tuple[str, ...]:
+        """Roles told at once when the case passes this element (property ``alert``, comma-separated)."""
+        return tuple(r.strip() for r in self.properties.get("alert", "").split(",") if r.strip())
+
+    @property
     def own_event(self) -> bool:
         """A message catch event not on a step, recording the date it happened (``event_date``): the
         case system sends it, or a team manager records it from the case page."""

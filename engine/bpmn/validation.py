@@ -117,6 +117,19 @@ def _split(found: list[str]) -> list[Problem]:
     return result
 
 
+def _alert_problems(info: DiagramInfo) -> list[Problem]:
+    """An alert (property ``alert``) must name roles someone holds, or nobody would be told."""
+    found = []
+    for e in info.elements.values():
+        unknown = [r for r in e.alert_roles if r not in DIAGRAM_ROLES]
+        if unknown:
+            found.append(Problem(e.id, f"alert role {', '.join(unknown)} is not a role anyone holds; use one of "
+                                       + ", ".join(sorted(DIAGRAM_ROLES))))  # fmt: skip
+        if e.properties.get("alert") is not None and not e.alert_roles:
+            found.append(Problem(e.id, "the alert names no role to tell"))
+    return found
+
+
 def _user_task_problems(info: DiagramInfo) -> list[Problem]:
     found = []
     for e in info.elements.values():
@@ -265,7 +278,7 @@ def check_diagram(
     if not info.key:
         return info, found
     found += _build_problems(content, filename, info, build, library or {})
-    found += _user_task_problems(info) + _source_problems(info) + _expression_results(env, root, info, min_cycle)
+    found += _user_task_problems(info) + _alert_problems(info) + _source_problems(info) + _expression_results(env, root, info, min_cycle)
     found += _reach_problems(root) + _layout_problems(root, info)
     return info, list(dict.fromkeys(found))
 

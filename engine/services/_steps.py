@@ -115,6 +115,8 @@ def _record_completions(
             _open_deadlines(rt, session, case, rows, info, data, actor)
         if info is not None and info.kind == "endEvent":
             _record_outcome(rt, session, case, info, data, actor)
+        if info is not None and info.alert_roles:
+            _raise_alert(rt, session, case, info, actor)
     infos = [element(case.definition, e) for e in named]
     shown = [i.id for i in infos if i is not None and i.kind != "userTask" and i.kind not in _QUIET_KINDS]
     if shown:
@@ -475,6 +477,34 @@ def _tell_of_error(session: Session, case: Case, error: StepError) -> None:
              "Retry it from the case page once the cause is fixed; nothing recorded is lost.",
         link=f"/cases/{case.id}", status="unread", attempts=0, created_at=clock.utcnow(),
     ))  # fmt: skip
+
+
+def _raise_alert(rt: Runtime, session: Session, case: Case, info: ElementInfo, actor: str) -> None:
+    """An alert the diagram raises (property ``alert``: the roles told), in the app and by email to
+    each role of the case's team, at once; audited. Each passage through the element is one alert:
+    the key counts the alerts already raised there, and the case row is locked while it is counted."""
+    raised = session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.case_id == case.id, AuditEvent.action == "alert.raised", AuditEvent.element == info.id)) or 0  # fmt: skip
+    number = raised + 1
+    title = info.properties.get("alert_subject", "").strip() or info.name
+    subject = f"Alert: {case.ref} {title}"
+    source = info.properties.get("alert_source", "").strip()
+    link = f"{rt.settings.app_url}/cases/{case.id}"
+    body = (f"Child {case.ref} ({case.definition.name}): {title}.\n{info.documentation}\n"
+            + (f"Source: {source}.\n" if source else "") + f"{link}\n")  # fmt: skip
+    now = clock.utcnow()
+    for role in info.alert_roles:
+        mailbox = f"{role}.{case.team}" if case.team else role
+        for channel in ("in_app", "email"):
+            session.add(Notification(
+                key=f"alert:{case.id}:{info.id}:{number}:{channel}:{role}", case_id=case.id, channel=channel,
+                recipient_role=role, recipient_team=case.team,
+                recipient_address=f"{mailbox}@{rt.settings.mail_domain}" if channel == "email" else None,
+                subject=subject, body=body, link=link, status="pending" if channel == "email" else "unread",
+                attempts=0, next_attempt_at=now if channel == "email" else None, created_at=now,
+            ))  # fmt: skip
+    audit(session, case.id, actor, "alert.raised", element=info.id, detail=f"{title}: told {', '.join(info.alert_roles)}",
+          after={"roles": list(info.alert_roles), "number": number})  # fmt: skip
 
 
 def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
