@@ -13,10 +13,12 @@ The clock starts at 10:00 UTC on ``today``. A step may move it (``on``: 10:00 UT
 without ``on`` is recorded on the latest date its answers give, when that is later, since a date of a
 past event cannot be after the day it is recorded; a ``refused`` step never moves it),
 then do one thing (``start``, ``do`` with ``answers``, ``panel`` for one sitting of the
-permanency panel, ``fire`` the timers due at a time) and then check any of: ``due`` (open
+permanency panel, ``fire`` the timers due at a time, ``event`` to record an event the pathway waits for
+as a team manager would on the case page, its ``answers`` the event's date) and then check any of: ``due`` (open
 steps' due dates), ``role``, ``open`` (exactly these steps open), ``open_includes``,
 ``not_open``, ``deadline`` (by name: ``due``/``status``), ``status``, ``outcome``, ``fired``
-(1 if this case's timers fired at ``fire``, else 0), ``audit_includes``. ``link_siblings`` links
+(1 if this case's timers fired at ``fire``, else 0), ``audit_includes``, ``alerts`` (by element: how
+many alerts it has raised so far, and ``alerted``: the roles the latest one told). ``link_siblings`` links
 brothers and sisters to the scenario's child, named after it (``"B"`` is ``<ref>-B``), and
 ``siblings`` checks the child's group (the same names). ``refused`` expects
 ``do`` to be refused with that error (``match``: text in the message). pytest runs every file
@@ -47,13 +49,14 @@ from engine.persistence import database
 from engine.services.cases import show_case, start_case
 from engine.services.definitions import library, publish_files
 from engine.services.modelling import get_draft
+from engine.services.oversight import record_case_event
 from engine.services.siblings import link_siblings, sibling_refs
 from engine.services.tasks import complete_task, list_tasks
 from engine.services.timers import fire_due_timers
 
-ACTIONS = ("start", "do", "panel", "fire", "link_siblings")
+ACTIONS = ("start", "do", "panel", "fire", "link_siblings", "event")
 CHECKS = ("due", "role", "open", "open_includes", "not_open", "deadline", "status", "outcome", "fired",
-          "audit_includes", "siblings")  # fmt: skip
+          "audit_includes", "siblings", "alerts", "alerted")  # fmt: skip
 DEFAULT_TODAY = "2026-12-18"
 KNOWN = {*ACTIONS, *CHECKS, "on", "as", "answers", "refused", "match", "note"}
 PANEL_STEPS = (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAfterPanel", "post_panel_visit_date"),
@@ -147,6 +150,10 @@ class _Run:
             self.complete(step["do"], step.get("as", "scenario"), step.get("answers") or {})
         if "panel" in step:
             self.panel(step["panel"])
+        if "event" in step:
+            manager = Person(step.get("as", "scenario"), frozenset({"team_manager"}), frozenset({self.team}))
+            record_case_event(self.rt, manager, self.show()["id"], step["event"], step.get("answers") or {},
+                              step.get("note") or "recorded in a scenario")  # fmt: skip
         if "link_siblings" in step:
             link_siblings(self.rt, [self.ref, *self.sibling_refs(step["link_siblings"])], step.get("as", "scenario"))
         if "fire" in step:
@@ -219,9 +226,16 @@ def _check_case(run: _Run, step: dict[str, Any]) -> None:
         with run.rt.uow() as uow:
             _expect("brothers and sisters", sorted(run.sibling_refs(step["siblings"])),
                     sorted(sibling_refs(uow.session, run.ref)))  # fmt: skip
-    if not any(k in step for k in ("deadline", "status", "outcome", "audit_includes")):
+    if not any(k in step for k in ("deadline", "status", "outcome", "audit_includes", "alerts", "alerted")):
         return
     shown = run.show()
+    alerts = [e for e in shown["audit"] if e["action"] == "alert.raised"]
+    for element, count in (step.get("alerts") or {}).items():
+        _expect(f"alerts raised at {element}", count, sum(1 for e in alerts if e["element"] == element))
+    if "alerted" in step:
+        latest = max(alerts, key=lambda e: (e["after"] or {}).get("number", 0), default=None)
+        _expect("roles told by the latest alert", sorted(step["alerted"]),
+                sorted((latest["after"] or {}).get("roles", [])) if latest else [])  # fmt: skip
     for name, expected in (step.get("deadline") or {}).items():
         found = [d for d in shown["deadlines"] if d["name"] == name and d["status"] != "moved"]
         if len(found) != 1:
