@@ -33,12 +33,26 @@ def form_fields(answers: dict[str, Any]) -> dict[str, str]:
 PPM_START = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
 
 
+def first_review_task(rt: Any, ref: str) -> dict[str, Any]:
+    """The open "Hold the first CLA review" step of a PPM case."""
+    from engine import services
+
+    return next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_FirstReview")
+
+
+def finish_early_planning(rt: Any, ref: str, day: str = "2026-12-18") -> None:
+    """Complete a PPM case's family network meeting and parallel plan (open from its start)."""
+    from tests.scenario import complete_open, early_planning_answers
+
+    complete_open(rt, ref, early_planning_answers(day))
+
+
 def care_plan_step(rt: Any, ref: str) -> dict[str, Any]:
     """A PPM case in the north team, moved on past the IRO's first review to the social worker's care-plan step."""
     from engine import services
 
     services.start_case(rt, "ppm_to_adm", ref, PPM_START, "sw.alice", team="north")
-    [review] = services.list_tasks(rt, ref=ref)
+    review = first_review_task(rt, ref)
     services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True}, "iro.bob")
     return next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_UpdateCarePlan")
 

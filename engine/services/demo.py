@@ -15,7 +15,8 @@ from engine import clock
 from engine.bootstrap import Runtime
 from engine.persistence.models import Case
 from engine.services.accounts import ensure_demo_users
-from engine.services.cases import start_case
+from engine.domain.access import Person
+from engine.services.cases import show_case, start_case
 from engine.services.tasks import claim_task, complete_task, list_tasks
 from engine.services.tracker import refresh_tracker
 
@@ -62,19 +63,69 @@ def _to_second_review(rt: Runtime, today: date, ref: str, team: str, reviewed: i
         start_case(rt, "ppm_to_adm", ref, {"date_of_birth": _day(today, -la - 365 * age), "in_care_proceedings": False,
                                            "looked_after_date": _day(today, -la)}, "demo", team=team)  # fmt: skip
     _walk(rt, today, ref, [
+        *_early_planning(la - 5),
         (la - 20, "Task_FirstReview", "iro.bob", {"first_review_date": -(la - 20), "ppm_requested": True}),
         (la - 40, "Task_UpdateCarePlan", "sw.alice", {"care_plan_updated_date": -(la - 40)}),
         (la - 41, "Task_DecidePPM", "tm.carol", {"ppm_needed": True}),
         (la - 60, "Task_PreparePlan", "sw.alice", {"plan_circulated_date": -(la - 60), "possible_plan": plan}),
+        *_preparation(la - 61),
         (la - 65, "Task_HoldPPM", "tm.carol", {"ppm_date": -(la - 65), "permanence_option": plan,
                                                "contingency_plan": "long_term_fostering",
                                                "cannot_live_with_parents": True}),
         (la - 66, "Task_AdoptionAdvice", "tm.carol", {"adoption_advice_date": -(la - 66), "adoption_advice": "agreed"}),
+        (la - 67, "Task_TellCarers", "sw.alice", {"carers_told_date": -(la - 67)}),
         (reviewed + 8, "Task_SendMinutes", "tm.carol", {"minutes_sent_date": -(reviewed + 8)}),
         (reviewed + 6, "Task_InformParents", "sw.alice", {"parents_informed_date": -(reviewed + 6)}),
         (reviewed, "Task_SecondReview", "iro.bob", {"second_review_date": -reviewed, "plan_ratified": True,
                                                     "permanence_option": plan,
                                                     "contingency_plan": "long_term_fostering"}),
+    ])  # fmt: skip
+    if plan == "long_term_fostering" and reviewed > 60:  # heard at the fostering panel since; the newest still waits
+        _walk(rt, today, ref, [
+            (reviewed - 5, "Task_RemindSocialWorker", "panel.pat", {"panel_reminder_sent_date": -(reviewed - 5)}),
+            (reviewed - 6, "Task_SubmitPaperwork", "sw.alice", {"paperwork_submitted_date": -(reviewed - 6),
+                                                                "support_plan_included": True}),
+        ])  # fmt: skip
+        _panel(rt, today, ref)
+
+
+def _early_planning(days_ago: int) -> list[Step]:
+    """The family network meeting and the parallel plan, both done ``days_ago``."""
+    return [
+        (days_ago, "Task_FamilyNetworkMeeting", "sw.alice", {"family_meeting_held": True, "family_meeting_date": -days_ago,
+                                                             "family_meeting_outcome": "an aunt offers support"}),
+        (days_ago, "Task_ParallelPlan", "sw.alice", {"parallel_plan_date": -days_ago, "main_plan": "reunification",
+                                                     "parallel_plan": "long_term_fostering",
+                                                     "ffa_considered": "adoption_not_a_plan"}),
+    ]  # fmt: skip
+
+
+def _preparation(days_ago: int) -> list[Step]:
+    """The consultations, invitations and the child's wishes before the PPM (the ones the case has)."""
+    return [
+        (days_ago, "Task_SendInvitations", "sw.alice", {"invitations_sent_date": -days_ago, "carer_invited": "foster_carer",
+                                                        "supervising_sw_invited": True, "specialist_invited": True,
+                                                        "guardian_invited": "no_guardian"}),
+        (days_ago, "Task_ChildWishes", "sw.alice", {"wishes_date": -days_ago, "wishes_how": "direct_work",
+                                                    "wishes_summary": "wants to stay with the carers"}),
+        (days_ago, "Task_ConsultAdoptionTM", "sw.alice", {"adoption_tm_consulted_date": -days_ago,
+                                                          "adoption_tm_view": "agreed"}),
+        (days_ago, "Task_ConsultFosteringTM", "sw.alice", {"fostering_tm_consulted_date": -days_ago,
+                                                           "fostering_tm_view": "agreed"}),
+        (days_ago, "Task_InviteLegal", "sw.alice", {"legal_invited_date": -days_ago, "legal_attendance": "attending"}),
+    ]  # fmt: skip
+
+
+def _panel(rt: Runtime, today: date, ref: str) -> None:
+    """The case's permanency panel sits on its date and approves; minutes, visit and the chair's letter follow."""
+    panel = next(t for t in list_tasks(rt, ref=ref) if t["element"] == "Task_PanelDecision")["due"]
+    sat = (today - date.fromisoformat(panel)).days
+    _walk(rt, today, ref, [
+        (sat, "Task_PanelDecision", "panel.pat", {"panel_decision": "approve", "panel_held_date": -sat,
+                                                  "panel_reasons": "meets the child's needs"}),
+        (sat - 2, "Task_PanelMinutes", "panel.pat", {"panel_minutes_date": -(sat - 2)}),
+        (sat - 3, "Task_VisitChildAfterPanel", "sw.alice", {"post_panel_visit_date": -(sat - 3)}),
+        (sat - 3, "Task_ChairLetter", "panel.pat", {"chair_letter_date": -(sat - 3)}),
     ])  # fmt: skip
 
 
@@ -93,16 +144,21 @@ def _special_guardianship(rt: Runtime, today: date, ref: str, team: str) -> None
         (84, "Task_RemindSocialWorker", "panel.pat", {"panel_reminder_sent_date": -84}),
         (83, "Task_SubmitPaperwork", "sw.alice", {"paperwork_submitted_date": -83, "support_plan_included": True}),
     ])  # fmt: skip
-    panel = next(t for t in list_tasks(rt, ref=ref) if t["element"] == "Task_PanelDecision")["due"]
-    sat = (today - date.fromisoformat(panel)).days
+    _panel(rt, today, ref)
     _walk(rt, today, ref, [
-        (sat, "Task_PanelDecision", "panel.pat", {"panel_decision": "approve", "panel_held_date": -sat,
-                                                  "panel_reasons": "meets the child's needs"}),
-        (sat - 2, "Task_PanelMinutes", "panel.pat", {"panel_minutes_date": -(sat - 2)}),
-        (sat - 3, "Task_VisitChildAfterPanel", "sw.alice", {"post_panel_visit_date": -(sat - 3)}),
-        (sat - 3, "Task_ChairLetter", "panel.pat", {"chair_letter_date": -(sat - 3)}),
         (20, "Task_RecordCourtDecision", "sw.alice", {"sgo_made": True, "court_decision_date": -20}),
     ])  # fmt: skip
+
+
+def _record_move(rt: Runtime, today: date, ref: str, team: str, days_ago: int) -> None:
+    """A placement move the case system did not send, recorded by the team manager."""
+    from engine.services.oversight import record_case_event
+
+    manager = Person("tm.carol", frozenset({"team_manager"}), frozenset({team}))
+    case_id = show_case(rt, ref)["id"]
+    with clock.frozen(datetime.combine(today - timedelta(days=days_ago), time(10), tzinfo=UTC)):
+        record_case_event(rt, manager, case_id, "Catch_PlacementMoved", {"placement_move_date": _day(today, -days_ago)},
+                          "carers gave notice; recorded from the placement record")  # fmt: skip
 
 
 def ensure_demo_data(rt: Runtime) -> dict[str, list[str]]:
@@ -113,15 +169,20 @@ def ensure_demo_data(rt: Runtime) -> dict[str, list[str]]:
     today = clock.london_today()
     for ref, team, looked_after, reviewed, holder in DEMO_CASES:
         start = {"date_of_birth": (today - timedelta(days=365 * 4)).isoformat(), "in_care_proceedings": False,
-                 "looked_after_date": (today - timedelta(days=looked_after)).isoformat()}  # fmt: skip
-        start_case(rt, "ppm_to_adm", ref, start, "demo", team=team)
+                 "looked_after_date": (today - timedelta(days=looked_after)).isoformat(),
+                 "placement_moves": 2 if ref == "DEMO-1004" else 0}  # fmt: skip
+        with clock.frozen(datetime.combine(today - timedelta(days=looked_after), time(10), tzinfo=UTC)):
+            start_case(rt, "ppm_to_adm", ref, start, "demo", team=team)
+        if looked_after > 20:  # the newer children's family network meeting and parallel plan are still to do
+            _walk(rt, today, ref, _early_planning(looked_after - 5))
         if reviewed is not None:
-            [review] = list_tasks(rt, ref=ref)
-            answers = {"first_review_date": (today - timedelta(days=reviewed)).isoformat(), "ppm_requested": True}
-            complete_task(rt, review["id"], answers, "iro.bob")
+            _walk(rt, today, ref, [(reviewed, "Task_FirstReview", "iro.bob", {"first_review_date": -reviewed,
+                                                                              "ppm_requested": True})])  # fmt: skip
         if holder:
-            plan = next(t for t in list_tasks(rt, ref=ref) if t["role"] == "social_worker")
+            plan = next(t for t in list_tasks(rt, ref=ref) if t["element"] == "Task_UpdateCarePlan")
             claim_task(rt, plan["id"], holder)
+        if ref == "DEMO-1004":  # a third placement move for a 4-year-old: the alert and the social worker's step
+            _record_move(rt, today, ref, team, 3)
     for ref, team, reviewed, plan_option in TRACKED:
         _to_second_review(rt, today, ref, team, reviewed, plan_option)
     _special_guardianship(rt, today, "DEMO-2002", "north")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engine import services
 from engine.persistence.models import ApiToken
-from tests.webclient import PPM_START
+from tests.webclient import PPM_START, finish_early_planning
 
 EVERYTHING = ["cases:read", "cases:write", "tasks:read", "tasks:write", "deadlines:read", "definitions:read"]
 
@@ -46,7 +46,10 @@ def alice(app, token):
 
 
 def _ppm(rt, ref="CH-5001", team="north"):
-    return services.start_case(rt, "ppm_to_adm", ref, PPM_START, "sw.alice", team=team)
+    """A PPM case waiting for its first review (its family network meeting and parallel plan done)."""
+    case = services.start_case(rt, "ppm_to_adm", ref, PPM_START, "sw.alice", team=team)
+    finish_early_planning(rt, ref)
+    return case
 
 
 def test_the_openapi_document_and_its_page_are_served_without_a_token(app):

@@ -39,7 +39,7 @@ def ppm(rt, now):
     publish_workflows(rt)
     case = Scenario(rt, now, "ppm_to_adm", "CH-16")
     case.on("2026-12-18").start(**PPM)
-    return case
+    return case.early_planning("2026-12-18")  # the family network meeting and the parallel plan: done
 
 
 # --- 1. deadlines judged by event dates ---------------------------------------------------------
@@ -70,6 +70,7 @@ def test_a_ppm_is_met_on_its_meeting_date_even_when_recorded_months_later(ppm):
     ppm.on("2027-01-20").do("Task_FirstReview", "iro", first_review_date="2027-01-20", ppm_requested=True)
     ppm.do("Task_DecidePPM", "tm", ppm_needed=True)
     ppm.do("Task_PreparePlan", "sw", plan_circulated_date="2027-02-12", possible_plan="long_term_fostering")
+    ppm.prepare_ppm("2027-02-12")
     ppm.on("2027-06-01").do("Task_HoldPPM", "tm", ppm_date="2027-02-24", permanence_option="long_term_fostering",
                             contingency_plan="connected_person", cannot_live_with_parents=True)  # fmt: skip
     held = _clock(ppm.show(), "Permanence planning meeting held")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from click.testing import CliRunner
 
 from engine import services
-from engine.services import accounts, tracker
+from engine.services import accounts, tracker, worklist
 from pathways.cli import main
 from tests.conftest import DIAGRAMS
 
@@ -199,7 +199,13 @@ def test_demo_data_gives_each_role_work_and_is_created_once(cli, now, rt):
     # three first reviews (two north, one south), and the next CLA review of the five children past their second
     assert services.inbox(rt, people["iro.bob"], "unassigned")["total"] == 8
     assert services.inbox(rt, people["tm.carol"], "unassigned")["total"] >= 2
-    assert services.inbox(rt, people["sw.sam"], "team")["total"] == 1  # the south adoption plan's CPR
+    # the south adoption plan's CPR, and the newest south child's family network meeting and parallel plan
+    assert sorted(t["element"] for t in services.inbox(rt, people["sw.sam"], "team")["rows"]) == [
+        "Task_CPR", "Task_FamilyNetworkMeeting", "Task_ParallelPlan"]  # fmt: skip
+    # DEMO-1004, aged 4, moved a third time: the services manager and the head of service are told
+    for who in ("sm.sara", "hos.hana"):
+        told = worklist.notifications_for(rt, accounts.person(rt, who))["unread"]
+        assert any(n["subject"] == "Alert: DEMO-1004 Under 12 with 3 or more placement moves" for n in told), who
     on_tracker = tracker.tracker(rt, accounts.person(rt, "hos.hana"))["children"]
     assert [(c["ref"], c["route"]) for c in on_tracker] == [("DEMO-2001", None), ("DEMO-2002", "kinship"),
         ("DEMO-2003", None), ("DEMO-2004", None), ("DEMO-2005", None)]  # fmt: skip

@@ -11,14 +11,17 @@ import pytest
 from engine import services
 from engine.services import accounts, oversight
 from tests.conftest import load
-from tests.webclient import PPM_START, Staff
+from tests.webclient import PPM_START, Staff, finish_early_planning
 
 QUIET_START = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 
 def _ppm(rt, ref: str, team: str, looked_after: str) -> dict:
-    return services.start_case(rt, "ppm_to_adm", ref, {**PPM_START, "looked_after_date": looked_after}, "sw.alice",
+    """A PPM case at its first review: the family network meeting and the parallel plan done when it started."""
+    case = services.start_case(rt, "ppm_to_adm", ref, {**PPM_START, "looked_after_date": looked_after}, "sw.alice",
                                team=team)  # fmt: skip
+    finish_early_planning(rt, ref, looked_after)
+    return case
 
 
 @pytest.fixture

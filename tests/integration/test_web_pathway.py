@@ -15,13 +15,28 @@ from engine import services
 from tests.webclient import Staff
 
 PATH = [  # (who, element, day done, answers)
+    ("sw.alice", "Task_FamilyNetworkMeeting", "2026-12-22", {"family_meeting_held": True,
+                                                             "family_meeting_date": "2026-12-22"}),
+    ("sw.alice", "Task_ParallelPlan", "2027-01-11", {"parallel_plan_date": "2027-01-11", "main_plan": "reunification",
+                                                     "parallel_plan": "adoption",
+                                                     "ffa_considered": "considered_not_suitable"}),
     ("iro.bob", "Task_FirstReview", "2027-01-20", {"first_review_date": "2027-01-20", "ppm_requested": True}),
     ("sw.alice", "Task_UpdateCarePlan", "2027-02-10", {"care_plan_updated_date": "2027-02-10"}),
     ("tm.carol", "Task_DecidePPM", "2027-02-10", {"ppm_needed": True}),
     ("sw.alice", "Task_PreparePlan", "2027-02-12", {"plan_circulated_date": "2027-02-12", "possible_plan": "adoption"}),
+    ("sw.alice", "Task_SendInvitations", "2027-02-15", {"invitations_sent_date": "2027-02-15",
+                                                        "carer_invited": "foster_carer", "supervising_sw_invited": True,
+                                                        "specialist_invited": True, "guardian_invited": "no_guardian"}),
+    ("sw.alice", "Task_ChildWishes", "2027-02-16", {"wishes_date": "2027-02-16", "wishes_how": "direct_work",
+                                                    "wishes_summary": "wants to stay with her carers"}),
+    ("sw.alice", "Task_ConsultAdoptionTM", "2027-02-16", {"adoption_tm_consulted_date": "2027-02-16",
+                                                          "adoption_tm_view": "a match is likely within a year"}),
+    ("sw.alice", "Task_InviteLegal", "2027-02-17", {"legal_invited_date": "2027-02-17",
+                                                    "legal_attendance": "attending"}),
     ("tm.carol", "Task_HoldPPM", "2027-02-24", {"ppm_date": "2027-02-24", "permanence_option": "adoption",
                                                 "contingency_plan": "long_term_fostering",
                                                 "cannot_live_with_parents": True}),
+    ("sw.alice", "Task_TellCarers", "2027-02-25", {"carers_told_date": "2027-02-25"}),
     ("afw.ada", "Task_AdoptionAdvice", "2027-03-01", {"adoption_advice_date": "2027-03-01"}),
     ("tm.carol", "Task_SendMinutes", "2027-03-30", {"minutes_sent_date": "2027-03-30"}),
     ("sw.alice", "Task_InformParents", "2027-04-01", {"parents_informed_date": "2027-04-01"}),
@@ -37,7 +52,8 @@ PATH = [  # (who, element, day done, answers)
     ("sw.alice", "Task_NotifyParents", "2027-05-13", {"parents_notified_date": "2027-05-13"}),
     ("legal.lee", "Task_PlacementOrder", "2027-05-20", {"placement_order_application_date": "2027-05-20"}),
     ("iro.bob", "Task_CLAReview", "2027-08-05", {"cla_review_date": "2027-08-05", "still_looked_after": False,
-                                                 "under_placement_order": True}),  # the reviews run on to the end
+                                                 "under_placement_order": True, "further_ppm_trigger": "none"}),
+    # the reviews run on to the end
 ]  # fmt: skip
 
 

@@ -91,20 +91,22 @@ def test_a_case_system_starts_and_moves_a_ppm_pathway_and_hears_back_despite_fai
                                                           PPM_PAYLOAD))  # fmt: skip
     assert (status, body["event_status"]) == (202, "applied")
     case = services.show_case(rt, REF)
-    assert [t["element"] for t in case["open_tasks"]] == ["Task_FirstReview"]
+    first_steps = ["Task_FamilyNetworkMeeting", "Task_FirstReview", "Task_ParallelPlan"]
+    assert sorted(t["element"] for t in case["open_tasks"]) == first_steps
 
-    # The receiver fails three times; the worker backs off (30 s, 1 min, 2 min +/- 20%) and the fourth try lands.
-    for minutes, delivered in ((0, 0), (1, 0), (2, 0), (5, 1)):
+    # The receiver fails the first three requests (one try of each step's message); the worker backs off
+    # (30 s +/- 20%) and the second try of each lands.
+    for minutes, delivered in ((0, 0), (1, 3)):
         assert _sweep(rt, now, minutes)["webhooks_delivered"] == delivered
-    assert cms.answers == [500, 500, 500, 200]
+    assert cms.answers == [500, 500, 500, 200, 200, 200]
     ids = {msg_id for msg_id, _, _ in cms.received}
-    assert len(ids) == 1 and all(ok for _, _, ok in cms.received)  # one message, signed every time
-    first = cms.received[-1][1]
-    assert (first["type"], first["data"]["child_ref"], first["data"]["element"]) == (
-        "task.created", REF, "Task_FirstReview")  # fmt: skip
+    assert len(ids) == 3 and all(ok for _, _, ok in cms.received)  # one message per step, signed every time
+    told = [body for _, body, _ in cms.received[3:]]
+    assert {b["type"] for b in told} == {"task.created"} and {b["data"]["child_ref"] for b in told} == {REF}
+    assert sorted(b["data"]["element"] for b in told) == first_steps
     [subscription] = services.list_subscriptions(rt)
-    [delivery] = services.list_deliveries(rt, subscription["id"])["items"]
-    assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 500, 500, 200]
+    deliveries = services.list_deliveries(rt, subscription["id"])["items"]
+    assert [[a["status_code"] for a in d["attempt_log"]] for d in deliveries] == [[500, 200]] * 3
 
     # The review is held in the case system: its event does the IRO's step and the pathway moves on.
     now.set(now() + timedelta(days=25))
@@ -113,10 +115,10 @@ def test_a_case_system_starts_and_moves_a_ppm_pathway_and_hears_back_despite_fai
     assert (status, body["event_status"]) == (202, "applied")
     [done] = services.list_tasks(rt, ref=REF, status="completed")
     assert (done["element"], done["completed_by"]) == ("Task_FirstReview", "webhook:lcs")
-    opened = sorted(t["element"] for t in services.list_tasks(rt, ref=REF))
-    assert "Task_UpdateCarePlan" in opened
+    opened = sorted(t["element"] for t in services.list_tasks(rt, ref=REF) if t["element"] not in first_steps)
+    assert opened == ["Task_DecidePPM", "Task_UpdateCarePlan"]  # the steps the review opened
 
     assert _sweep(rt, now)["webhooks_delivered"] == len(opened)
-    told = sorted(b["data"]["element"] for _, b, _ in cms.received[4:])
+    told = sorted(b["data"]["element"] for _, b, _ in cms.received[6:])
     assert told == opened and all(ok for _, _, ok in cms.received)
-    assert cms.answers[4:] == [200] * len(opened)
+    assert cms.answers[6:] == [200] * len(opened)

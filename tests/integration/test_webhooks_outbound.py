@@ -341,4 +341,8 @@ def test_the_delivery_log_is_paged(rt, app):
         services.start_case(rt, "ppm_to_adm", f"CH-77{n:02d}", PPM_START, "sw.alice", team="north")
     page = Staff(app, "admin.ash").get(f"/admin/subscriptions/{sub['id']}?page=2").text
     assert "govuk-pagination" in page and f"/admin/subscriptions/{sub['id']}?page=1" in page
-    assert page.count('<tr class="govuk-table__row" id="delivery-') == 5  # 30 deliveries, 25 a page
+    # each case opens three steps (the first review, the family network meeting, the parallel plan):
+    # 90 deliveries, 25 a page, so page 2 is full
+    assert page.count('<tr class="govuk-table__row" id="delivery-') == 25
+    last = Staff(app, "admin.ash").get(f"/admin/subscriptions/{sub['id']}?page=4").text
+    assert last.count('<tr class="govuk-table__row" id="delivery-') == 15
