@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from engine import services
 from engine.services.accounts import DEMO_PASSWORD
 from tests.browser.conftest import shoot
+from tests.webclient import finish_early_planning, first_review_task
 
 START = {"date_of_birth": "2020-03-01", "in_care_proceedings": False}
 
@@ -18,7 +19,8 @@ def _seed(rt) -> None:  # type: ignore[no-untyped-def]
     for ref, looked_after in (("CH-1042", "2026-11-20"), ("CH-1107", "2026-11-27"), ("CH-1213", "2026-12-04"),
                               ("CH-1288", "2026-12-11"), ("CH-1301", "2026-12-18")):  # fmt: skip
         services.start_case(rt, "ppm_to_adm", ref, {**START, "looked_after_date": looked_after}, "sw", team="north")
-        [review] = services.list_tasks(rt, ref=ref)
+        finish_early_planning(rt, ref, looked_after)  # the family network meeting and the parallel plan: done
+        review = first_review_task(rt, ref)
         held = max(looked_after, "2026-12-16")  # never before the child became looked after
         services.complete_task(rt, review["id"], {"first_review_date": held, "ppm_requested": True}, "iro.bob")
     for ref in ("CH-1042", "CH-1107"):
@@ -115,8 +117,8 @@ def test_the_task_page_and_the_case_page_with_its_diagram(page: Page, rt, now):
 
 def test_a_social_worker_cannot_open_another_teams_step_in_the_browser(page: Page, rt, now):
     _seed(rt)
-    [south] = services.list_tasks(rt, ref="CH-1400")
-    sign_in(page, "sw.alice")
+    [south] = [t for t in services.list_tasks(rt, ref="CH-1400") if t["element"] == "Task_FamilyNetworkMeeting"]
+    sign_in(page, "sw.alice")  # a social worker's step, in another team
     response = page.goto(f"/tasks/{south['id']}")
     assert response is not None and response.status == 403
     expect(page.get_by_role("heading", name="You cannot see this page")).to_be_visible()
