@@ -255,6 +255,28 @@ def case_retry(ctx: click.Context, ref: str, key: str | None, data: str, user: s
     _emit(services.retry_case(_runtime(ctx), ref, user, _json_arg(data), key=key), as_json, _case_text)
 
 
+@case.command("record-event")
+@click.argument("ref")
+@click.argument("element")
+@click.option("--key", help="Which pathway, when the child has more than one.")
+@click.option("--data", default="{}", help='The event\'s date as JSON, e.g. {"placement_move_date": "2027-03-25"}.')
+@click.option("--reason", required=True, help="Why it is recorded here and not by the case system (audited).")
+@click.option("--user", required=True, help="The team manager recording it.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def case_record_event(ctx: click.Context, ref: str, element: str, key: str | None, data: str, reason: str, user: str,
+                      as_json: bool) -> None:  # fmt: skip
+    """Record an event the child's pathway waits for (a placement move, consent withdrawn after placement)
+    when the case system did not send it: the same checks as the case page."""
+    from engine.services import accounts, oversight
+
+    rt = _runtime(ctx)
+    case_id = services.show_case(rt, ref, key)["id"]
+    oversight.record_case_event(rt, accounts.person(rt, user), case_id, element, _json_arg(data), reason)
+    _emit(services.show_case(rt, ref, key), as_json, _case_text)
+
+
 # --- tasks --------------------------------------------------------------------------------
 def _tasks_text(rows: list[dict[str, Any]]) -> str:
     lines = [f"{t['id']}\t{t['ref']}\t{t['key']}\t{t['title']}\t{t['role']}\t{t['assignee'] or '-'}\t{t['due']}"
