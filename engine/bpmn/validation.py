@@ -278,7 +278,12 @@ def check_diagram(
     if not info.key:
         return info, found
     found += _build_problems(content, filename, info, build, library or {})
-    found += _user_task_problems(info) + _alert_problems(info) + _source_problems(info) + _expression_results(env, root, info, min_cycle)
+    found += (
+        _user_task_problems(info)
+        + _alert_problems(info)
+        + _source_problems(info)
+        + _expression_results(env, root, info, min_cycle)
+    )
     found += _reach_problems(root) + _layout_problems(root, info)
     return info, list(dict.fromkeys(found))
 

@@ -484,7 +484,8 @@ def _raise_alert(rt: Runtime, session: Session, case: Case, info: ElementInfo, a
     each role of the case's team, at once; audited. Each passage through the element is one alert:
     the key counts the alerts already raised there, and the case row is locked while it is counted."""
     raised = session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.case_id == case.id, AuditEvent.action == "alert.raised", AuditEvent.element == info.id)) or 0  # fmt: skip
+        AuditEvent.case_id == case.id, AuditEvent.action == "alert.raised",
+        AuditEvent.element == info.id)) or 0  # fmt: skip
     number = raised + 1
     title = info.properties.get("alert_subject", "").strip() or info.name
     subject = f"Alert: {case.ref} {title}"
@@ -503,7 +504,8 @@ def _raise_alert(rt: Runtime, session: Session, case: Case, info: ElementInfo, a
                 subject=subject, body=body, link=link, status="pending" if channel == "email" else "unread",
                 attempts=0, next_attempt_at=now if channel == "email" else None, created_at=now,
             ))  # fmt: skip
-    audit(session, case.id, actor, "alert.raised", element=info.id, detail=f"{title}: told {', '.join(info.alert_roles)}",
+    told = ", ".join(info.alert_roles)
+    audit(session, case.id, actor, "alert.raised", element=info.id, detail=f"{title}: told {told}",
           after={"roles": list(info.alert_roles), "number": number})  # fmt: skip
 
 

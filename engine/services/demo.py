@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from engine import clock
 from engine.bootstrap import Runtime
+from engine.domain.access import Person
 from engine.persistence.models import Case
 from engine.services.accounts import ensure_demo_users
-from engine.domain.access import Person
 from engine.services.cases import show_case, start_case
 from engine.services.tasks import claim_task, complete_task, list_tasks
 from engine.services.tracker import refresh_tracker
@@ -92,7 +92,8 @@ def _to_second_review(rt: Runtime, today: date, ref: str, team: str, reviewed: i
 def _early_planning(days_ago: int) -> list[Step]:
     """The family network meeting and the parallel plan, both done ``days_ago``."""
     return [
-        (days_ago, "Task_FamilyNetworkMeeting", "sw.alice", {"family_meeting_held": True, "family_meeting_date": -days_ago,
+        (days_ago, "Task_FamilyNetworkMeeting", "sw.alice", {"family_meeting_held": True,
+                                                             "family_meeting_date": -days_ago,
                                                              "family_meeting_outcome": "an aunt offers support"}),
         (days_ago, "Task_ParallelPlan", "sw.alice", {"parallel_plan_date": -days_ago, "main_plan": "reunification",
                                                      "parallel_plan": "long_term_fostering",
@@ -103,7 +104,8 @@ def _early_planning(days_ago: int) -> list[Step]:
 def _preparation(days_ago: int) -> list[Step]:
     """The consultations, invitations and the child's wishes before the PPM (the ones the case has)."""
     return [
-        (days_ago, "Task_SendInvitations", "sw.alice", {"invitations_sent_date": -days_ago, "carer_invited": "foster_carer",
+        (days_ago, "Task_SendInvitations", "sw.alice", {"invitations_sent_date": -days_ago,
+                                                        "carer_invited": "foster_carer",
                                                         "supervising_sw_invited": True, "specialist_invited": True,
                                                         "guardian_invited": "no_guardian"}),
         (days_ago, "Task_ChildWishes", "sw.alice", {"wishes_date": -days_ago, "wishes_how": "direct_work",

@@ -229,13 +229,7 @@ def _check_case(run: _Run, step: dict[str, Any]) -> None:
     if not any(k in step for k in ("deadline", "status", "outcome", "audit_includes", "alerts", "alerted")):
         return
     shown = run.show()
-    alerts = [e for e in shown["audit"] if e["action"] == "alert.raised"]
-    for element, count in (step.get("alerts") or {}).items():
-        _expect(f"alerts raised at {element}", count, sum(1 for e in alerts if e["element"] == element))
-    if "alerted" in step:
-        latest = max(alerts, key=lambda e: (e["after"] or {}).get("number", 0), default=None)
-        _expect("roles told by the latest alert", sorted(step["alerted"]),
-                sorted((latest["after"] or {}).get("roles", [])) if latest else [])  # fmt: skip
+    _check_alerts(step, [e for e in shown["audit"] if e["action"] == "alert.raised"])
     for name, expected in (step.get("deadline") or {}).items():
         found = [d for d in shown["deadlines"] if d["name"] == name and d["status"] != "moved"]
         if len(found) != 1:
@@ -250,6 +244,15 @@ def _check_case(run: _Run, step: dict[str, Any]) -> None:
     for action in step.get("audit_includes", []):
         if action not in actions:
             raise ScenarioFailed(f"the timeline has no '{action}'")
+
+
+def _check_alerts(step: dict[str, Any], alerts: list[dict[str, Any]]) -> None:
+    for element, count in (step.get("alerts") or {}).items():
+        _expect(f"alerts raised at {element}", count, sum(1 for e in alerts if e["element"] == element))
+    if "alerted" in step:
+        latest = max(alerts, key=lambda e: (e["after"] or {}).get("number", 0), default=None)
+        _expect("roles told by the latest alert", sorted(step["alerted"]),
+                sorted((latest["after"] or {}).get("roles", [])) if latest else [])  # fmt: skip
 
 
 def _run_step(run: _Run, step: dict[str, Any]) -> None:

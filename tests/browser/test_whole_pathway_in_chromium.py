@@ -51,7 +51,9 @@ def test_each_role_does_its_steps_of_a_whole_ppm_to_adm_pathway_in_chromium(page
         # several of the child's steps can be open at once (the PPM's preparation): take this one's row
         [task] = [t for t in services.list_tasks(rt, ref="CH-7001") if t["element"] == element]
         page.goto("/?tab=unassigned")
-        page.locator(f'#tasks tbody tr[data-task="{task["id"]}"]').get_by_role("button", name=re.compile("^Claim")).click()
+        page.locator(f'#tasks tbody tr[data-task="{task["id"]}"]').get_by_role(
+            "button", name=re.compile("^Claim")
+        ).click()
         page.goto("/?tab=mine")
         page.locator(f'#tasks tbody tr[data-task="{task["id"]}"]').get_by_role("link").nth(1).click()
         _fill(page, answers)

@@ -35,8 +35,12 @@ def _to_ppm(case, **start):
 def test_child_in_proceedings_who_is_not_looked_after(case):
     case.on("2026-12-10").start(date_of_birth="2024-01-05", looked_after_date=None, in_care_proceedings=True,
                                 proceedings_start_date="2026-12-10")  # fmt: skip
-    assert set(case.open()) == {"Task_DecidePPM", "Task_RecordCourtEvent", "Task_FamilyNetworkMeeting",
-                                "Task_ParallelPlan"}  # no CLA reviews; a child in proceedings has a parallel plan
+    assert set(case.open()) == {
+        "Task_DecidePPM",
+        "Task_RecordCourtEvent",
+        "Task_FamilyNetworkMeeting",
+        "Task_ParallelPlan",
+    }  # no CLA reviews; a child in proceedings has a parallel plan
     assert [d["name"] for d in case.show()["deadlines"] if d["name"] == "First CLA review"] == []
     case.do("Task_DecidePPM", "tm", ppm_needed=True)
     case.do("Task_PreparePlan", "sw", plan_circulated_date="2027-03-08", possible_plan="connected_person")

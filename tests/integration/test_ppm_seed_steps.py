@@ -69,7 +69,10 @@ def test_the_third_move_tells_the_services_manager_the_head_of_service_the_iro_a
     assert {(n["recipient_role"], n["channel"]) for n in told} == {(r, c) for r in roles for c in ("in_app", "email")}
     assert {n["recipient_team"] for n in told} == {"north"} and len(told) == 8  # each told once, in each way
     email = next(n for n in told if n["channel"] == "email" and n["recipient_role"] == "services_manager")
-    assert (email["status"], email["recipient_address"]) == ("pending", f"services_manager.north@{rt.settings.mail_domain}")
+    assert (email["status"], email["recipient_address"]) == (
+        "pending",
+        f"services_manager.north@{rt.settings.mail_domain}",
+    )
     assert "Hertfordshire permanence planning procedures section 10" in email["body"] and "CH-M1" in email["body"]
     for who in ("sm.sara", "hos.hana", "iro.bob", "sw.alice"):  # each sees it in the app
         unread = worklist.notifications_for(rt, accounts.person(rt, who))["unread"]
@@ -92,7 +95,9 @@ def test_a_placement_move_from_the_case_system_counts(app, rt, now, ppm):
     assert response.status_code == 202, response.text
     assert [e["status"] for e in services.list_events(rt, child_ref="CH-M2")["events"]] == ["applied"]
     assert len(_alerts(rt, "CH-M2")) == 8 and case.due("Task_AlertPlacementMoves") == "2027-02-03"
-    moved = [e for e in case.show()["audit"] if e["action"] == "task.completed" and e["element"] == "Catch_PlacementMoved"]
+    moved = [
+        e for e in case.show()["audit"] if e["action"] == "task.completed" and e["element"] == "Catch_PlacementMoved"
+    ]
     assert [(e["actor"], e["after"]["data"]) for e in moved] == [("webhook:lcs", {"placement_move_date": "2027-02-01"})]
 
 
@@ -109,8 +114,8 @@ def test_a_team_manager_records_a_move_on_the_case_page_and_a_social_worker_cann
         oversight.record_case_event(rt, accounts.person(rt, "sw.alice"), case_id, "Catch_PlacementMoved",
                                     {"placement_move_date": "2027-01-11"}, "moved")  # fmt: skip
     assert "Date the child moved" in manager.get(link).text
-    future = manager.post(link, {"placement_move_date-day": "13", "placement_move_date-month": "1",
-                                 "placement_move_date-year": "2027", "reason": "emergency move"}, status=400)  # fmt: skip
+    tomorrow = {"placement_move_date-day": "13", "placement_move_date-month": "1", "placement_move_date-year": "2027"}
+    future = manager.post(link, {**tomorrow, "reason": "emergency move"}, status=400)
     assert "Date the child moved must be today or in the past (12 January 2027 or earlier)" in future.text
     manager.post(link, {"placement_move_date-day": "11", "placement_move_date-month": "1",
                         "placement_move_date-year": "2027", "reason": "emergency move"})  # fmt: skip
@@ -131,8 +136,19 @@ def test_the_cli_records_moves_and_completes_the_social_workers_alert_step(app, 
         "moves_alert_sent_date": "2027-01-20", "moves_account": "the carer's health; a long-term match is sought"}),
         "--user", "sw.alice")  # fmt: skip
     assert "Task_AlertPlacementMoves" not in {t["element"] for t in services.list_tasks(rt, ref="CH-M4")}
-    refused = cli("case", "record-event", "CH-M4", "Catch_PlacementMoved", "--data",
-                  json.dumps({"placement_move_date": "2027-01-19"}), "--reason", "x", "--user", "sw.alice", ok=False)
+    refused = cli(
+        "case",
+        "record-event",
+        "CH-M4",
+        "Catch_PlacementMoved",
+        "--data",
+        json.dumps({"placement_move_date": "2027-01-19"}),
+        "--reason",
+        "x",
+        "--user",
+        "sw.alice",
+        ok=False,
+    )
     assert "only a manager of team north" in refused.output + refused.stderr
 
 
@@ -171,7 +187,9 @@ def test_the_ppm_chair_sees_the_childs_wishes_and_the_consultations_on_the_meeti
     case.on("2027-01-20").do("Task_FirstReview", "iro", first_review_date="2027-01-20", ppm_requested=True)
     case.do("Task_DecidePPM", "tm", ppm_needed=True)
     case.do("Task_PreparePlan", "sw", plan_circulated_date="2027-02-12", possible_plan="adoption")
-    assert {"Task_ConsultAdoptionTM", "Task_InviteLegal", "Task_SendInvitations", "Task_ChildWishes"} <= set(case.open())
+    assert {"Task_ConsultAdoptionTM", "Task_InviteLegal", "Task_SendInvitations", "Task_ChildWishes"} <= set(
+        case.open()
+    )
     assert "Task_ConsultFosteringTM" not in case.open()
     case.do("Task_ConsultAdoptionTM", "sw", adoption_tm_consulted_date="2027-02-15",
             adoption_tm_view="early permanence carers are available")  # fmt: skip

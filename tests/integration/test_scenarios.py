@@ -44,7 +44,11 @@ def test_a_step_that_is_not_open_or_refused_fails_the_scenario(rt):
     scenario = _first("ppm_to_adm")
     scenario["steps"][1]["do"] = "Task_HoldPPM"
     outcome = scenarios.run_scenario(rt, "ppm_to_adm", scenario)
-    assert outcome.failed_step == 2 and "'Task_HoldPPM' is not open (open: Task_FamilyNetworkMeeting, Task_FirstReview, Task_ParallelPlan)" in outcome.message
+    assert (
+        outcome.failed_step == 2
+        and "'Task_HoldPPM' is not open (open: Task_FamilyNetworkMeeting, Task_FirstReview, Task_ParallelPlan)"
+        in outcome.message
+    )
     scenario = _first("ppm_to_adm")
     scenario["steps"][1]["answers"] = {"first_review_date": "not a date", "ppm_requested": True}
     outcome = scenarios.run_scenario(rt, "ppm_to_adm", scenario, index=2)
