@@ -130,7 +130,7 @@ def test_the_cli_records_moves_and_completes_the_social_workers_alert_step(app, 
     out = cli("case", "record-event", "CH-M4", "Catch_PlacementMoved", "--data",
               json.dumps({"placement_move_date": "2027-01-19"}), "--reason", "recorded from LCS", "--user",
               "tm.carol").output  # fmt: skip
-    assert "Alert the services manager, both heads of service and the IRO" in out and "due 2027-01-21" in out
+    assert "Alert managers and the IRO: under 12 with 3 or more placement moves" in out and "due 2027-01-21" in out
     [step] = [t for t in services.list_tasks(rt, ref="CH-M4") if t["element"] == "Task_AlertPlacementMoves"]
     cli("task", "complete", str(step["id"]), "--data", json.dumps({
         "moves_alert_sent_date": "2027-01-20", "moves_account": "the carer's health; a long-term match is sought"}),
