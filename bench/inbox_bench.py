@@ -62,11 +62,22 @@ def _copy(conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
             copy.write(chunk)
 
 
+def _finish_early_planning(rt: Any, ref: str) -> None:
+    """A PPM case's family network meeting and parallel plan, done on the day it started."""
+    answers = {"Task_FamilyNetworkMeeting": {"family_meeting_held": True, "family_meeting_date": "2026-12-18"},
+               "Task_ParallelPlan": {"parallel_plan_date": "2026-12-18", "main_plan": "reunification",
+                                     "parallel_plan": "adoption", "ffa_considered": "considered_not_suitable"}}
+    for task in services.list_tasks(rt, ref=ref):
+        if task["element"] in answers:
+            services.complete_task(rt, task["id"], answers[task["element"]], "bench")
+
+
 def _template(rt: Any) -> dict[str, Any]:
     clock.install(lambda: datetime(2026, 12, 18, 9, tzinfo=UTC))
     start = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
     services.start_case(rt, "ppm_to_adm", "TEMPLATE", start, "bench", team="team001")
-    [review] = services.list_tasks(rt, ref="TEMPLATE")
+    _finish_early_planning(rt, "TEMPLATE")  # as before these steps existed: 2 open steps a case
+    [review] = [t for t in services.list_tasks(rt, ref="TEMPLATE") if t["element"] == "Task_FirstReview"]
     clock.install(lambda: datetime(2026, 12, 21, 9, tzinfo=UTC))  # recorded the day it was held
     services.complete_task(rt, review["id"], {"first_review_date": "2026-12-21", "ppm_requested": True}, "bench")
     clock.install(lambda: TODAY)

@@ -74,7 +74,7 @@ def run(url: str, db, children: int) -> dict[str, float]:  # type: ignore[no-unt
         post(event("cla_review.held", ref, "2026-12-18T08:30:00Z", {"ppm_requested": True}))
         start = {k: v for k, v in PPM_PAYLOAD.items() if k != "team"} | {"looked_after_date": "2026-12-18"}
         services.start_case(rt, "ppm_to_adm", other, start, "bench", team="north")
-        [review] = services.list_tasks(rt, ref=other)
+        [review] = [t for t in services.list_tasks(rt, ref=other) if t["element"] == "Task_FirstReview"]
         began = time.perf_counter()
         services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True}, "bench")
         times["complete"].append(time.perf_counter() - began)
@@ -100,7 +100,7 @@ def _outbound(rt, children: int) -> dict[str, list[float]]:  # type: ignore[no-u
             services.update_subscription(rt, sub["id"], "bench", active=active)
             ref = f"OB-{series[0]}-{n}"
             services.start_case(rt, "ppm_to_adm", ref, start, "bench", team="north")
-            [review] = services.list_tasks(rt, ref=ref)
+            [review] = [t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_FirstReview"]
             began = time.perf_counter()
             services.complete_task(rt, review["id"], {"first_review_date": "2026-12-18", "ppm_requested": True},
                                    "bench")  # fmt: skip
