@@ -64,9 +64,15 @@ def _copy(conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
 
 def _finish_early_planning(rt: Any, ref: str) -> None:
     """A PPM case's family network meeting and parallel plan, done on the day it started."""
-    answers = {"Task_FamilyNetworkMeeting": {"family_meeting_held": True, "family_meeting_date": "2026-12-18"},
-               "Task_ParallelPlan": {"parallel_plan_date": "2026-12-18", "main_plan": "reunification",
-                                     "parallel_plan": "adoption", "ffa_considered": "considered_not_suitable"}}
+    answers = {
+        "Task_FamilyNetworkMeeting": {"family_meeting_held": True, "family_meeting_date": "2026-12-18"},
+        "Task_ParallelPlan": {
+            "parallel_plan_date": "2026-12-18",
+            "main_plan": "reunification",
+            "parallel_plan": "adoption",
+            "ffa_considered": "considered_not_suitable",
+        },
+    }
     for task in services.list_tasks(rt, ref=ref):
         if task["element"] in answers:
             services.complete_task(rt, task["id"], answers[task["element"]], "bench")
