@@ -71,9 +71,5 @@ clean:
 
 # Every benchmark at a small size (CI runs this so none can rot); the README has the full-size figures.
 bench-smoke: install
-	$(BIN)/python bench/engine_bench.py --reps 3 --ages 10,40
-	$(BIN)/python bench/worker_bench.py --cases 200
-	$(BIN)/python bench/inbox_bench.py --cases 400 --teams 4 --requests 10
-	$(BIN)/python bench/tracker_bench.py --children 200 --teams 4
-	$(BIN)/python bench/webhook_bench.py --children 10
-	$(BIN)/python bench/reliability_bench.py --steps 100 --emails 30
+	for bench in engine worker inbox tracker webhook reliability manager; do \
+		$(BIN)/python bench/$${bench}_bench.py --quick || exit 1; done

@@ -23,9 +23,7 @@ clock hook and date-aware timeDate); everything else in them is stock.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -37,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _common  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
@@ -59,7 +58,6 @@ KEY = "test_review_cycle"
 SETUP = [("Task_CarePlan", {"care_plan_date": date(2026, 12, 18)}), ("Task_Visit", {"visit_date": date(2026, 12, 18)}),
          ("Task_AppointIRO", {"iro_appointed_on": date(2026, 12, 18)})]  # fmt: skip
 REVIEW = {"review_date": date(2027, 1, 19), "continue_reviews": True}
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _raise_depth_limit() -> None:
@@ -208,28 +206,19 @@ def bench_backend(url: str, ages: tuple[int, ...], reps: int) -> dict[str, float
             admin.dispose()
 
 
-def _postgres_reachable() -> bool:
-    try:
-        with create_engine(database.normalise_url(PG_URL)).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _common.parser(__doc__.split("\n")[0], reps=3, ages="10,40")
     parser.add_argument("--reps", type=int, default=30, help="completions measured per figure")
     parser.add_argument("--ages", default="10,200", help="completed steps before measuring")
-    args = parser.parse_args()
+    args = _common.parse(parser)
     ages = tuple(int(a) for a in args.ages.split(","))
     low, high = min(ages), max(ages)
     _raise_depth_limit()
     patches.apply()
     clock.install(lambda: datetime(2027, 1, 19, 10, tzinfo=UTC))
     backends = {"sqlite": f"sqlite:///{tempfile.mkdtemp()}/bench.db"}
-    if _postgres_reachable():
-        backends["postgres"] = PG_URL
+    if _common.postgres_reachable(args.database_url):
+        backends["postgres"] = args.database_url
     figures: dict[str, dict[str, float]] = {}
     for age in ages:
         print(f"a_in_memory_ms age={age} {bench_in_memory(age, args.reps):.3f}", flush=True)

@@ -18,7 +18,6 @@ On SQLite, then PostgreSQL when reachable:
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _common  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine import clock, services  # noqa: E402
@@ -41,7 +41,6 @@ from tests.conftest import DIAGRAMS  # noqa: E402
 from tests.smtp import SlowSmtp  # noqa: E402
 from worker.mail import SmtpSender  # noqa: E402
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SEEDED = datetime(2026, 12, 18, 9, tzinfo=UTC)
 FIRST_RUNG = datetime(2027, 1, 7, 9, tzinfo=UTC)
 ALL_RUNGS = datetime(2027, 1, 22, 9, tzinfo=UTC)
@@ -146,39 +145,31 @@ def _sqlite():  # type: ignore[no-untyped-def]
 SCHEMAS: list[str] = []  # dropped when the run ends
 
 
-def _postgres():  # type: ignore[no-untyped-def]
+def _postgres(url: str):  # type: ignore[no-untyped-def]
     schema = f"bench_rel_{uuid.uuid4().hex[:8]}"
     SCHEMAS.append(schema)
-    admin = create_engine(database.normalise_url(PG_URL))
+    admin = create_engine(database.normalise_url(url))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
-    engine = create_engine(database.normalise_url(PG_URL), connect_args={"options": f"-csearch_path={schema}"},
+    engine = create_engine(database.normalise_url(url), connect_args={"options": f"-csearch_path={schema}"},
                            pool_size=10)  # fmt: skip
-    return PG_URL, engine
-
-
-def _postgres_reachable() -> bool:
-    try:
-        create_engine(database.normalise_url(PG_URL)).connect().close()
-        return True
-    except Exception:
-        return False
+    return url, engine
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _common.parser(__doc__.split("\n")[0], steps=100, emails=30)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--emails", type=int, default=300)
-    args = parser.parse_args()
+    args = _common.parse(parser)
     run("sqlite", _sqlite, args.steps, args.emails)
-    if not _postgres_reachable():
+    if not _common.postgres_reachable(args.database_url):
         print("postgres unreachable")
         return
     try:
-        run("postgres", _postgres, args.steps, args.emails)
+        run("postgres", lambda: _postgres(args.database_url), args.steps, args.emails)
     finally:
-        admin = create_engine(database.normalise_url(PG_URL))
+        admin = create_engine(database.normalise_url(args.database_url))
         with admin.begin() as conn:
             for schema in SCHEMAS:
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

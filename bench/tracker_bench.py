@@ -16,7 +16,6 @@ Ends with ``full_s=X incremental_ratio=Y idle_ratio=Z``: incremental and idle as
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _common  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine import clock, services  # noqa: E402
@@ -34,7 +34,6 @@ from engine.domain.access import Person  # noqa: E402
 from engine.persistence import database  # noqa: E402
 from engine.services import tracker  # noqa: E402
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 OPTIONS = ["reunification", "connected_person", "long_term_fostering", "adoption", "residential"]
 
@@ -70,15 +69,16 @@ def _timed(run):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = _common.parser(__doc__, children=200, teams=4)
     parser.add_argument("--children", type=int, default=20000)
     parser.add_argument("--teams", type=int, default=150)
-    args = parser.parse_args()
+    args = _common.parse(parser)
+    pg_url = args.database_url
     schema = f"bench_tracker_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    url = f"{pg_url}?options=-csearch_path%3D{schema}"
     try:
         rt = bootstrap(Settings(database_url=url))
         database.upgrade(rt.db)

@@ -22,7 +22,6 @@ worker's delivery job against a receiver that answers at once (claim, sign, reco
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _common  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from engine import clock, services  # noqa: E402
@@ -45,7 +45,6 @@ from tests.cms import PPM_PAYLOAD, event, signed  # noqa: E402
 from tests.scenario import publish_workflows  # noqa: E402
 from web import create_app  # noqa: E402
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 18, 9, tzinfo=UTC)
 
 
@@ -130,16 +129,17 @@ def report(name: str, medians: dict[str, float]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = _common.parser(__doc__, children=10)
     parser.add_argument("--children", type=int, default=150)
-    args = parser.parse_args()
+    args = _common.parse(parser)
+    pg_url = args.database_url
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         db = database.make_engine(url)
         report("sqlite", run(url, db, args.children))
         db.dispose()
     try:
-        admin = create_engine(database.normalise_url(PG_URL))
+        admin = create_engine(database.normalise_url(pg_url))
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -147,8 +147,8 @@ def main() -> None:
         print(f"postgresql: skipped ({type(exc).__name__})")
         return
     try:
-        db = create_engine(database.normalise_url(PG_URL), connect_args={"options": f"-csearch_path={schema}"})
-        report("postgresql", run(PG_URL, db, args.children))
+        db = create_engine(database.normalise_url(pg_url), connect_args={"options": f"-csearch_path={schema}"})
+        report("postgresql", run(pg_url, db, args.children))
         db.dispose()
     finally:
         with admin.begin() as conn:

@@ -11,7 +11,6 @@ only on PostgreSQL; SQLite runs one. Ends with ``timers_per_s_sqlite=X timers_pe
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _common  # noqa: E402
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from engine import clock, services  # noqa: E402
@@ -34,7 +34,6 @@ from engine.persistence.models import Case  # noqa: E402
 DIAGRAM = Path(__file__).with_name("timer_only.bpmn")
 DUE = "2027-01-20"
 FIRE_AT = datetime(2027, 1, 21, 9, tzinfo=UTC)
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _engine(url: str, schema: str | None):
@@ -101,9 +100,9 @@ def bare(cases: int) -> float:
     return elapsed
 
 
-def _postgres_schema() -> str | None:
+def _postgres_schema(url: str) -> str | None:
     try:
-        admin = create_engine(database.normalise_url(PG_URL))
+        admin = create_engine(database.normalise_url(url))
         schema = f"bench_worker_{uuid.uuid4().hex[:8]}"
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -113,17 +112,17 @@ def _postgres_schema() -> str | None:
         return None
 
 
-def _drop(schema: str) -> None:
-    admin = create_engine(database.normalise_url(PG_URL))
+def _drop(url: str, schema: str) -> None:
+    admin = create_engine(database.normalise_url(url))
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _common.parser(__doc__.split("\n")[0], cases=200)
     parser.add_argument("--cases", type=int, default=10_000)
-    args = parser.parse_args()
+    args = _common.parse(parser)
     bare_s = bare(args.cases)
     print(f"bare_spiffworkflow cases={args.cases} seconds={bare_s:.2f} timers_per_s={args.cases / bare_s:.0f}")
     best: dict[str, float] = {}
@@ -134,15 +133,15 @@ def main() -> None:
     print(f"sqlite workers=1 fired={fired} seconds={elapsed:.2f} timers_per_s={fired / elapsed:.0f} "
           f"ratio_to_bare={elapsed / bare_s:.1f}")  # fmt: skip
     for workers in (1, 2):
-        schema = _postgres_schema()
+        schema = _postgres_schema(args.database_url)
         if schema is None:
             print("postgres unreachable")
             break
         try:
-            seed(PG_URL, schema, args.cases)
-            elapsed, fired = run_workers(PG_URL, schema, workers)
+            seed(args.database_url, schema, args.cases)
+            elapsed, fired = run_workers(args.database_url, schema, workers)
         finally:
-            _drop(schema)
+            _drop(args.database_url, schema)
         best["postgres"] = max(best.get("postgres", 0.0), fired / elapsed)
         print(f"postgres workers={workers} fired={fired} seconds={elapsed:.2f} timers_per_s={fired / elapsed:.0f} "
               f"ratio_to_bare={elapsed / bare_s:.1f}")  # fmt: skip

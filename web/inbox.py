@@ -16,6 +16,7 @@ from engine.services import accounts, worklist
 from engine.services.tasks import INBOX_TABS
 from web import inputs, security
 from web.chrome import role_label
+from web.paging import pagination
 from web.security import login_required
 
 blueprint = Blueprint("inbox", __name__)
@@ -59,11 +60,10 @@ def index() -> str:
     role_items = [{"value": "", "text": "All roles" if me.oversees else "All my roles"}] + [
         {"value": r, "text": role_label(r), "selected": r == filters["role"]} for r in roles
     ]
-    page_items = [{"number": n, "href": _link(filters, page=n), "current": n == found["page"]}
-                  for n in range(1, pages + 1)] if pages <= 12 else []  # fmt: skip
     return render_template(
         "inbox.html", found=found, filters=filters, tabs=TAB_LABELS, pages=pages, link=_link,
-        pathways=pathways, pathway_items=pathway_items, role_items=role_items, page_items=page_items,
+        pathways=pathways, pathway_items=pathway_items, role_items=role_items,
+        pagination=pagination(found["page"], pages, lambda n: _link(filters, page=n)),
         saved=worklist.saved_filters(rt, me),
         notifications=worklist.notifications_for(rt, me)["unread"],
     )  # fmt: skip

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -12,7 +11,8 @@ from engine import services
 from engine.errors import Conflict, FormInvalid, NotAllowed
 from engine.services import accounts, tracker
 from web import charts, forms, inputs, security
-from web.manager import safe_cell
+from web.manager import csv_stream
+from web.paging import pagination
 from web.security import login_required
 
 blueprint = Blueprint("tracker", __name__)
@@ -28,6 +28,13 @@ def _managers_only() -> None:
 def _filters() -> tuple[str, str]:
     period = request.args.get("period", "quarter")
     return (period if period in PERIOD_LABELS else "quarter"), request.args.get("team", "")
+
+
+def _child_filters() -> dict[str, str]:
+    """The children table's option and outcome filters (an unknown outcome is ignored)."""
+    outcome = request.args.get("outcome", "")
+    known = outcome in tracker.OUTCOMES or outcome in tracker.ROUTES
+    return {"option": request.args.get("option", ""), "outcome": outcome if known else ""}
 
 
 def _charts(found: dict[str, Any]) -> dict[str, Any]:
@@ -55,13 +62,25 @@ def index() -> str:
     _managers_only()
     rt, me = security.runtime(), security.person()
     period, team = _filters()
-    found = tracker.tracker(rt, me, period, team)
+    chosen = _child_filters()
+    found = tracker.tracker(rt, me, period, team, page=inputs.page_number(request.args.get("page")), **chosen)
     teams = [t["name"] for t in accounts.list_teams(rt)] if me.all_teams else sorted(me.teams)
+
+    def link(endpoint: str = "tracker.index", **changes: Any) -> str:
+        values = {"period": period, "team": team, **chosen, "page": found["page"], **changes}
+        return url_for(endpoint, **{k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
+
+    outcomes = {"achieved": "Permanence achieved", "not_yet": tracker.NOT_YET, **tracker.SHORT_ROUTES}
     return render_template(
-        "tracker.html", found=found, charts=_charts(found), yes_no=YES_NO, period=period, team=team,
+        "tracker.html", found=found, charts=_charts(found), yes_no=YES_NO, period=period, team=team, link=link,
+        chosen=chosen, pagination=pagination(found["page"], found["pages"], lambda n: link(page=n)),
         period_items=[{"value": k, "text": v, "selected": k == period} for k, v in PERIOD_LABELS.items()],
         team_items=[{"value": "", "text": "All my teams"}] + [{"value": t, "text": t, "selected": t == team}
                                                               for t in teams],
+        option_items=[{"value": "", "text": "Any plan"}] + [
+            {"value": k, "text": v, "selected": k == chosen["option"]} for k, v in found["option_labels"].items()],
+        outcome_items=[{"value": "", "text": "Any outcome"}] + [
+            {"value": k, "text": v, "selected": k == chosen["outcome"]} for k, v in outcomes.items()],
     )  # fmt: skip
 
 
@@ -102,19 +121,17 @@ def _figure_rows(found: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 def download() -> Response:
     _managers_only()
     period, team = _filters()
-    found = tracker.tracker(security.runtime(), security.person(), period, team)
+    rt, me = security.runtime(), security.person()
     what = "figures" if request.args.get("what") == "figures" else "children"
+    rows: Iterable[list[Any]]
     if what == "figures":
-        header, rows = _figure_rows(found)
-    else:
-        header, rows = list(CHILD_COLUMNS), [_child_row(c) for c in found["children"]]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([[safe_cell(v) for v in row] for row in rows])
+        header, rows = _figure_rows(tracker.tracker(rt, me, period, team))
+    else:  # every child the filters keep, streamed as it is read
+        header = list(CHILD_COLUMNS)
+        rows = (_child_row(c) for c in tracker.tracker_children(rt, me, team, **_child_filters()))
     name = f"permanence-tracker-{what}{'-by-month' if period == 'month' and what == 'figures' else ''}.csv"
     disposition = {"Content-Disposition": f"attachment; filename={name}"}
-    return Response(out.getvalue(), mimetype="text/csv", headers=disposition)
+    return Response(csv_stream(header, rows), mimetype="text/csv", headers=disposition)
 
 
 def _fields() -> list[dict[str, Any]]:

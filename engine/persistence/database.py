@@ -51,7 +51,11 @@ def make_engine(url: str) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    from engine.persistence import summary
+
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    summary.install(sessions)
+    return sessions
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -134,6 +136,12 @@ class Case(Base):
     started_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # Its open steps and unmet deadlines in brief, kept by engine.persistence.summary: the soonest
+    # step due, the soonest deadline due, since when a step has waited, and any reason for delay
+    next_step_due: Mapped[date | None] = mapped_column(index=True)
+    next_deadline_due: Mapped[date | None] = mapped_column(index=True)
+    waiting_since: Mapped[datetime | None]
+    delay_noted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     definition: Mapped[Definition] = relationship(lazy="joined", innerjoin=True)
     __mapper_args__ = {"version_id_col": version}
@@ -147,6 +155,7 @@ class TrackerChild(Base):
     guards against two managers overwriting each other). Never deleted."""
 
     __tablename__ = "tracker_children"
+    __table_args__ = (Index("ix_tracker_children_order", "second_review_date", "ref"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(100), unique=True)  # the child's case reference
@@ -191,6 +200,9 @@ class HumanTask(Base):
         Index("ix_tasks_assignee_status", "assignee", "status"),
         Index("ix_tasks_status_team_due", "status", "team", "due_date"),
         Index("ix_tasks_case", "case_id"),
+        Index("ix_tasks_deadline", "deadline_id"),
+        Index("ix_tasks_status_due_id", "status", "due_date", "id"),
+        Index("ix_tasks_element_status_done", "element", "status", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,14 +11,14 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, false, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, raiseload
 
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.domain.access import Person
 from engine.domain.states import DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput
-from engine.persistence.models import Case, Deadline, HumanTask
+from engine.persistence.models import Case, Deadline, Definition, HumanTask
 from engine.services._common import element
 from engine.services.views import case_view, deadline_view, task_view
 from engine.services.worklist import case_for, task_for
@@ -26,12 +26,20 @@ from engine.services.worklist import case_for, task_for
 MAX_PER_PAGE = 200
 
 
-def _page(session: Session, query: Select, page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
+def _page(session: Session, query: Select, page: int, per_page: int,
+          counted: Select | None = None) -> tuple[list[Any], dict[str, int]]:  # fmt: skip
+    """One page of ``query``'s rows and the total (of ``counted``: the same rows without the page's joins)."""
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"page starts at 1 and per_page is 1 to {MAX_PER_PAGE}")
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+    counted = query if counted is None else counted
+    total = session.scalar(counted.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)) or 0
+    rows = list(session.execute(query.offset((page - 1) * per_page).limit(per_page)))
     return rows, {"total": total, "page": page, "per_page": per_page}
+
+
+# A list reads its own rows' columns: never a case's state, its definition's diagram, or a step's answers
+CASE_COLUMNS = (defer(Case.state), defer(Case.start_data), raiseload(Case.definition))
+TASK_COLUMNS = (defer(HumanTask.data), defer(HumanTask.draft), raiseload(HumanTask.case), raiseload(HumanTask.serves))
 
 
 def _visible_cases(query: Select, person: Person) -> Select:
@@ -40,8 +48,9 @@ def _visible_cases(query: Select, person: Person) -> Select:
     return query if person.all_teams else query.where(Case.team.in_(person.teams))
 
 
-def case_summary(case: Case) -> dict[str, Any]:
-    return {"id": case.id, "ref": case.ref, "key": case.key, "version": case.definition.version, "team": case.team,
+def case_summary(case: Case, version: int | None = None) -> dict[str, Any]:
+    version = case.definition.version if version is None else version
+    return {"id": case.id, "ref": case.ref, "key": case.key, "version": version, "team": case.team,
             "status": case.status, "outcome": case.outcome, "started_at": case.started_at.isoformat(),
             "updated_at": case.updated_at.isoformat(),
             "ended_at": case.ended_at.isoformat() if case.ended_at else None}  # fmt: skip
@@ -56,8 +65,10 @@ def cases_page(
         for column, value in ((Case.status, status), (Case.key, key), (Case.ref, ref), (Case.team, team)):
             if value:
                 query = query.where(column == value)
-        rows, paging = _page(uow.session, query.order_by(Case.id.desc()), page, per_page)
-        return {"items": [case_summary(c) for c in rows], **paging}
+        listed = (query.add_columns(Definition.version).join(Definition, Definition.id == Case.definition_id)
+                  .options(*CASE_COLUMNS).order_by(Case.id.desc()))  # fmt: skip
+        rows, paging = _page(uow.session, listed, page, per_page, counted=query)
+        return {"items": [case_summary(c, version) for c, version in rows], **paging}
 
 
 def tasks_page(
@@ -66,18 +77,24 @@ def tasks_page(
     per_page: int = 50,
 ) -> dict[str, Any]:  # fmt: skip
     with rt.uow() as uow:
-        query = select(HumanTask).join(Case, HumanTask.case_id == Case.id).where(HumanTask.status == status)
+        query = select(HumanTask).where(HumanTask.status == status)
         if not person.all_teams:
             query = query.where(HumanTask.team.in_(person.teams))
         if not person.oversees:
             query = query.where(HumanTask.role.in_(person.step_roles))
-        for column, value in ((HumanTask.role, role), (Case.ref, ref), (HumanTask.team, team),
-                              (HumanTask.assignee, assignee), (HumanTask.case_id, case_id)):  # fmt: skip
+        if ref:  # the only filter on the case: the join is made only for it
+            query = query.join(Case, HumanTask.case_id == Case.id).where(Case.ref == ref)
+        for column, value in ((HumanTask.role, role), (HumanTask.team, team), (HumanTask.assignee, assignee),
+                              (HumanTask.case_id, case_id)):  # fmt: skip
             if value:
                 query = query.where(column == value)
-        query = query.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.id)
+        # soonest due first, undated last: the order of ix_tasks_status_due_id, so a page stops early
+        query = query.options(*TASK_COLUMNS).order_by(HumanTask.due_date.asc().nulls_last(), HumanTask.id)
         rows, paging = _page(uow.session, query, page, per_page)
-        return {"items": [task_view(t) for t in rows], **paging}
+        tasks = [t for (t,) in rows]
+        found = uow.session.execute(select(Case.id, Case.ref, Case.key).where(Case.id.in_({t.case_id for t in tasks})))
+        cases = {case_id: (ref, key) for case_id, ref, key in found}
+        return {"items": [task_view(t, *cases[t.case_id]) for t in tasks], **paging}
 
 
 def deadlines_page(
@@ -86,7 +103,7 @@ def deadlines_page(
 ) -> dict[str, Any]:  # fmt: skip
     """Deadlines, soonest first; ``overdue``: unmet and past their day (London)."""
     with rt.uow() as uow:
-        query = _visible_cases(select(Deadline).join(Case, Deadline.case_id == Case.id), person)
+        query = _visible_cases(select(Deadline, Case.ref).join(Case, Deadline.case_id == Case.id), person)
         if status:
             query = query.where(Deadline.status == status)
         if ref:
@@ -99,9 +116,8 @@ def deadlines_page(
         if due_before:
             query = query.where(Deadline.due_date < due_before)
         rows, paging = _page(uow.session, query.order_by(Deadline.due_date, Deadline.id), page, per_page)
-        refs = dict(uow.session.execute(select(Case.id, Case.ref).where(Case.id.in_({d.case_id for d in rows}))).all())
-        items = [{"id": d.id, "case_id": d.case_id, "ref": refs[d.case_id], "element": d.element, **deadline_view(d)}
-                 for d in rows]  # fmt: skip
+        items = [{"id": d.id, "case_id": d.case_id, "ref": ref, "element": d.element, **deadline_view(d)}
+                 for d, ref in rows]  # fmt: skip
         return {"items": items, **paging}
 
 

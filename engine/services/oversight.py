@@ -8,12 +8,15 @@ few batched queries, so the page stays fast however many cases the authority hol
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Date, Select, and_, case, func, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from engine import clock
 from engine.bootstrap import Runtime
@@ -59,96 +62,168 @@ class StuckQuery:
         return self
 
 
+def check_team(person: Person, team: str) -> None:
+    if team and not person.may_see_team(team):
+        raise NotAllowed(f"you do not manage team {team}")
+
+
 def scoped(query: Select, person: Person, team: str) -> Select:
     """Only the cases (``Case`` in the query) of ``team``, or of every team the manager oversees."""
     if team:
-        if not person.may_see_team(team):
-            raise NotAllowed(f"you do not manage team {team}")
+        check_team(person, team)
         return query.where(Case.team == team)
     return query if person.all_teams else query.where(Case.team.in_(sorted(person.teams)))
 
 
-def _reason_queries(today: date, quiet_since: datetime) -> dict[str, Select]:
-    """case id -> the date the trouble started, one query per reason."""
+class utc_day(FunctionElement[date]):
+    """The UTC calendar day of a stored UTC datetime, on both databases."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_default(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"  # SQLite stores UTC text
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
+
+
+def _earlier(a: Any, b: Any) -> Any:
+    """The earlier of two nullable dates (NULL only when both are)."""
+    return case((b.is_(None), a), (a.is_(None), b), (a < b, a), else_=b)
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """Each at-risk case of the manager's scope with its reasons, as one SQL select over the cases."""
+
+    base: Select
+    reasons: dict[str, Any]  # reason -> its condition on a row of ``base``
+    filtered: Any  # the query's own reason and reason-for-delay filters
+    order: tuple[Any, ...]
+
+
+def _ranking(person: Person, query: StuckQuery, today: date, quiet_since: datetime) -> _Ranking:
+    """One select over ``cases`` alone: each case's summary of its steps and deadlines is on its row
+    (engine.persistence.summary), so the ranking reads an index, not every open step."""
     active = Case.status.in_([CaseStatus.RUNNING, CaseStatus.WAITING])
-    return {
-        "overdue": select(HumanTask.case_id, func.min(HumanTask.due_date))
-        .join(Case, Case.id == HumanTask.case_id)
-        .where(HumanTask.status == TaskStatus.OPEN, HumanTask.due_date < today, active)
-        .group_by(HumanTask.case_id),
-        "deadline": select(Deadline.case_id, func.min(Deadline.due_date))
-        .join(Case, Case.id == Deadline.case_id)
-        .where(Deadline.status.in_([DeadlineStatus.RUNNING, DeadlineStatus.BREACHED]), Deadline.met_at.is_(None),
-               Deadline.due_date < today, Case.status.in_(ACTIVE_CASE_STATUSES))
-        .group_by(Deadline.case_id),
-        "error": select(Case.id, Case.updated_at).where(Case.status == CaseStatus.ERROR),
-        "suspended": select(Case.id, Case.updated_at).where(Case.status == CaseStatus.SUSPENDED),
-        "no_progress": select(Case.id, Case.updated_at).where(active, Case.updated_at < quiet_since),
-    }  # fmt: skip
+    late_step = case((active & (Case.next_step_due < today), Case.next_step_due), else_=None)
+    late_deadline = case((Case.status.in_(ACTIVE_CASE_STATUSES) & (Case.next_deadline_due < today),
+                          Case.next_deadline_due), else_=None)  # fmt: skip
+    reasons = {
+        "overdue": active & (Case.next_step_due < today),
+        "deadline": Case.status.in_(ACTIVE_CASE_STATUSES) & (Case.next_deadline_due < today),
+        "error": Case.status == CaseStatus.ERROR,
+        "suspended": Case.status == CaseStatus.SUSPENDED,
+        "no_progress": active & (Case.updated_at < quiet_since),
+    }
+    overdue_since = _earlier(late_step, late_deadline)
+    waiting_day = utc_day(func.coalesce(Case.waiting_since, Case.updated_at))
+    base = select(Case.id, Case.updated_at, late_step.label("late_step"), late_deadline.label("late_deadline")).where(
+        or_(*reasons.values()))  # fmt: skip
+    base = scoped(base, person, query.team)
+    if query.key:
+        base = base.where(Case.key == query.key)
+    filtered = reasons[query.reason] if query.reason else true()
+    if query.no_delay_reason:
+        filtered = and_(filtered, Case.delay_noted.is_(False))
+    if query.sort == "ref":
+        order: tuple[Any, ...] = (Case.ref, Case.id)
+    elif query.sort == "waiting":
+        order = (waiting_day, Case.ref, Case.id)
+    else:  # most overdue first (cases with nothing overdue after), then waiting longest
+        order = (case((overdue_since.is_(None), 1), else_=0), overdue_since, waiting_day, Case.ref, Case.id)
+    return _Ranking(base, reasons, filtered, order)
+
+
+def _found(row: Any, reasons: tuple[str, ...]) -> dict[str, date]:
+    """A ranked row's reasons, each with the day its trouble started."""
+    since = {"overdue": row.late_step, "deadline": row.late_deadline}
+    return {r: _since(since.get(r) or row.updated_at) for r in reasons}
 
 
 def _since(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _candidates(session: Session, person: Person, query: StuckQuery, today: date,
-                quiet_since: datetime) -> tuple[dict[int, dict[str, date]], dict[str, int]]:  # fmt: skip
-    found: dict[int, dict[str, date]] = {}
-    counts: dict[str, int] = {}
-    for reason, select_ in _reason_queries(today, quiet_since).items():
-        select_ = scoped(select_, person, query.team)
-        if query.key:
-            select_ = select_.where(Case.key == query.key)
-        rows = session.execute(select_).all()
-        counts[reason] = len(rows)
-        for case_id, since in rows:
-            found.setdefault(case_id, {})[reason] = _since(since)
-    if query.reason:  # the cases with that reason, each shown with all its reasons
-        found = {case_id: reasons for case_id, reasons in found.items() if query.reason in reasons}
-    return found, counts
+def _quiet_since(rt: Runtime, session: Session, today: date) -> datetime:
+    calendar = refresh_calendar(rt, session)
+    back = calendar.add_working_days(today, -rt.settings.stuck_after_working_days)
+    return datetime.combine(back, time(0), tzinfo=UTC)
 
 
-def stuck_cases(rt: Runtime, person: Person, query: StuckQuery, everything: bool = False) -> dict[str, Any]:
-    """The manager's list of cases at risk (one page, or ``everything`` for the CSV download)."""
+def _with_reasons(ranking: _Ranking) -> Select:
+    flags = [case((cond, 1), else_=0).label(f"r_{name}") for name, cond in ranking.reasons.items()]
+    return ranking.base.add_columns(*flags).where(ranking.filtered).order_by(*ranking.order)
+
+
+def _reasons_of(row: Any) -> tuple[str, ...]:
+    return tuple(r for r in REASONS if getattr(row, f"r_{r}"))
+
+
+def stuck_cases(rt: Runtime, person: Person, query: StuckQuery) -> dict[str, Any]:
+    """The manager's list of cases at risk: one page, ranked, filtered, counted and paged in SQL.
+
+    Only the page's cases are described (their steps, deadlines and ladders)."""
     if not person.oversees:
         raise NotAllowed("only managers see the cases at risk")
     query = query.checked()
     today = clock.london_today()
     with rt.uow() as uow:
         session = uow.session
-        calendar = refresh_calendar(rt, session)
-        quiet_days = rt.settings.stuck_after_working_days
-        quiet_since = datetime.combine(calendar.add_working_days(today, -quiet_days), time(0), tzinfo=UTC)
-        found, counts = _candidates(session, person, query, today, quiet_since)
-        rows = _describe(session, found, today)
-        if query.no_delay_reason:
-            rows = [r for r in rows if not r["delay_reasons"]]
-        rows.sort(key=_sort_key(query.sort))
-        total = len(rows)
-        page = rows if everything else rows[(query.page - 1) * PAGE_SIZE : query.page * PAGE_SIZE]
-        return {"rows": page, "total": total, "counts": counts, "page": query.page, "page_size": PAGE_SIZE,
-                "pages": max(1, -(-total // PAGE_SIZE)), "quiet_days": quiet_days,
+        ranking = _ranking(person, query, today, _quiet_since(rt, session, today))
+        counts = _counts(session, ranking)
+        total = counts.pop("_shown")
+        pages = max(1, -(-total // PAGE_SIZE))
+        shown = session.execute(_with_reasons(ranking).limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE)).all()
+        rows = _describe(session, {row.id: _found(row, _reasons_of(row)) for row in shown}, today)
+        return {"rows": rows, "total": total, "counts": counts, "page": query.page, "page_size": PAGE_SIZE,
+                "pages": pages, "quiet_days": rt.settings.stuck_after_working_days,
                 "today": today.isoformat()}  # fmt: skip
 
 
-def _sort_key(sort: str) -> Any:
-    if sort == "ref":
-        return lambda r: (r["ref"], r["case_id"])
-    if sort == "waiting":
-        return lambda r: (-r["waiting_days"], r["ref"])
-    return lambda r: (-r["days_overdue"], -r["waiting_days"], r["ref"])
+def _counts(session: Session, ranking: _Ranking) -> dict[str, int]:
+    """Cases per reason in the scope (whatever the filters), and ``_shown``: the cases the filters keep."""
+    flags = {name: case((cond, 1), else_=0) for name, cond in ranking.reasons.items()}
+    flagged = ranking.base.add_columns(
+        *[flag.label(name) for name, flag in flags.items()], case((ranking.filtered, 1), else_=0).label("_shown")
+    ).subquery()  # fmt: skip
+    row = session.execute(select(*[func.coalesce(func.sum(flagged.c[n]), 0) for n in [*flags, "_shown"]])).one()
+    return dict(zip([*flags, "_shown"], (int(v) for v in row), strict=True))
+
+
+def stuck_cases_csv(rt: Runtime, person: Person, query: StuckQuery, batch: int = 100) -> Iterator[dict[str, Any]]:
+    """Every case at risk in the query's order, described ``batch`` rows at a time as they are read.
+
+    The checks run at once (a refusal is raised here, not half-way through a download); the rows
+    come from one streamed select, so the first arrives before the last is read."""
+    if not person.oversees:
+        raise NotAllowed("only managers see the cases at risk")
+    query = query.checked()
+    check_team(person, query.team)
+    today = clock.london_today()
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with rt.uow() as uow:
+            session = uow.session
+            ranking = _ranking(person, query, today, _quiet_since(rt, session, today))
+            result = session.execute(_with_reasons(ranking).execution_options(yield_per=batch))
+            for part in result.partitions():
+                yield from _describe(session, {row.id: _found(row, _reasons_of(row)) for row in part}, today)
+
+    return rows()
 
 
 def _describe(session: Session, found: dict[int, dict[str, date]], today: date) -> list[dict[str, Any]]:
     if not found:
         return []
-    ids = sorted(found)
-    cases, tasks, deadlines, levels = {}, {}, {}, {}
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        cases.update(_cases(session, chunk))
-        tasks.update(_open_tasks(session, chunk))
-        deadlines.update(_unmet_deadlines(session, chunk))
-        levels.update(_levels(session, chunk))
+    ids = list(found)  # in the order given
+    cases, tasks = _cases(session, ids), _open_tasks(session, ids)
+    deadlines, levels = _unmet_deadlines(session, ids), _levels(session, ids)
     return [_row(cases[i], found[i], tasks.get(i, []), deadlines.get(i, []), levels.get(i, 0), today) for i in ids]
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from engine import clock
 from engine.bootstrap import Runtime
@@ -16,7 +16,7 @@ from engine.domain import forms
 from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import Conflict, FormInvalid, GateClosed, InvalidInput, NotAllowed, NotFound
-from engine.persistence.models import Case, Escalation, HumanTask
+from engine.persistence.models import Case, Definition, Escalation, HumanTask
 from engine.services import _steps
 from engine.services._common import audit, commit, date_rules, element, jsonable, refresh_calendar, spec_for
 from engine.services.views import task_view
@@ -47,9 +47,17 @@ def list_tasks(
 def _open_task(session: Session, task_id: int) -> HumanTask:
     """The open step, row-locked until the transaction ends: of two claims at once, the second waits and
     then sees the first one's claim (issue 15: both reported success, 77 of 100)."""
-    task = session.get(HumanTask, task_id, with_for_update=True)
-    if task is None:
+    found = session.execute(
+        select(HumanTask, Case, Definition)
+        .join(Case, Case.id == HumanTask.case_id)
+        .join(Definition, Definition.id == Case.definition_id)
+        .where(HumanTask.id == task_id)
+        .options(lazyload(HumanTask.case), lazyload(Case.definition))
+        .with_for_update(of=[HumanTask, Case])  # never the definition: that would queue every step of the pathway
+    ).first()
+    if found is None:
         raise NotFound(f"there is no step {task_id}")
+    task = found[0]
     if task.status != TaskStatus.OPEN:
         who = f" by {task.completed_by}" if task.completed_by else ""
         raise Conflict(f"step {task_id} ({task.title}) is already {task.status}{who}")

@@ -16,11 +16,12 @@ at the tracking meeting; that overrides the derived outcome and is audited.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,7 @@ from engine.errors import Conflict, FormInvalid, InvalidInput, NotAllowed, NotFo
 from engine.persistence.models import Case, HumanTask, JobRun, TrackerChild
 from engine.services._common import audit, commit, element
 from engine.services.definitions import latest
-from engine.services.oversight import scoped
+from engine.services.oversight import check_team, scoped
 
 JOB = "tracker"
 COURT_DECISION = "Task_RecordCourtDecision"
@@ -278,37 +279,138 @@ def _panel_figures(session: Session, person: Person, team: str, shown: list[Peri
     return counts
 
 
-def tracker(rt: Runtime, person: Person, period: str = "quarter", team: str = "") -> dict[str, Any]:
-    """The tracker for the manager's teams: the cohort, figures per period, and each child."""
+CHILDREN_PAGE = 50
+OUTCOMES = ("achieved", "not_yet")  # besides a route: any route, or none yet
+
+
+@dataclass(frozen=True)
+class ChildQuery:
+    """Which children the tracker's table shows: a team, a permanence option, an outcome, and a page."""
+
+    team: str = ""
+    option: str = ""
+    outcome: str = ""  # "achieved", "not_yet" or a route
+    page: int = 1
+
+    def checked(self) -> ChildQuery:
+        if self.outcome and self.outcome not in OUTCOMES and self.outcome not in ROUTES:
+            raise InvalidInput(f"unknown outcome '{self.outcome}'")
+        if self.page < 1:
+            raise InvalidInput("pages count from 1")
+        return self
+
+
+# the outcome a child's row shows: the manager's, else what the pathways show
+ROUTE = func.coalesce(TrackerChild.route, TrackerChild.derived_route)
+ACHIEVED_ON = case((TrackerChild.route.is_not(None), TrackerChild.achieved_on), else_=TrackerChild.derived_on)
+
+
+def _scoped(query: Select, person: Person, team: str) -> Select:
+    """Only the children of ``team``, or of every team the manager oversees (by the row's own team, indexed)."""
+    check_team(person, team)
+    if team:
+        return query.where(TrackerChild.team == team)
+    return query if person.all_teams else query.where(TrackerChild.team.in_(sorted(person.teams)))
+
+
+def _cohort(person: Person, team: str) -> Select:
+    return _scoped(select(TrackerChild.ref), person, team)
+
+
+def _in_period(column: Any, p: Period) -> Any:
+    return func.coalesce(func.sum(case(((column >= p.start) & (column < p.end), 1), else_=0)), 0)
+
+
+def _figures(session: Session, person: Person, team: str, shown: list[Period]) -> dict[str, Any]:
+    """The counts behind the figures, each an SQL aggregate over the cohort (no child is read)."""
+    cohort = _cohort(person, team)
+    cross: dict[str, dict[str, int]] = {}
+    for option, route, count in session.execute(
+        cohort.with_only_columns(TrackerChild.permanence_option, ROUTE, func.count())
+        .group_by(TrackerChild.permanence_option, ROUTE)
+    ):  # fmt: skip
+        cross.setdefault(option, {})[route or ""] = count
+    reviewed = {option: list(counts) for option, *counts in session.execute(
+        cohort.with_only_columns(TrackerChild.permanence_option,
+                                 *[_in_period(TrackerChild.second_review_date, p) for p in shown])
+        .group_by(TrackerChild.permanence_option))}  # fmt: skip
+    achieved = {route: list(counts) for route, *counts in session.execute(
+        cohort.with_only_columns(ROUTE, *[_in_period(ACHIEVED_ON, p) for p in shown])
+        .where(ROUTE.is_not(None)).group_by(ROUTE))}  # fmt: skip
+    return {"cross": cross, "reviewed": reviewed, "achieved": achieved}
+
+
+def _children(session: Session, person: Person, query: ChildQuery) -> Select:
+    chosen = _scoped(select(TrackerChild), person, query.team)
+    if query.option:
+        chosen = chosen.where(TrackerChild.permanence_option == query.option)
+    if query.outcome == "achieved":
+        chosen = chosen.where(ROUTE.is_not(None))
+    elif query.outcome == "not_yet":
+        chosen = chosen.where(ROUTE.is_(None))
+    elif query.outcome:
+        chosen = chosen.where(ROUTE == query.outcome)
+    return chosen
+
+
+def tracker(rt: Runtime, person: Person, period: str = "quarter", team: str = "", option: str = "",
+            outcome: str = "", page: int = 1) -> dict[str, Any]:  # fmt: skip
+    """The tracker for the manager's teams: the cohort and its figures per period (SQL aggregates),
+    and one page of its children (filtered by option and outcome)."""
     _require_manager(person)
+    query = ChildQuery(team, option, outcome, page).checked()
     shown = periods(clock.london_today(), period)
     with rt.uow() as uow:
         session = uow.session
         options = _option_labels(session)
-        rows = session.scalars(scoped(select(TrackerChild).join(Case, Case.id == TrackerChild.case_id), person, team)
-                               .order_by(TrackerChild.second_review_date, TrackerChild.ref)).all()  # fmt: skip
+        counts = _figures(session, person, team, shown)
+        chosen = _children(session, person, query)
+        total = session.scalar(chosen.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)) or 0
+        rows = session.scalars(chosen.order_by(TrackerChild.second_review_date, TrackerChild.ref)
+                               .limit(CHILDREN_PAGE).offset((query.page - 1) * CHILDREN_PAGE)).all()  # fmt: skip
         children = [_child(r, options) for r in rows]
         panels = _panel_figures(session, person, team, shown)
         job = session.get(JobRun, JOB)
         as_at = job.finished_at if job else None
     figures = []
-    for p, panel in zip(shown, panels, strict=True):
-        reviewed = Counter(c["option"] for c in children if p.holds(c["second_review_date"]))
-        achieved = Counter(c["route"] for c in children if c["route"] and p.holds(c["achieved_on"]))
-        figures.append({"label": p.label, "start": p.start, "reviewed": sum(reviewed.values()),
-                        "reviewed_by_option": dict(reviewed), "achieved": sum(achieved.values()),
-                        "achieved_by_route": dict(achieved), **panel})  # fmt: skip
-    cross: dict[str, Counter[str]] = {}
-    for c in children:
-        cross.setdefault(c["option"], Counter())[c["route"] or ""] += 1
+    for i, (p, panel) in enumerate(zip(shown, panels, strict=True)):
+        by_option = {o: n[i] for o, n in counts["reviewed"].items() if n[i]}
+        in_period = {r: n[i] for r, n in counts["achieved"].items() if n[i]}
+        figures.append({"label": p.label, "start": p.start, "reviewed": sum(by_option.values()),
+                        "reviewed_by_option": by_option, "achieved": sum(in_period.values()),
+                        "achieved_by_route": in_period, **panel})  # fmt: skip
+    cross = counts["cross"]
+    by_route: Counter[str] = Counter()
+    for routes in cross.values():
+        by_route.update(routes)
+    cohort = sum(by_route.values())
     return {
-        "period": period, "team": team, "as_at": as_at, "children": children, "figures": figures,
+        "period": period, "team": team, "option": query.option, "outcome": query.outcome, "as_at": as_at,
+        "children": children, "figures": figures, "page": query.page, "page_size": CHILDREN_PAGE,
+        "shown": total, "pages": max(1, -(-total // CHILDREN_PAGE)),
         "options": {o: options.get(o, o) for o in sorted(cross, key=lambda o: list(options).index(o)
                                                            if o in options else len(options))},
-        "routes": ROUTES, "short_routes": SHORT_ROUTES, "cross": {o: dict(c) for o, c in cross.items()},
-        "by_route": dict(Counter(c["route"] or "" for c in children)),
-        "achieved": sum(1 for c in children if c["route"]), "cohort": len(children),
+        "option_labels": options, "routes": ROUTES, "short_routes": SHORT_ROUTES, "cross": cross,
+        "by_route": dict(by_route), "achieved": cohort - by_route.get("", 0), "cohort": cohort,
     }  # fmt: skip
+
+
+def tracker_children(rt: Runtime, person: Person, team: str = "", option: str = "", outcome: str = "",
+                     batch: int = 500) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Every child the filters keep, in the table's order, read ``batch`` rows at a time (for the CSV)."""
+    _require_manager(person)
+    query = ChildQuery(team, option, outcome).checked()
+    check_team(person, team)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with rt.uow() as uow:
+            session = uow.session
+            options = _option_labels(session)
+            chosen = _children(session, person, query).order_by(TrackerChild.second_review_date, TrackerChild.ref)
+            for part in session.scalars(chosen.execution_options(yield_per=batch)).partitions():
+                yield from (_child(r, options) for r in part)
+
+    return rows()
 
 
 def tracker_child(rt: Runtime, person: Person, ref: str) -> dict[str, Any]:

@@ -21,12 +21,13 @@ def _day(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def task_view(task: HumanTask) -> dict[str, Any]:
+def task_view(task: HumanTask, ref: str | None = None, key: str | None = None) -> dict[str, Any]:
+    """A step as lists show it (``ref`` and ``key`` given where the list did not load the case)."""
     return {
         "id": task.id,
-        "ref": task.case.ref,
+        "ref": ref if ref is not None else task.case.ref,
         "case_id": task.case_id,
-        "key": task.case.key,
+        "key": key if key is not None else task.case.key,
         "element": task.element,
         "title": task.title,
         "role": task.role,

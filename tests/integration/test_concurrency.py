@@ -124,3 +124,35 @@ def test_two_claims_of_one_step_at_once_exactly_one_wins(rt, now):
             claims = uow.session.scalar(select(func.count(AuditEvent.id)).where(
                 AuditEvent.action == "task.claimed", AuditEvent.case_id == task["case_id"]))  # fmt: skip
         assert claims == 1 and task["assignee"] in ("sw.alice", "sw.dan")
+
+
+def test_a_step_being_completed_locks_its_case_but_never_the_pathway(rt, now, is_postgres):
+    """While one step is being completed (its task and case rows locked), another child's step on the
+    same pathway version is free: the lock must not reach the shared definition row (issue 18)."""
+    if not is_postgres:
+        pytest.skip("SQLite locks the whole file; row locks are PostgreSQL's")
+    from sqlalchemy import text
+
+    from engine.persistence.models import Definition, HumanTask
+    from engine.services import tasks
+
+    load(rt, "review_cycle.bpmn")
+    for ref in ("CH-A", "CH-B"):
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw")
+    first = services.list_tasks(rt, ref="CH-A")[0]["id"]
+    with rt.uow() as holding:
+        task = tasks._open_task(holding.session, first)  # the lock a completion takes, held here
+        with rt.db.connect() as other:
+            definition = other.scalar(select(Definition.id).where(Definition.key == "test_review_cycle"))
+            # NOWAIT fails at once on a locked row: no clock decides this test
+            other.execute(text("SELECT id FROM definitions WHERE id = :d FOR UPDATE NOWAIT"), {"d": definition})
+            other.rollback()
+            with pytest.raises(Exception, match="could not obtain lock"):
+                other.execute(text("SELECT id FROM cases WHERE id = :c FOR UPDATE NOWAIT"), {"c": task.case_id})
+            other.rollback()
+            with pytest.raises(Exception, match="could not obtain lock"):
+                other.execute(select(HumanTask.id).where(HumanTask.id == first).with_for_update(nowait=True))
+            other.rollback()
+        assert task.case.ref == "CH-A" and task.case.definition.key == "test_review_cycle"
+    second = services.list_tasks(rt, ref="CH-B")[0]["id"]
+    assert services.complete_task(rt, second, {"care_plan_date": "2026-12-18"}, "sw.alice")["status"] == "completed"

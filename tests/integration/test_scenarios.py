@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import text
 
 from engine.errors import InvalidInput
+from engine.persistence import summary
 from engine.services import scenarios
 from tests.scenario import WORKFLOWS, publish_workflows
 
@@ -24,6 +26,18 @@ def test_scenario(rt, key, index, scenario):
     outcome = scenarios.run_scenario(rt, key, scenario, index, DOCUMENTS[key]["today"])
     assert outcome.passed, f"{scenario['name']}: step {outcome.failed_step}: {outcome.message}"
     assert outcome.steps == len(scenario["steps"])
+    assert_summaries_hold(rt)
+
+
+def assert_summaries_hold(rt) -> None:
+    """Every case's stored summary (cases at risk rank by it) equals one worked out afresh from its rows."""
+    columns = "id, next_step_due, next_deadline_due, waiting_since, delay_noted"
+    with rt.db.connect() as conn:
+        stored = conn.execute(text(f"SELECT {columns} FROM cases ORDER BY id")).all()
+        summary.refresh(conn)
+        fresh = conn.execute(text(f"SELECT {columns} FROM cases ORDER BY id")).all()
+        conn.rollback()
+    assert stored == fresh
 
 
 def _first(key: str) -> dict:

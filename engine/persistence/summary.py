@@ -1,0 +1,96 @@
+"""Each case's summary of its open steps and unmet deadlines, kept on its ``cases`` row.
+
+Managers' lists rank every case in their scope (a head of service: the whole authority). Working
+the ranking out by aggregating every open step and deadline grew with the authority (1.5 s at
+100,000 cases, issue 18); with the summary on the row it is one indexed select over ``cases``.
+
+The summary is kept by the session, never by the services: whatever changes a step (opened,
+done, withdrawn, its due date moved, a reason for delay) or a deadline (met, cancelled, moved), or
+a case's status, marks the case; before the transaction commits, one UPDATE recomputes the marked
+cases' summaries from their rows, in the same transaction (so it can never disagree with them
+once committed). Every write to steps and deadlines goes through the ORM; the migration that
+added the columns, and a benchmark that writes rows by COPY, call :func:`refresh` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, case, event, exists, func, inspect, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.persistence.models import Case, Deadline, HumanTask
+
+_WATCHED: dict[type, tuple[str, ...]] = {
+    HumanTask: ("status", "due_date", "delay_reason", "created_at", "case_id"),
+    Deadline: ("status", "met_at", "due_date", "delay_reason", "case_id"),
+    Case: ("status",),
+}
+_MARKED = "pathways.summary_marked"
+RUNNING = ("running", "waiting")  # domain.states: a case that moves on
+ACTIVE = ("running", "waiting", "error", "suspended")
+UNMET = ("running", "breached")
+
+
+def _statement(case_ids: list[int] | None) -> Any:
+    tasks, deadlines = HumanTask.__table__, Deadline.__table__
+    cases = cast(Table, Case.__table__)
+    open_step = and_(tasks.c.case_id == cases.c.id, tasks.c.status == "open")
+    unmet = and_(deadlines.c.case_id == cases.c.id, deadlines.c.status.in_(UNMET), deadlines.c.met_at.is_(None))
+    step_due = select(func.min(tasks.c.due_date)).where(open_step).scalar_subquery()
+    deadline_due = select(func.min(deadlines.c.due_date)).where(unmet).scalar_subquery()
+    statement = update(cases).values(
+        next_step_due=step_due,
+        next_deadline_due=deadline_due,
+        waiting_since=select(func.min(tasks.c.created_at)).where(open_step).scalar_subquery(),
+        delay_noted=case(
+            (or_(exists().where(open_step, tasks.c.delay_reason.is_not(None)),
+                 exists().where(unmet, deadlines.c.delay_reason.is_not(None))), True),
+            else_=False,
+        ),
+    )  # fmt: skip
+    return statement if case_ids is None else statement.where(cases.c.id.in_(case_ids))
+
+
+def refresh(conn: Connection | Session, case_ids: list[int] | None = None) -> None:
+    """Recompute the summaries of ``case_ids`` (every case: None) from their steps and deadlines."""
+    if case_ids is None or case_ids:
+        conn.execute(_statement(sorted(case_ids) if case_ids is not None else None))
+
+
+def _changed(obj: Any) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in _WATCHED[type(obj)])
+
+
+def _mark(session: Session, flush_context: Any, instances: Any) -> None:
+    marked: list[Any] = session.info.setdefault(_MARKED, [])
+    for obj in session.new:
+        if type(obj) in _WATCHED:
+            marked.append(obj)
+    for obj in session.dirty:
+        if type(obj) in _WATCHED and _changed(obj):
+            marked.append(obj)
+
+
+def _case_id(obj: Any) -> int | None:
+    return obj.id if isinstance(obj, Case) else obj.case_id
+
+
+def _apply(session: Session) -> None:
+    session.flush()  # the last changes first: their rows are what the summary is worked out from
+    marked = session.info.pop(_MARKED, [])
+    ids = sorted({i for i in (_case_id(obj) for obj in marked) if i is not None})
+    if ids:
+        refresh(session.connection(), ids)
+
+
+def _forget(session: Session, *_: Any) -> None:
+    session.info.pop(_MARKED, None)
+
+
+def install(sessions: sessionmaker[Session]) -> None:
+    """Keep the summaries in every session these make."""
+    event.listen(sessions, "before_flush", _mark)
+    event.listen(sessions, "before_commit", _apply)
+    event.listen(sessions, "after_rollback", _forget)
