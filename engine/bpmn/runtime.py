@@ -86,6 +86,7 @@ class Engine:
         patches.apply()
         cal.warm()
         self.calendar = calendar or cal.WorkingCalendar()
+        self.calendar_stamp: int | None = None  # how many closures the calendar was read with
         self.script_engine = RestrictedScriptEngine(calendar_helpers(lambda: self.calendar))
         self.serializer = _serializer()
         self._specs: dict[Any, tuple[Any, dict[str, Any]]] = {}

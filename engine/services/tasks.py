@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import clock
 from engine.bootstrap import Runtime
@@ -18,7 +19,17 @@ from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import Conflict, FormInvalid, GateClosed, InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Case, Definition, Escalation, HumanTask
 from engine.services import _steps
-from engine.services._common import audit, commit, date_rules, element, jsonable, refresh_calendar, spec_for
+from engine.services._common import (
+    audit,
+    commit,
+    date_rules,
+    element,
+    jsonable,
+    keep_stamps,
+    refresh_calendar,
+    spec_for,
+    stamp_columns,
+)
 from engine.services.views import task_view
 
 
@@ -48,7 +59,7 @@ def _open_task(session: Session, task_id: int) -> HumanTask:
     """The open step, row-locked until the transaction ends: of two claims at once, the second waits and
     then sees the first one's claim (issue 15: both reported success, 77 of 100)."""
     found = session.execute(
-        select(HumanTask, Case, Definition)
+        select(HumanTask, Case, Definition, *stamp_columns())
         .join(Case, Case.id == HumanTask.case_id)
         .join(Definition, Definition.id == Case.definition_id)
         .where(HumanTask.id == task_id)
@@ -57,7 +68,10 @@ def _open_task(session: Session, task_id: int) -> HumanTask:
     ).first()
     if found is None:
         raise NotFound(f"there is no step {task_id}")
-    task = found[0]
+    task, case, definition = found[:3]
+    keep_stamps(session, found[3:])
+    set_committed_value(task, "case", case)  # loaded by the same select: no lazy load
+    set_committed_value(case, "definition", definition)
     if task.status != TaskStatus.OPEN:
         who = f" by {task.completed_by}" if task.completed_by else ""
         raise Conflict(f"step {task_id} ({task.title}) is already {task.status}{who}")

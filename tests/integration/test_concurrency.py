@@ -156,3 +156,24 @@ def test_a_step_being_completed_locks_its_case_but_never_the_pathway(rt, now, is
         assert task.case.ref == "CH-A" and task.case.definition.key == "test_review_cycle"
     second = services.list_tasks(rt, ref="CH-B")[0]["id"]
     assert services.complete_task(rt, second, {"care_plan_date": "2026-12-18"}, "sw.alice")["status"] == "completed"
+
+
+def test_a_closure_added_by_another_process_counts_at_the_next_completion(rt, now):
+    """Completions keep the closures per process and check a stamp read with the step's lock (issue 18):
+    a closure another process adds moves the next due date here, without restarting."""
+    from engine.bootstrap import bootstrap
+
+    load(rt, "review_cycle.bpmn")
+    for ref in ("CH-1", "CH-2"):
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw")
+
+    def visit_due(ref: str) -> str:
+        task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_CarePlan")
+        services.complete_task(rt, task["id"], {"care_plan_date": "2026-12-18"}, "sw.alice")
+        return next(t["due"] for t in services.list_tasks(rt, ref=ref) if t["element"] == "Task_AppointIRO")
+
+    before = visit_due("CH-1")  # this process has now read the closures
+    other = bootstrap(rt.settings, db=rt.db) if not rt.is_sqlite else bootstrap(rt.settings)
+    services.add_closure(other, before, "office closed", "admin")
+    after = visit_due("CH-2")
+    assert after != before and after > before
