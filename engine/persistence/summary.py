@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, case, event, exists, func, inspect, or_, select, update
+from sqlalchemy import Connection, Table, and_, case, event, func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.persistence.models import Case, Deadline, HumanTask
@@ -43,9 +43,10 @@ def _statement(case_ids: list[int] | None) -> Any:
         next_step_due=step_due,
         next_deadline_due=deadline_due,
         waiting_since=select(func.min(tasks.c.created_at)).where(open_step).scalar_subquery(),
+        # counts, not EXISTS: PostgreSQL plans an EXISTS under OR as a scan of the whole table per case
         delay_noted=case(
-            (or_(exists().where(open_step, tasks.c.delay_reason.is_not(None)),
-                 exists().where(unmet, deadlines.c.delay_reason.is_not(None))), True),
+            (select(func.count()).where(open_step, tasks.c.delay_reason.is_not(None)).scalar_subquery()
+             + select(func.count()).where(unmet, deadlines.c.delay_reason.is_not(None)).scalar_subquery() > 0, True),
             else_=False,
         ),
     )  # fmt: skip

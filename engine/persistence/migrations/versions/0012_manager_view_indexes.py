@@ -20,11 +20,11 @@ UPDATE cases SET
   next_deadline_due = (SELECT min(d.due_date) FROM deadlines d WHERE d.case_id = cases.id
                        AND d.status IN ('running', 'breached') AND d.met_at IS NULL),
   waiting_since = (SELECT min(t.created_at) FROM tasks t WHERE t.case_id = cases.id AND t.status = 'open'),
-  delay_noted = CASE WHEN EXISTS (SELECT 1 FROM tasks t WHERE t.case_id = cases.id AND t.status = 'open'
-                                  AND t.delay_reason IS NOT NULL)
-                       OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = cases.id
-                                  AND d.status IN ('running', 'breached') AND d.met_at IS NULL
-                                  AND d.delay_reason IS NOT NULL) THEN true ELSE false END
+  delay_noted = CASE WHEN (SELECT count(*) FROM tasks t WHERE t.case_id = cases.id AND t.status = 'open'
+                           AND t.delay_reason IS NOT NULL)
+                        + (SELECT count(*) FROM deadlines d WHERE d.case_id = cases.id
+                           AND d.status IN ('running', 'breached') AND d.met_at IS NULL
+                           AND d.delay_reason IS NOT NULL) > 0 THEN true ELSE false END
 """
 
 
