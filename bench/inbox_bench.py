@@ -154,6 +154,7 @@ def seed(rt: Any, cases: int, teams: int) -> None:
         raw.close()
     with rt.db.begin() as conn:
         conn.execute(text("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))"))
+        conn.execute(text("ANALYZE"))  # without statistics the summary's subqueries are planned as scans
         summary.refresh(conn)  # COPY bypasses the session that keeps each case's summary
     with rt.db.connect() as conn:  # as autovacuum leaves a table: statistics and the visibility map
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
