@@ -1,9 +1,10 @@
 """Managers' oversight: cases at risk of drift, and what a manager does about them.
 
 A case is listed when it is (a) overdue on a step, (b) past a deadline, (c) in error, (d)
-suspended, or (e) has made no progress for ``stuck_after_working_days`` working days. Each reason
-is one indexed query over the manager's teams; the page of cases shown is then described in a
-few batched queries, so the page stays fast however many cases the authority holds.
+suspended, or (e) has made no progress for ``stuck_after_working_days`` working days. The
+ranking, filters, sort, paging and counts are one select over ``cases`` (each row carries the
+summary of its steps and deadlines, engine.persistence.summary); only the page shown is then
+described, in a few batched queries, so the page stays fast however many cases the authority holds.
 """
 
 from __future__ import annotations
