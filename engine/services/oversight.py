@@ -112,9 +112,6 @@ def _ranking(person: Person, query: StuckQuery, today: date, quiet_since: dateti
     """One select over ``cases`` alone: each case's summary of its steps and deadlines is on its row
     (engine.persistence.summary), so the ranking reads an index, not every open step."""
     active = Case.status.in_([CaseStatus.RUNNING, CaseStatus.WAITING])
-    late_step = case((active & (Case.next_step_due < today), Case.next_step_due), else_=None)
-    late_deadline = case((Case.status.in_(ACTIVE_CASE_STATUSES) & (Case.next_deadline_due < today),
-                          Case.next_deadline_due), else_=None)  # fmt: skip
     reasons = {
         "overdue": active & (Case.next_step_due < today),
         "deadline": Case.status.in_(ACTIVE_CASE_STATUSES) & (Case.next_deadline_due < today),
@@ -122,6 +119,8 @@ def _ranking(person: Person, query: StuckQuery, today: date, quiet_since: dateti
         "suspended": Case.status == CaseStatus.SUSPENDED,
         "no_progress": active & (Case.updated_at < quiet_since),
     }
+    late_step = case((reasons["overdue"], Case.next_step_due), else_=None)
+    late_deadline = case((reasons["deadline"], Case.next_deadline_due), else_=None)
     overdue_since = _earlier(late_step, late_deadline)
     waiting_day = utc_day(func.coalesce(Case.waiting_since, Case.updated_at))
     base = select(Case.id, Case.updated_at, late_step.label("late_step"), late_deadline.label("late_deadline")).where(
@@ -157,22 +156,33 @@ def _quiet_since(rt: Runtime, session: Session, today: date) -> datetime:
     return datetime.combine(back, time(0), tzinfo=UTC)
 
 
+def _flags(ranking: _Ranking, prefix: str = "") -> list[Any]:
+    """One 1-or-0 column per reason, labelled ``prefix + reason``."""
+    return [case((cond, 1), else_=0).label(prefix + name) for name, cond in ranking.reasons.items()]
+
+
 def _with_reasons(ranking: _Ranking) -> Select:
-    flags = [case((cond, 1), else_=0).label(f"r_{name}") for name, cond in ranking.reasons.items()]
-    return ranking.base.add_columns(*flags).where(ranking.filtered).order_by(*ranking.order)
+    return ranking.base.add_columns(*_flags(ranking, "r_")).where(ranking.filtered).order_by(*ranking.order)
 
 
 def _reasons_of(row: Any) -> tuple[str, ...]:
     return tuple(r for r in REASONS if getattr(row, f"r_{r}"))
 
 
+def _allowed(person: Person, query: StuckQuery) -> StuckQuery:
+    """The query checked, and the person allowed to ask it (refused before any row is read)."""
+    if not person.oversees:
+        raise NotAllowed("only managers see the cases at risk")
+    query = query.checked()
+    check_team(person, query.team)
+    return query
+
+
 def stuck_cases(rt: Runtime, person: Person, query: StuckQuery) -> dict[str, Any]:
     """The manager's list of cases at risk: one page, ranked, filtered, counted and paged in SQL.
 
     Only the page's cases are described (their steps, deadlines and ladders)."""
-    if not person.oversees:
-        raise NotAllowed("only managers see the cases at risk")
-    query = query.checked()
+    query = _allowed(person, query)
     today = clock.london_today()
     with rt.uow() as uow:
         session = uow.session
@@ -189,12 +199,12 @@ def stuck_cases(rt: Runtime, person: Person, query: StuckQuery) -> dict[str, Any
 
 def _counts(session: Session, ranking: _Ranking) -> dict[str, int]:
     """Cases per reason in the scope (whatever the filters), and ``_shown``: the cases the filters keep."""
-    flags = {name: case((cond, 1), else_=0) for name, cond in ranking.reasons.items()}
+    names = [*ranking.reasons, "_shown"]
     flagged = ranking.base.add_columns(
-        *[flag.label(name) for name, flag in flags.items()], case((ranking.filtered, 1), else_=0).label("_shown")
-    ).subquery()  # fmt: skip
-    row = session.execute(select(*[func.coalesce(func.sum(flagged.c[n]), 0) for n in [*flags, "_shown"]])).one()
-    return dict(zip([*flags, "_shown"], (int(v) for v in row), strict=True))
+        *_flags(ranking), case((ranking.filtered, 1), else_=0).label("_shown")
+    ).subquery()
+    row = session.execute(select(*[func.coalesce(func.sum(flagged.c[n]), 0) for n in names])).one()
+    return dict(zip(names, (int(v) for v in row), strict=True))
 
 
 def stuck_cases_csv(rt: Runtime, person: Person, query: StuckQuery, batch: int = 100) -> Iterator[dict[str, Any]]:
@@ -202,10 +212,7 @@ def stuck_cases_csv(rt: Runtime, person: Person, query: StuckQuery, batch: int =
 
     The checks run at once (a refusal is raised here, not half-way through a download); the rows
     come from one streamed select, so the first arrives before the last is read."""
-    if not person.oversees:
-        raise NotAllowed("only managers see the cases at risk")
-    query = query.checked()
-    check_team(person, query.team)
+    query = _allowed(person, query)
     today = clock.london_today()
 
     def rows() -> Iterator[dict[str, Any]]:
