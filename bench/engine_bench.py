@@ -154,7 +154,7 @@ def _service_runtime(url: str) -> tuple[Any, Any]:
     admin = create_engine(database.normalise_url(url))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = create_engine(database.normalise_url(url), connect_args={"options": f"-csearch_path={schema}"})
+    db = database.make_engine(url, schema=schema)
     database.upgrade(db)
     return bootstrap(Settings(database_url=url), db=db), (admin, schema)
 

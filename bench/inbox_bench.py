@@ -258,8 +258,7 @@ def main() -> None:
     admin = create_engine(database.normalise_url(args.database_url))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = create_engine(database.normalise_url(args.database_url), pool_size=5,
-                       connect_args={"options": f"-csearch_path={schema}"})  # fmt: skip
+    db = database.make_engine(args.database_url, schema=schema)
     try:
         database.upgrade(db)
         rt = bootstrap(Settings(database_url=args.database_url), db=db)

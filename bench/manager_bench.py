@@ -124,7 +124,7 @@ def run_size(url: str, cases: int, requests: int) -> dict[str, dict[str, float]]
     admin = create_engine(database.normalise_url(url))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = create_engine(database.normalise_url(url), pool_size=5, connect_args={"options": f"-csearch_path={schema}"})
+    db = database.make_engine(url, schema=schema)
     teams = max(1, cases // TEAM_SIZE)
     try:
         database.upgrade(db)

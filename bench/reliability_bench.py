@@ -152,8 +152,7 @@ def _postgres(url: str):  # type: ignore[no-untyped-def]
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
-    engine = create_engine(database.normalise_url(url), connect_args={"options": f"-csearch_path={schema}"},
-                           pool_size=10)  # fmt: skip
+    engine = database.make_engine(url, schema=schema)
     return url, engine
 
 

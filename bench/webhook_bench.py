@@ -147,7 +147,7 @@ def main() -> None:
         print(f"postgresql: skipped ({type(exc).__name__})")
         return
     try:
-        db = create_engine(database.normalise_url(pg_url), connect_args={"options": f"-csearch_path={schema}"})
+        db = database.make_engine(pg_url, schema=schema)
         report("postgresql", run(pg_url, db, args.children))
         db.dispose()
     finally:

@@ -37,9 +37,7 @@ FIRE_AT = datetime(2027, 1, 21, 9, tzinfo=UTC)
 
 
 def _engine(url: str, schema: str | None):
-    if schema is None:
-        return database.make_engine(url)
-    return create_engine(database.normalise_url(url), connect_args={"options": f"-csearch_path={schema}"})
+    return database.make_engine(url, schema=schema)
 
 
 def seed(url: str, schema: str | None, cases: int) -> None:

@@ -23,6 +23,10 @@ class Runtime:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
+    def reading(self) -> UnitOfWork:
+        """A unit of work for a page or list that changes nothing (no transaction: see UnitOfWork)."""
+        return UnitOfWork(self.sessions, read_only=True)
+
     @property
     def is_sqlite(self) -> bool:
         return self.db.dialect.name == "sqlite"

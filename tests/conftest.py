@@ -45,9 +45,7 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     admin = create_engine(database.normalise_url(url))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(
-        database.normalise_url(url), connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True
-    )
+    engine = database.make_engine(url, schema=schema)  # the pool as production has it
     database.upgrade(engine)
     yield {"kind": "postgresql", "engine": engine, "schema": schema, "url": url}
     engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,7 +36,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def _begin_immediate(conn: Any) -> None:
+    from engine.persistence.uow import READ_ONLY
+
+    if not conn.get_execution_options().get(READ_ONLY):  # a reading unit of work takes no lock
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, schema: str | None = None) -> Engine:
+    """The engine for ``url``; on PostgreSQL ``schema`` is the search path (tests and benches use a private one)."""
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -45,16 +55,62 @@ def make_engine(url: str) -> Engine:
         # "database is locked" when its read snapshot went stale (web and worker share the file).
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+    engine = create_engine(url, pool_size=10, max_overflow=10, connect_args=connect_args)
+    event.listen(engine, "checkin", _checked_in)
+    event.listen(engine, "checkout", lambda conn, record, _proxy: _ping_if_idle(engine.dialect, conn, record))
+    return engine
+
+
+# A connection back from the pool after a pause is checked before use (the database may have
+# restarted, or a firewall dropped the idle connection); one in steady use is not: pinging on
+# every checkout (``pool_pre_ping``) cost a round trip on every unit of work (issue 18).
+IDLE_BEFORE_PING_S = 10.0
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_BEFORE_PING_S:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as exc:  # the pool discards this connection and checks out another
+        raise DisconnectionError("the idle connection was closed") from exc
+
+
+_FLUSHES = "pathways.flushes"
+
+
+def flush_count(session: Session) -> int:
+    """How many flushes this session has made: a service that read rows without flushing can tell
+    whether what was pending then has been written since."""
+    return int(session.info.get(_FLUSHES, 0))
+
+
+def _flushed(session: Session, _context: Any) -> None:
+    session.info[_FLUSHES] = flush_count(session) + 1
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    from engine.persistence.uow import READ_ONLY
+
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a reading unit of work tried to write: use rt.uow() for a change")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     from engine.persistence import summary
 
     sessions = sessionmaker(engine, expire_on_commit=False)
+    event.listen(sessions, "before_flush", _refuse_writes)
     summary.install(sessions)
+    event.listen(sessions, "after_flush", _flushed)
     return sessions
 
 

@@ -479,6 +479,11 @@ class Subscription(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
+    # Bumped by every ORM update (and rows are never deleted): count and sum of revisions are the
+    # stamp a process checks its kept copy of the active subscriptions by (issue 18).
+    revision: Mapped[int] = mapped_column(server_default="1")
+
+    __mapper_args__ = {"version_id_col": revision}
 
 
 class OutboundEvent(Base):

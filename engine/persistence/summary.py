@@ -10,10 +10,17 @@ a case's status, marks the case; before the transaction commits, one UPDATE reco
 cases' summaries from their rows, in the same transaction (so it can never disagree with them
 once committed). Every write to steps and deadlines goes through the ORM; the migration that
 added the columns, and a benchmark that writes rows by COPY, call :func:`refresh` themselves.
+
+A service that has every open step and unmet deadline of a case in memory (the engine's sync
+loads them under the case's row lock) says so with :func:`track`; the summary is then worked out
+from those rows and written in the case's own UPDATE, with no statement of its own (issue 18).
+It falls back to the UPDATE whenever the session holds a step or deadline of that case, counted
+in the summary, that the service did not have in hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, case, event, func, inspect, select, update
@@ -27,6 +34,7 @@ _WATCHED: dict[type, tuple[str, ...]] = {
     Case: ("status",),
 }
 _MARKED = "pathways.summary_marked"
+_KNOWN = "pathways.summary_known"
 RUNNING = ("running", "waiting")  # domain.states: a case that moves on
 ACTIVE = ("running", "waiting", "error", "suspended")
 UNMET = ("running", "breached")
@@ -78,16 +86,64 @@ def _case_id(obj: Any) -> int | None:
     return obj.id if isinstance(obj, Case) else obj.case_id
 
 
+def track(session: Session, case: Case, members: Callable[[], Iterable[Any]]) -> None:
+    """``members()`` gives, at commit, every step and deadline of ``case`` that can count in its summary."""
+    if case.id is not None:
+        session.info.setdefault(_KNOWN, {})[case.id] = (case, members)
+
+
+def _counted(obj: Any) -> bool:
+    if isinstance(obj, HumanTask):
+        return obj.status == "open"
+    return isinstance(obj, Deadline) and obj.status in UNMET and obj.met_at is None
+
+
+def _earliest(values: Iterable[Any]) -> Any:
+    return min((v for v in values if v is not None), default=None)
+
+
+def _settle(session: Session, marked: list[Any]) -> set[int]:
+    """Write the summary of each tracked case from its rows in hand; the ids settled so."""
+    known: dict[int, tuple[Case, Callable[[], Iterable[Any]]]] = session.info.pop(_KNOWN, {})
+    if not known:
+        return set()
+    held = {case_id: {id(obj): obj for obj in members()} for case_id, (_case, members) in known.items()}
+    others = [o for o in (*session.new, *session.dirty, *marked) if type(o) in (HumanTask, Deadline) and _counted(o)]
+    if any(o.case_id is None for o in others):  # a row not yet tied to its case: cannot tell whose
+        return set()
+    unsure = {o.case_id for o in others if o.case_id in held and id(o) not in held[o.case_id]}
+    settled = set()
+    for case_id, (row, _members) in known.items():
+        if case_id in unsure or row not in session:
+            continue
+        rows = [o for o in held[case_id].values() if _counted(o)]
+        tasks = [o for o in rows if isinstance(o, HumanTask)]
+        deadlines = [o for o in rows if isinstance(o, Deadline)]
+        values = {
+            "next_step_due": _earliest(t.due_date for t in tasks),
+            "next_deadline_due": _earliest(d.due_date for d in deadlines),
+            "waiting_since": _earliest(t.created_at for t in tasks),
+            "delay_noted": any(o.delay_reason is not None for o in rows),
+        }
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+        settled.add(case_id)
+    return settled
+
+
 def _apply(session: Session) -> None:
+    settled = _settle(session, session.info.get(_MARKED, []))
     session.flush()  # the last changes first: their rows are what the summary is worked out from
     marked = session.info.pop(_MARKED, [])
-    ids = sorted({i for i in (_case_id(obj) for obj in marked) if i is not None})
+    ids = sorted({i for i in (_case_id(obj) for obj in marked) if i is not None} - settled)
     if ids:
         refresh(session.connection(), ids)
 
 
 def _forget(session: Session, *_: Any) -> None:
     session.info.pop(_MARKED, None)
+    session.info.pop(_KNOWN, None)
 
 
 def install(sessions: sessionmaker[Session]) -> None:
@@ -95,3 +151,4 @@ def install(sessions: sessionmaker[Session]) -> None:
     event.listen(sessions, "before_flush", _mark)
     event.listen(sessions, "before_commit", _apply)
     event.listen(sessions, "after_rollback", _forget)
+    event.listen(sessions, "after_soft_rollback", lambda session, _previous: session.info.pop(_KNOWN, None))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import JSON, and_, exists, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import clock
@@ -25,6 +27,7 @@ from engine.persistence.models import (
     Deadline,
     Definition,
     HumanTask,
+    Subscription,
 )
 from engine.persistence.uow import UnitOfWork
 
@@ -106,10 +109,12 @@ def anchors(info: DiagramInfo) -> tuple[str, ...]:
 SERVED_BY_OPEN_STEP = exists().where(HumanTask.deadline_id == Deadline.id, HumanTask.status == TaskStatus.OPEN)
 
 
-def recorded_answers(session: Session, case: Case) -> dict[str, Any]:
-    """Every answer the case holds, by field: its start data, then its completed steps in order (the latest wins)."""
+def recorded_answers(session: Session, case: Case, read: list[Any] | None = None) -> dict[str, Any]:
+    """Every answer the case holds, by field: its start data, then its completed steps in order (the latest wins).
+
+    ``read``: the completed steps' answers as :func:`recorded_column` read them with the case."""
     answers = {k: v for k, v in (case.start_data or {}).items() if v is not None}
-    recorded = session.scalars(
+    recorded = read if read is not None else session.scalars(
         select(HumanTask.data).where(HumanTask.case_id == case.id, HumanTask.status == TaskStatus.COMPLETED)
         .order_by(HumanTask.completed_at, HumanTask.id)
     )  # fmt: skip
@@ -118,17 +123,33 @@ def recorded_answers(session: Session, case: Case) -> dict[str, Any]:
     return answers
 
 
+@functools.cache  # built once: a new alias each time cost more than the round trip it saves
+def recorded_column(dialect: str, case_id: Any) -> Any | None:
+    """The answers of the case's completed steps, in order, as one JSON list: a column of the select
+    that locks the step, so a completion's date checks need no round trip of their own (issue 18).
+
+    None on SQLite: a query there is a call in the same process (and its aggregates take no order)."""
+    if dialect != "postgresql":
+        return None
+    step = aliased(HumanTask)  # never the locked step's own row: the outer select reads tasks too
+    done = and_(step.case_id == case_id, step.status == TaskStatus.COMPLETED)
+    ordered = aggregate_order_by(step.data, step.completed_at, step.id)
+    return select(func.json_agg(ordered, type_=JSON)).where(done).scalar_subquery()
+
+
 def form_fields(definition: Definition) -> dict[str, forms.FormField]:
     """Every form field of a pathway (its called diagrams' too), by id."""
     return {f.id: f for e in diagram(definition).elements.values() for f in e.form}
 
 
-def date_rules(session: Session, case: Case, today: date | None = None) -> forms.DateRules:
+def date_rules(
+    session: Session, case: Case, today: date | None = None, read: list[Any] | None = None
+) -> forms.DateRules:
     """Today and the case's dates so far (start data, then completed steps in order), for plausible dates."""
     info = diagram(case.definition)
     fields = form_fields(case.definition)
     known: dict[str, Any] = {}
-    for name, value in recorded_answers(session, case).items():
+    for name, value in recorded_answers(session, case, read).items():
         if name in fields and fields[name].type == "date" and value:
             try:
                 known[name] = forms.parse_date(value)
@@ -142,20 +163,26 @@ def date_rules(session: Session, case: Case, today: date | None = None) -> forms
     )
 
 
-# The closures are read on every completion and hardly ever change: a process keeps them and checks
-# they are current by a stamp read in the same select as the step's row lock (no round trip of its
-# own). Closures are only ever added, so their count is the stamp.
+# The closures and the active subscriptions are read on every completion and hardly ever change: a
+# process keeps them and checks they are current by stamps read in the same select as the step's
+# row lock (no round trip of their own). Closures are only ever added, so their count is their
+# stamp; subscriptions are never deleted and every change bumps a row's revision, so theirs is the
+# count and the sum of revisions.
 STAMPS = "pathways.stamps"
 
 
 def stamp_columns() -> tuple[Any, ...]:
-    return (select(func.count()).select_from(CalendarClosure).scalar_subquery(),)
+    return (
+        select(func.count()).select_from(CalendarClosure).scalar_subquery(),
+        select(func.count()).select_from(Subscription).scalar_subquery(),
+        select(func.coalesce(func.sum(Subscription.revision), 0)).scalar_subquery(),
+    )
 
 
 def keep_stamps(session: Session, values: Any) -> None:
     """Remember, for this transaction, the stamps a select read with ``stamp_columns()``."""
-    (closures,) = values
-    session.info[STAMPS] = {"closures": closures}
+    closures, subscriptions, revisions = values
+    session.info[STAMPS] = {"closures": closures, "subscriptions": (subscriptions, revisions)}
 
 
 def refresh_calendar(rt: Runtime, session: Session) -> WorkingCalendar:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import ast
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from engine import clock
 from engine.bootstrap import Runtime
@@ -23,6 +23,8 @@ from engine.bpmn.runtime import StepError, StepResult
 from engine.calendar import as_date
 from engine.domain.states import CaseStatus, DeadlineKind, DeadlineStatus, TaskStatus
 from engine.errors import PathwaysError
+from engine.persistence import summary
+from engine.persistence.database import flush_count
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification
 from engine.services import outbox
 from engine.services._common import SYSTEM, audit, element, jsonable, recorded_answers
@@ -39,11 +41,41 @@ class _DueError(PathwaysError):  # a PathwaysError: callers outside sync report 
 
 
 @dataclass
+class _Answers:
+    """The stored answers of a batch's cases, read at the first end event that needs them, for all at once.
+
+    Read without flushing; read again if anything was flushed since (what was pending is then stored)."""
+
+    case_ids: list[int]
+    read: dict[int, list[tuple[int, Any]]] | None = None
+    flushes: int = -1
+
+    def stored(self, session: Session, case_id: int) -> list[tuple[int, Any]]:
+        if self.read is None or self.flushes != flush_count(session):
+            with session.no_autoflush:
+                found = session.execute(
+                    select(HumanTask.case_id, HumanTask.id, HumanTask.data)
+                    .where(HumanTask.case_id.in_(self.case_ids), HumanTask.status == TaskStatus.COMPLETED)
+                    .order_by(HumanTask.case_id, HumanTask.completed_at, HumanTask.id)
+                ).all()  # fmt: skip
+            self.read, self.flushes = {i: [] for i in self.case_ids}, flush_count(session)
+            for owner, task_id, values in found:
+                self.read[owner].append((task_id, values))
+        return self.read.get(case_id, [])
+
+
+@dataclass
 class _Rows:
     """The case's open steps and unmet deadlines, loaded once per sync and changed in memory."""
 
     open_tasks: dict[str, HumanTask]
     deadlines: list[Deadline]
+    loaded: list[HumanTask | Deadline] = field(default_factory=list)  # as read: the summary's rows in hand
+    answers: _Answers | None = None  # shared by a batch's cases
+
+    def in_hand(self) -> list[HumanTask | Deadline]:
+        """Every open step and unmet deadline of the case, whatever this sync did to them."""
+        return [*self.loaded, *self.open_tasks.values(), *self.deadlines]
 
     @classmethod
     def load(cls, session: Session, case: Case) -> _Rows:
@@ -54,11 +86,13 @@ class _Rows:
         """Two queries for any number of cases (the timer sweep loads a whole batch at once)."""
         # No autoflush: pending inserts (audit rows) then go to the database in one batch at commit.
         # Rows changed in this session but not yet flushed are filtered on their in-memory state.
-        found = {case_id: cls(open_tasks={}, deadlines=[]) for case_id in case_ids}
+        answers = _Answers(list(case_ids))
+        found = {case_id: cls(open_tasks={}, deadlines=[], answers=answers) for case_id in case_ids}
         with session.no_autoflush:
-            tasks = session.scalars(
+            tasks = session.scalars(  # the cases are loaded already: never join them (and their diagrams) again
                 select(HumanTask).where(HumanTask.case_id.in_(case_ids), HumanTask.status == TaskStatus.OPEN)
-            ).all()
+                .options(lazyload(HumanTask.case))
+            ).all()  # fmt: skip
             deadlines = session.scalars(
                 select(Deadline).where(
                     Deadline.case_id.in_(case_ids),
@@ -66,6 +100,9 @@ class _Rows:
                     Deadline.status.in_(LIVE_CLOCKS),
                 )
             ).all()
+        in_hand: list[HumanTask | Deadline] = [*tasks, *deadlines]
+        for row in in_hand:
+            found[row.case_id].loaded.append(row)
         for task in tasks:
             if task.status == TaskStatus.OPEN:
                 found[task.case_id].open_tasks[task.spiff_id] = task
@@ -84,6 +121,7 @@ def sync(
 ) -> None:
     """Record what ``result`` did to ``case`` and save the workflow state (``rows``: preloaded by a batch)."""
     rows = rows or _Rows.load(session, case)
+    summary.track(session, case, rows.in_hand)
     live = rt.bpmn.live(workflow)
     data = live.data
     error = result.error
@@ -114,7 +152,7 @@ def _record_completions(
         if info is not None and info.kind != "userTask":
             _open_deadlines(rt, session, case, rows, info, data, actor)
         if info is not None and info.kind == "endEvent":
-            _record_outcome(rt, session, case, info, data, actor)
+            _record_outcome(rt, session, case, rows, info, data, actor)
         if info is not None and info.alert_roles:
             _raise_alert(rt, session, case, info, actor)
     infos = [element(case.definition, e) for e in named]
@@ -509,11 +547,15 @@ def _raise_alert(rt: Runtime, session: Session, case: Case, info: ElementInfo, a
           after={"roles": list(info.alert_roles), "number": number})  # fmt: skip
 
 
-def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo, data: dict, actor: str) -> None:
+def _record_outcome(
+    rt: Runtime, session: Session, case: Case, rows: _Rows, info: ElementInfo, data: dict, actor: str
+) -> None:
     props = info.properties
+    if not (props.get("outcome") or props.get("start_pathway")):
+        return
     # A branch that ended (the reviews beside the adoption track) leaves the workflow's data, not the
     # case's record: an answer the data has lost is taken from the steps that recorded it.
-    data = {**data, **{k: v for k, v in recorded_answers(session, case).items() if data.get(k) is None}}
+    data = {**data, **{k: v for k, v in _answers_so_far(session, case, rows).items() if data.get(k) is None}}
     if props.get("outcome"):
         detail = _evaluate(rt, info.id, props.get("outcome_detail"), data)
         case.outcome = f"{props['outcome']}: {detail}" if detail else props["outcome"]
@@ -527,6 +569,17 @@ def _record_outcome(rt: Runtime, session: Session, case: Case, info: ElementInfo
             return
         follow_on = _evaluate(rt, info.id, props.get("start_pathway_data"), data) or {}
         _start_follow_on(rt, session, case, props["start_pathway"], follow_on, info.id, actor)
+
+
+def _answers_so_far(session: Session, case: Case, rows: _Rows) -> dict[str, Any]:
+    """``recorded_answers`` including this transaction's steps, without flushing it: a timer sweep
+    writes a whole batch of cases in one flush at commit, not one case at a time (issue 18)."""
+    mine = [o for o in (*session.new, *session.dirty) if isinstance(o, HumanTask) and o.case_id == case.id]
+    stored = (rows.answers or _Answers([case.id])).stored(session, case.id)
+    changed = {o.id for o in mine if o.id is not None}
+    done = sorted((o for o in mine if o.status == TaskStatus.COMPLETED), key=lambda o: o.completed_at or clock.utcnow())
+    read = [values for task_id, values in stored if task_id not in changed] + [o.data for o in done]
+    return recorded_answers(session, case, read)
 
 
 def _evaluate(rt: Runtime, element_id: str, expression: str | None, data: dict) -> Any:

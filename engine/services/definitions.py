@@ -188,7 +188,7 @@ def publish_directory(rt: Runtime, directory: Path, actor: str) -> list[Publishe
 
 
 def list_definitions(rt: Runtime) -> list[dict]:
-    with rt.uow() as uow:
+    with rt.reading() as uow:
         newest = (
             select(Definition.key, func.max(Definition.version).label("version")).group_by(Definition.key).subquery()
         )

@@ -237,6 +237,10 @@ def record_delay_reason(
         )
         if subject is None:
             raise NotFound(f"there is no {'step' if task_id is not None else 'deadline'} {task_id or deadline_id}")
+        # The case's row lock, as a completion takes it: of two managers at once the second sees the
+        # first one's reason, and a step completed meanwhile is seen done (its summary stays true).
+        uow.session.execute(select(Case.id).where(Case.id == subject.case_id).with_for_update())
+        uow.session.refresh(subject)
         if subject.delay_reason:
             raise NotAllowed(f"a reason for delay was already recorded by {subject.delay_recorded_by}")
         subject.delay_reason, subject.delay_recorded_by = reason, actor

@@ -3,11 +3,13 @@
 ``emit`` is called where a step opens, an escalation rung is raised, a deadline is breached and a
 case completes. It stores the event and one delivery per active subscription that wants its type,
 so an event is sent if and only if the change committed (a transactional outbox). With no
-subscription for a type nothing is written: the cost is one small query per transaction.
+subscription for a type nothing is written. The active subscriptions are kept per process and
+checked by a stamp read with the step's row lock, so a completion reads them only after they changed.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import select
@@ -15,23 +17,35 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.persistence.models import Case, Deadline, Delivery, Escalation, HumanTask, OutboundEvent, Subscription
-from engine.services._common import jsonable
+from engine.services._common import STAMPS, jsonable
 
 EVENT_TYPES = ("task.created", "task.overdue", "deadline.breached", "escalation.raised", "case.completed")
 _CACHE = "pathways.subscribers"
 
 
+# Per process and database: (the subscriptions' stamp, the active ones by event type).
+_KEPT: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, list[int]]]] = weakref.WeakKeyDictionary()
+
+
 def subscribers(session: Session, event_type: str) -> list[int]:
-    """Active subscriptions wanting ``event_type``: read once per transaction.
+    """Active subscriptions wanting ``event_type``: read once per transaction, or not at all when
+    the transaction's stamp (``_common.stamp_columns``) shows the process's copy is current.
 
     Without autoflush: flushing the caller's pending rows here, before the case row is updated,
     would turn a lost race on a case into a unique-key error instead of the optimistic-lock
     Conflict the services report."""
     wanted = session.info.get(_CACHE)
     if wanted is None:
-        query = select(Subscription.id, Subscription.event_types).where(Subscription.active.is_(True))
-        with session.no_autoflush:
-            wanted = _by_type(list(session.execute(query)))
+        stamp, bind = session.info.get(STAMPS, {}).get("subscriptions"), session.get_bind()
+        kept = _KEPT.get(bind)
+        if stamp is not None and kept is not None and kept[0] == stamp:
+            wanted = kept[1]
+        else:
+            query = select(Subscription.id, Subscription.event_types).where(Subscription.active.is_(True))
+            with session.no_autoflush:
+                wanted = _by_type(list(session.execute(query)))
+            if stamp is not None:  # read after the stamp: never older than it
+                _KEPT[bind] = (stamp, wanted)
         session.info[_CACHE] = wanted
     return list(wanted.get(event_type, []))
 

@@ -40,22 +40,33 @@ def open_session(rt: Runtime, username: str) -> str:
 
 
 def session_person(rt: Runtime, token: str) -> Person | None:
-    """The person a live session belongs to; None (and the session ended, with the reason) otherwise."""
+    """The person a live session belongs to; None (and the session ended, with the reason) otherwise.
+
+    One read (the session and its account together) on every request; a write only when the session
+    ends or its last-seen time is due to move (at most once a minute)."""
     from engine.services.accounts import as_person
 
-    now = clock.utcnow()
-    with rt.uow() as uow:
-        row = uow.session.get(WebSession, _digest(token))
-        if row is None or row.revoked_at is not None:
-            return None
-        user = uow.session.scalar(select(User).where(User.username == row.username, User.active.is_(True)))
-        ended = _why_ended(rt, row, user is not None, now)
-        if ended:
-            row.revoked_at, row.revoked_by, row.revoked_reason = now, "system", ended
-        elif now - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = now
-        commit(uow, "the session")
-        return None if ended or user is None else as_person(user)
+    now, digest = clock.utcnow(), _digest(token)
+    with rt.reading() as uow:
+        found = uow.session.execute(
+            select(WebSession, User).outerjoin(User, (User.username == WebSession.username) & User.active.is_(True))
+            .where(WebSession.id == digest)
+        ).first()  # fmt: skip
+    if found is None or found[0].revoked_at is not None:
+        return None
+    row, user = found
+    ended = _why_ended(rt, row, user is not None, now)
+    if ended or now - row.last_seen_at >= TOUCH_EVERY:
+        with rt.uow() as uow:
+            live = uow.session.get(WebSession, digest, with_for_update=True)
+            if live is None or live.revoked_at is not None:
+                return None
+            if ended:
+                live.revoked_at, live.revoked_by, live.revoked_reason = now, "system", ended
+            else:
+                live.last_seen_at = max(live.last_seen_at, now)
+            commit(uow, "the session")
+    return None if ended or user is None else as_person(user)
 
 
 def _why_ended(rt: Runtime, row: WebSession, active: bool, now: Any) -> str | None:

@@ -26,6 +26,7 @@ from engine.services._common import (
     element,
     jsonable,
     keep_stamps,
+    recorded_column,
     refresh_calendar,
     spec_for,
     stamp_columns,
@@ -55,11 +56,18 @@ def list_tasks(
         return [task_view(t) for t in uow.session.scalars(query)]
 
 
+_RECORDED = "pathways.recorded"
+
+
 def _open_task(session: Session, task_id: int) -> HumanTask:
     """The open step, row-locked until the transaction ends: of two claims at once, the second waits and
-    then sees the first one's claim (issue 15: both reported success, 77 of 100)."""
+    then sees the first one's claim (issue 15: both reported success, 77 of 100).
+
+    The same select reads the stamps of what a process keeps and the case's answers so far."""
+    recorded = recorded_column(session.get_bind().dialect.name, Case.id)
+    extra = [recorded] if recorded is not None else []
     found = session.execute(
-        select(HumanTask, Case, Definition, *stamp_columns())
+        select(HumanTask, Case, Definition, *extra, *stamp_columns())
         .join(Case, Case.id == HumanTask.case_id)
         .join(Definition, Definition.id == Case.definition_id)
         .where(HumanTask.id == task_id)
@@ -69,7 +77,9 @@ def _open_task(session: Session, task_id: int) -> HumanTask:
     if found is None:
         raise NotFound(f"there is no step {task_id}")
     task, case, definition = found[:3]
-    keep_stamps(session, found[3:])
+    if extra:
+        session.info[_RECORDED] = found[3] or []
+    keep_stamps(session, found[3 + len(extra) :])
     set_committed_value(task, "case", case)  # loaded by the same select: no lazy load
     set_committed_value(case, "definition", definition)
     if task.status != TaskStatus.OPEN:
@@ -168,7 +178,8 @@ def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expect
             audit(session, case.id, user, "case.event_recorded", element=task.element, detail=on_behalf,
                   before={"assignee": task.assignee, "role": task.role}, after={"recorded_by": user})  # fmt: skip
         info = element(case.definition, task.element)
-        values = forms.validate(info.form if info else [], data, date_rules(session, case))
+        rules = date_rules(session, case, read=session.info.pop(_RECORDED, None))
+        values = forms.validate(info.form if info else [], data, rules)
         try:
             check_gate(task, _gate_day(info, values))
         except GateClosed as exc:  # the date given is before the gate: the practitioner corrects that box
@@ -261,7 +272,7 @@ def inbox(
         where.append(Case.key == pathway)
         counted = counted.join(Case, HumanTask.case_id == Case.id)
     query = select(*_INBOX_COLUMNS).join(Case, HumanTask.case_id == Case.id).where(*where)
-    with rt.uow() as uow:  # the page walks the (status, team|assignee, due) index and stops after it
+    with rt.reading() as uow:  # the page walks the (status, team|assignee, due) index and stops after it
         rows = uow.session.execute(
             query.order_by(HumanTask.due_date.asc().nulls_last(), HumanTask.id)
             .offset((max(page, 1) - 1) * per_page).limit(per_page)

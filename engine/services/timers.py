@@ -7,14 +7,23 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.domain.states import CaseStatus, DeadlineStatus
 from engine.persistence.models import Case, Deadline
 from engine.services import _steps, outbox
-from engine.services._common import SYSTEM, audit, commit, pause_between_batches, refresh_calendar, spec_for
+from engine.services._common import (
+    SYSTEM,
+    audit,
+    commit,
+    keep_stamps,
+    pause_between_batches,
+    refresh_calendar,
+    spec_for,
+    stamp_columns,
+)
 
 log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
@@ -65,8 +74,9 @@ def _fire_batch(rt: Runtime, at: datetime, batch: int, skip: set[int]) -> _Fired
 def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate: bool) -> _Fired:
     with rt.uow() as uow:
         session = uow.session
-        query = (
-            select(Case)
+        query = (  # the stamps of what a process keeps in the same select; each diagram once, not per case
+            select(Case, *stamp_columns())
+            .options(selectinload(Case.definition))
             .where(Case.next_timer_due <= at, Case.status.in_(_ADVANCING))
             .order_by(Case.next_timer_due, Case.id)
             .limit(batch)
@@ -74,7 +84,10 @@ def _fire_claimed(rt: Runtime, at: datetime, batch: int, skip: set[int], isolate
         )
         if skip:
             query = query.where(Case.id.not_in(skip))
-        cases = list(session.scalars(query))
+        claimed = session.execute(query).all()
+        cases = [row[0] for row in claimed]
+        if claimed:
+            keep_stamps(session, claimed[0][1:])
         refresh_calendar(rt, session)
         rows = _steps.preload(session, [c.id for c in cases])
         fired, failed = 0, set[int]()

@@ -290,7 +290,7 @@ def save_filter(rt: Runtime, person: Person, name: str, query: dict[str, str]) -
 
 
 def saved_filters(rt: Runtime, person: Person) -> list[dict[str, Any]]:
-    with rt.uow() as uow:
+    with rt.reading() as uow:
         rows = uow.session.scalars(
             select(SavedFilter).where(SavedFilter.username == person.username, SavedFilter.retired_at.is_(None))
             .order_by(SavedFilter.name)
@@ -322,7 +322,7 @@ def _for_person(person: Person) -> Any:
 
 def notifications_for(rt: Runtime, person: Person, limit: int = 10) -> dict[str, Any]:
     """In-app notifications from the worker: the person's own and those to their roles in their teams."""
-    with rt.uow() as uow:
+    with rt.reading() as uow:
         rows = list(uow.session.scalars(
             select(Notification).where(_for_person(person), Notification.status == "unread")
             .order_by(Notification.id.desc()).limit(limit)

@@ -346,3 +346,44 @@ def test_the_delivery_log_is_paged(rt, app):
     assert page.count('<tr class="govuk-table__row" id="delivery-') == 25
     last = Staff(app, "admin.ash").get(f"/admin/subscriptions/{sub['id']}?page=4").text
     assert last.count('<tr class="govuk-table__row" id="delivery-') == 15
+
+
+def test_a_process_keeps_the_subscriptions_and_sees_every_change_at_once(rt, now):
+    """Completions read the active subscriptions only after they changed (a stamp read with the row
+    lock says so), and a subscription added, disabled or re-enabled counts from the next completion."""
+    from sqlalchemy import event
+
+    from engine.persistence.models import Delivery
+
+    load(rt, "review_cycle.bpmn")
+    ref = "CH-SUB-1"
+    services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw.alice")
+    now.set(at("2027-01-19"))
+    reads: list[str] = []
+    event.listen(rt.db, "before_cursor_execute",
+                 lambda _c, _cur, stmt, *_: reads.append(stmt) if "FROM subscriptions" in stmt else None)  # fmt: skip
+
+    def complete(element: str, answers: dict) -> None:
+        task = next(t for t in services.list_tasks(rt, ref=ref) if t["element"] == element)
+        services.complete_task(rt, task["id"], answers, "sw.alice")
+
+    def deliveries() -> int:
+        with rt.uow() as uow:
+            return uow.session.scalar(select(func.count()).select_from(Delivery)) or 0
+
+    def listed() -> list[str]:
+        return [s for s in reads if "WHERE subscriptions.active" in s]
+
+    complete("Task_CarePlan", {"care_plan_date": "2026-12-18"})  # opens two steps: no subscriber yet
+    assert deliveries() == 0 and len(listed()) == 1
+    complete("Task_Visit", {"visit_date": "2026-12-18"})
+    assert len(listed()) == 1  # unchanged: the kept copy served
+    sub = services.add_subscription(rt, HOOK, ["task.created"], "admin")
+    complete("Task_AppointIRO", {"iro_appointed_on": "2026-12-18"})  # opens the review
+    assert deliveries() == 1 and len(listed()) == 2
+    services.update_subscription(rt, sub["id"], "admin", active=False)
+    complete("Task_HoldReview", {"review_date": "2027-01-19", "continue_reviews": True})  # the next review opens
+    assert deliveries() == 1 and len(listed()) == 3
+    services.update_subscription(rt, sub["id"], "admin", active=True)
+    complete("Task_HoldReview", {"review_date": "2027-01-19", "continue_reviews": True})
+    assert deliveries() == 2
