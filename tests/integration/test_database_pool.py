@@ -47,3 +47,69 @@ def test_a_connection_in_steady_use_is_not_pinged(database_template, is_postgres
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_a_long_batched_statement_is_parsed_once(database_template, is_postgres):
+    """A batched INSERT of audit rows is longer than psycopg caches by default: it was parsed afresh
+    on every timer batch and every completion."""
+    if not is_postgres:
+        pytest.skip("psycopg is the PostgreSQL driver")
+    from psycopg import _queries
+
+    engine = database.make_engine(database_template["url"], schema=database_template["schema"])
+    values = ", ".join(f"(:a{i}, :b{i})" for i in range(400))  # 800 parameters, over 8,000 characters
+    statement = text(f"SELECT count(*) FROM (VALUES {values}) AS v(a, b)")
+    params = {f"{k}{i}": i for i in range(400) for k in "ab"}
+    try:
+        with engine.connect() as conn:
+            conn.execute(statement, params)
+            before = _queries._query2pg.cache_info().hits
+            assert conn.execute(statement, params).scalar_one() == 400
+            assert _queries._query2pg.cache_info().hits == before + 1
+    finally:
+        engine.dispose()
+
+
+def _round_trips(engine, action) -> int:  # type: ignore[no-untyped-def]
+    """Round trips to PostgreSQL while ``action`` runs, from libpq's own trace (a Query or a Sync sent)."""
+    import tempfile
+
+    from sqlalchemy import event
+
+    traced = []
+
+    def trace(dbapi_connection, _record, _proxy):  # type: ignore[no-untyped-def]
+        dbapi_connection.pgconn.trace(log.fileno())
+        traced.append(dbapi_connection)
+
+    with tempfile.NamedTemporaryFile("w+") as log:
+        event.listen(engine, "checkout", trace)
+        try:
+            action()
+        finally:
+            event.remove(engine, "checkout", trace)
+            for connection in traced:
+                connection.pgconn.untrace()
+        log.seek(0)
+        sent = [line.split("\t") for line in log.read().splitlines()]
+    return sum(1 for m in sent if len(m) > 3 and m[1] == "F" and m[3] in ("Query", "Sync"))
+
+
+def test_the_inbox_page_and_a_completion_stay_within_their_round_trips(app, rt, now, is_postgres):
+    """Issue 18: the inbox page in at most 9 round trips (7 today, from 17); the PPM first review's
+    completion (it meets a clock and opens the next steps with theirs) in 13."""
+    if not is_postgres:
+        pytest.skip("round trips are PostgreSQL's")
+    from engine import services
+    from tests.webclient import PPM_START, Staff, first_review_task
+
+    services.start_case(rt, "ppm_to_adm", "CH-RT-1", PPM_START, "sw.alice", team="north")
+    bob = Staff(app, "iro.bob")
+    bob.get("/?tab=unassigned")  # warm: the session touched, the pool filled
+    trips = _round_trips(rt.db, lambda: bob.get("/?tab=unassigned"))
+    assert trips <= 9, trips
+    task = first_review_task(rt, "CH-RT-1")
+    services.claim_task(rt, task["id"], "iro.bob")
+    answers = {"first_review_date": "2026-12-18", "ppm_requested": True}
+    trips = _round_trips(rt.db, lambda: services.complete_task(rt, task["id"], answers, "iro.bob"))
+    assert trips <= 13, trips
