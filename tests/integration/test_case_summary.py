@@ -26,6 +26,11 @@ def _stored_and_fresh(rt) -> tuple[tuple, tuple]:
     return stored, fresh
 
 
+def _start(rt) -> None:
+    load(rt, "review_cycle.bpmn")
+    services.start_case(rt, "test_review_cycle", REF, {"looked_after_date": "2026-12-18"}, "sw.alice")
+
+
 def _statements(rt) -> list[str]:
     seen: list[str] = []
     event.listen(rt.db, "before_cursor_execute", lambda _c, _cur, stmt, *_: seen.append(" ".join(stmt.split())))
@@ -33,8 +38,7 @@ def _statements(rt) -> list[str]:
 
 
 def test_a_completion_writes_the_summary_with_the_case_and_it_matches_the_rows(rt, now):
-    load(rt, "review_cycle.bpmn")
-    services.start_case(rt, "test_review_cycle", REF, {"looked_after_date": "2026-12-18"}, "sw.alice")
+    _start(rt)
     task = next(t for t in services.list_tasks(rt, ref=REF) if t["element"] == "Task_CarePlan")
     seen = _statements(rt)
     services.complete_task(rt, task["id"], {"care_plan_date": "2026-12-18"}, "sw.alice")
@@ -48,8 +52,7 @@ def test_a_completion_writes_the_summary_with_the_case_and_it_matches_the_rows(r
 
 def test_a_step_the_engine_did_not_have_in_hand_falls_back_to_the_rows(rt, now):
     """A tracked case with an open step the tracker never saw is recomputed from the database."""
-    load(rt, "review_cycle.bpmn")
-    services.start_case(rt, "test_review_cycle", REF, {"looked_after_date": "2026-12-18"}, "sw.alice")
+    _start(rt)
     with rt.uow() as uow:
         session = uow.session
         case = session.scalars(select(Case)).one()
@@ -64,8 +67,7 @@ def test_a_step_the_engine_did_not_have_in_hand_falls_back_to_the_rows(rt, now):
 
 
 def test_a_rolled_back_savepoint_forgets_the_rows_in_hand(rt, now):
-    load(rt, "review_cycle.bpmn")
-    services.start_case(rt, "test_review_cycle", REF, {"looked_after_date": "2026-12-18"}, "sw.alice")
+    _start(rt)
     with rt.uow() as uow:
         session = uow.session
         case = session.scalars(select(Case)).one()
@@ -84,8 +86,7 @@ def test_a_rolled_back_savepoint_forgets_the_rows_in_hand(rt, now):
 
 def test_the_summary_holds_through_a_timer_sweep(rt, now):
     """The review-overdue timer opens a chasing step: the sweep's summary (rows preloaded for the batch) holds."""
-    load(rt, "review_cycle.bpmn")
-    services.start_case(rt, "test_review_cycle", REF, {"looked_after_date": "2026-12-18"}, "sw.alice")
+    _start(rt)
     for element, answers in [("Task_CarePlan", {"care_plan_date": "2026-12-18"}),
                              ("Task_Visit", {"visit_date": "2026-12-18"}),
                              ("Task_AppointIRO", {"iro_appointed_on": "2026-12-18"})]:  # fmt: skip
