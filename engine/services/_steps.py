@@ -70,8 +70,8 @@ class _Rows:
 
     open_tasks: dict[str, HumanTask]
     deadlines: list[Deadline]
+    answers: _Answers  # shared by a batch's cases
     loaded: list[HumanTask | Deadline] = field(default_factory=list)  # as read: the summary's rows in hand
-    answers: _Answers | None = None  # shared by a batch's cases
 
     def in_hand(self) -> list[HumanTask | Deadline]:
         """Every open step and unmet deadline of the case, whatever this sync did to them."""
@@ -575,7 +575,7 @@ def _answers_so_far(session: Session, case: Case, rows: _Rows) -> dict[str, Any]
     """``recorded_answers`` including this transaction's steps, without flushing it: a timer sweep
     writes a whole batch of cases in one flush at commit, not one case at a time (issue 18)."""
     mine = [o for o in (*session.new, *session.dirty) if isinstance(o, HumanTask) and o.case_id == case.id]
-    stored = (rows.answers or _Answers([case.id])).stored(session, case.id)
+    stored = rows.answers.stored(session, case.id)
     changed = {o.id for o in mine if o.id is not None}
     done = sorted((o for o in mine if o.status == TaskStatus.COMPLETED), key=lambda o: o.completed_at or clock.utcnow())
     read = [values for task_id, values in stored if task_id not in changed] + [o.data for o in done]

@@ -56,15 +56,13 @@ def list_tasks(
         return [task_view(t) for t in uow.session.scalars(query)]
 
 
-_RECORDED = "pathways.recorded"
-
-
-def _open_task(session: Session, task_id: int) -> HumanTask:
+def _open_task(session: Session, task_id: int, answers: bool = False) -> tuple[HumanTask, list[Any] | None]:
     """The open step, row-locked until the transaction ends: of two claims at once, the second waits and
     then sees the first one's claim (issue 15: both reported success, 77 of 100).
 
-    The same select reads the stamps of what a process keeps and the case's answers so far."""
-    recorded = recorded_column(session.get_bind().dialect.name, Case.id)
+    The same select reads the stamps of what a process keeps and, with ``answers`` (a completion's
+    date checks), the case's answers so far (None where that column is not read: SQLite)."""
+    recorded = recorded_column(session.get_bind().dialect.name, Case.id) if answers else None
     extra = [recorded] if recorded is not None else []
     found = session.execute(
         select(HumanTask, Case, Definition, *extra, *stamp_columns())
@@ -77,15 +75,14 @@ def _open_task(session: Session, task_id: int) -> HumanTask:
     if found is None:
         raise NotFound(f"there is no step {task_id}")
     task, case, definition = found[:3]
-    if extra:
-        session.info[_RECORDED] = found[3] or []
+    read = (found[3] or []) if extra else None
     keep_stamps(session, found[3 + len(extra) :])
     set_committed_value(task, "case", case)  # loaded by the same select: no lazy load
     set_committed_value(case, "definition", definition)
     if task.status != TaskStatus.OPEN:
         who = f" by {task.completed_by}" if task.completed_by else ""
         raise Conflict(f"step {task_id} ({task.title}) is already {task.status}{who}")
-    return task
+    return task, read
 
 
 def claim_task(rt: Runtime, task_id: int, user: str, person: Person | None = None) -> dict[str, Any]:
@@ -124,7 +121,7 @@ def _may_assign(person: Person | None, colleague: Person | None) -> Callable[[Hu
 def _assign(rt: Runtime, task_id: int, assignee: str | None, actor: str, action: str, only_if_free: bool,
             check: Callable[[HumanTask], None]) -> dict:  # fmt: skip
     with rt.uow() as uow:
-        task = _open_task(uow.session, task_id)
+        task, _ = _open_task(uow.session, task_id)
         check(task)
         if only_if_free and task.assignee not in (None, assignee):
             raise Conflict(f"step {task_id} is already claimed by {task.assignee}")
@@ -170,7 +167,7 @@ def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expect
               check: Callable[[HumanTask], None], on_behalf: str | None = None) -> dict:  # fmt: skip
     with rt.uow() as uow:
         session = uow.session
-        task = _open_task(session, task_id)
+        task, answers = _open_task(session, task_id, answers=True)
         check(task)
         case = task.case
         _check_can_complete(case, task, None if on_behalf else user, expected_version)
@@ -178,7 +175,7 @@ def _complete(rt: Runtime, task_id: int, data: dict[str, Any], user: str, expect
             audit(session, case.id, user, "case.event_recorded", element=task.element, detail=on_behalf,
                   before={"assignee": task.assignee, "role": task.role}, after={"recorded_by": user})  # fmt: skip
         info = element(case.definition, task.element)
-        rules = date_rules(session, case, read=session.info.pop(_RECORDED, None))
+        rules = date_rules(session, case, read=answers)
         values = forms.validate(info.form if info else [], data, rules)
         try:
             check_gate(task, _gate_day(info, values))

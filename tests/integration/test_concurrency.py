@@ -140,8 +140,8 @@ def test_a_step_being_completed_locks_its_case_but_never_the_pathway(rt, now, is
     for ref in ("CH-A", "CH-B"):
         services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw")
     first = services.list_tasks(rt, ref="CH-A")[0]["id"]
-    with rt.uow() as holding:
-        task = tasks._open_task(holding.session, first)  # the lock a completion takes, held here
+    with rt.uow() as holding:  # the lock a completion takes, held here
+        task, _answers = tasks._open_task(holding.session, first, answers=True)
         with rt.db.connect() as other:
             definition = other.scalar(select(Definition.id).where(Definition.key == "test_review_cycle"))
             # NOWAIT fails at once on a locked row: no clock decides this test
