@@ -64,7 +64,8 @@ def seed(rt, steps: int, prefix: str) -> list[int]:  # type: ignore[no-untyped-d
                         started_at=SEEDED, started_by="bench", updated_at=SEEDED)  # fmt: skip
             uow.session.add(case)
             uow.session.flush()
-            uow.session.add(HumanTask(case_id=case.id, spiff_id=str(uuid.uuid4()), element="Task_CarePlan",
+            uow.session.add(HumanTask(case_id=case.id, key=case.key, spiff_id=str(uuid.uuid4()),
+                                      element="Task_CarePlan",
                                       title="Write the care plan", role="social_worker", team="north",
                                       due_date=date(2027, 1, 6), status="open", created_at=SEEDED))  # fmt: skip
         uow.session.commit()

@@ -257,9 +257,13 @@ def waiting_at(key: str, element_id: str) -> str:
     _managers_only()
     rt, me = security.runtime(), security.person()
     counts = oversight.where_cases_wait(rt, me, key)
-    rows = oversight.cases_waiting_at(rt, me, key, element_id)
+    found = oversight.cases_waiting_at(rt, me, key, element_id, page=inputs.page_number(request.args.get("page")))
     name = counts["names"].get(element_id, element_id)
-    return render_template("waiting_at.html", rows=rows, key=key, counts=counts, element_id=element_id, name=name)
+    return render_template(
+        "waiting_at.html", rows=found["rows"], found=found, key=key, counts=counts, element_id=element_id, name=name,
+        pagination=pagination(found["page"], found["pages"],
+                              lambda n: url_for("manager.waiting_at", key=key, element_id=element_id, page=n)),
+    )  # fmt: skip
 
 
 @blueprint.app_template_filter("action_item")

@@ -2,9 +2,10 @@
 
 Each job calls one engine service (apply stored case-system events, fire due BPMN timers, raise
 escalations, deliver the outbox: email, then subscribers' webhooks; refresh the permanence
-tracker). Every service claims its rows in small batches with row locks (``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL), in short transactions, and records each item under a unique key, so
-several workers can run side by side and a worker killed at any instant loses nothing.
+tracker; fold the managers' kept counts). Every service claims its rows in small batches with
+row locks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), in short transactions, and records each
+item under a unique key, so several workers can run side by side and a worker killed at any
+instant loses nothing.
 
 Each job is its own APScheduler job on its own thread: a slow mail server holds up email only,
 never timers or escalations (issue 15: one slow job skipped 31-39 sweeps of everything). SIGTERM
@@ -56,6 +57,7 @@ def jobs(rt: Runtime, sender: Sender, name: str, poster: Poster, stop: Callable[
         "deliveries": lambda: services.deliver_notifications(rt, sender, name, stop=stop),
         "webhooks": lambda: services.deliver_webhooks(rt, poster, name, stop=stop),
         "tracker": lambda: services.refresh_tracker(rt),
+        "tallies": lambda: services.fold_tallies(rt, stop=stop),
     }
 
 

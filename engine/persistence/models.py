@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -20,9 +21,11 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
 OPEN_CASE_SQL = "status IN ('running', 'waiting', 'error', 'suspended')"  # domain.states.ACTIVE_CASE_STATUSES
+RUNNING_CASE_SQL = "status IN ('running', 'waiting')"  # a case that moves on
+_AT_RISK = ("team", "key", "delay_noted")  # what counting the cases at risk reads beside each index's date
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -107,6 +110,31 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_ref_key", "ref", "key"),
         Index("ix_cases_updated_at", "updated_at"),
+        # cases at risk (migration 0014): the late ones (overdue, past a deadline) counted and read in index order
+        Index(
+            "ix_cases_risk_due",
+            "risk_due",
+            postgresql_include=[
+                "status",
+                "next_step_due",
+                "next_deadline_due",
+                *_AT_RISK,
+                "ref",
+                "id",
+                "waiting_since",
+                "updated_at",
+            ],
+            postgresql_where=text("risk_due IS NOT NULL"),
+            sqlite_where=text("risk_due IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_quiet",
+            "updated_at",
+            postgresql_include=["risk_due", *_AT_RISK],
+            postgresql_where=text(RUNNING_CASE_SQL),
+            sqlite_where=text(RUNNING_CASE_SQL),
+        ),
+        Index("ix_cases_open_ref", "ref", "id", postgresql_where=text(OPEN_CASE_SQL), sqlite_where=text(OPEN_CASE_SQL)),
         # one open case per child and pathway: two starts at once cannot both win (issue 15)
         Index(
             "ux_cases_one_open",
@@ -138,10 +166,12 @@ class Case(Base):
     ended_at: Mapped[datetime | None]
     # Its open steps and unmet deadlines in brief, kept by engine.persistence.summary: the soonest
     # step due, the soonest deadline due, since when a step has waited, and any reason for delay
-    next_step_due: Mapped[date | None] = mapped_column(index=True)
-    next_deadline_due: Mapped[date | None] = mapped_column(index=True)
+    next_step_due: Mapped[date | None]
+    next_deadline_due: Mapped[date | None]
     waiting_since: Mapped[datetime | None]
     delay_noted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the soonest date it is late from: a step's while it moves on, a deadline's while it is open
+    risk_due: Mapped[date | None]
 
     definition: Mapped[Definition] = relationship(lazy="joined", innerjoin=True)
     __mapper_args__ = {"version_id_col": version}
@@ -203,10 +233,30 @@ class HumanTask(Base):
         Index("ix_tasks_deadline", "deadline_id"),
         Index("ix_tasks_status_due_id", "status", "due_date", "id"),
         Index("ix_tasks_element_status_done", "element", "status", "completed_at"),
+        # where cases wait (migration 0014): a pathway's overdue steps, and the steps behind one badge in order
+        Index(
+            "ix_tasks_open_key_due",
+            "key",
+            "due_date",
+            postgresql_include=["element", "team"],
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_tasks_open_key_element",
+            "key",
+            "element",
+            "due_date",
+            "id",
+            postgresql_include=["team"],
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    key: Mapped[str] = mapped_column(String(200))  # the pathway of its case (counted without joining the cases)
     spiff_id: Mapped[str] = mapped_column(String(36), unique=True)
     element: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
@@ -332,6 +382,9 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # lets SQLAlchemy insert a transaction's audit rows in one statement on SQLite too (migration 0014):
+    # a number per row of the batch, matched against the ids handed back; it means nothing afterwards
+    batch_row: Mapped[int | None] = orm_insert_sentinel()
 
 
 class Team(Base):
@@ -613,3 +666,36 @@ class SiblingLink(Base):
     removed_at: Mapped[datetime | None]
     removed_by: Mapped[str | None] = mapped_column(String(200))
     removed_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Tally(Base):
+    """A count the database keeps (engine.persistence.tallies): open steps, cases, the tracker's figures.
+
+    Triggers append each change to ``tally_deltas`` in the changing transaction; the worker folds
+    them in here. A count is the sum of both."""
+
+    __tablename__ = "tallies"
+    __table_args__ = (UniqueConstraint("kind", "team", "k1", "k2", "k3", name="uq_tallies_kind_team_keys"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    team: Mapped[str] = mapped_column(String(100))  # '' for no team
+    k1: Mapped[str] = mapped_column(String(200))
+    k2: Mapped[str] = mapped_column(String(200))
+    k3: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class TallyDelta(Base):
+    """+1 or -1 on one tally, written by a trigger with the change; folded into ``tallies`` by the worker."""
+
+    __tablename__ = "tally_deltas"
+    __table_args__ = (Index("ix_tally_deltas_kind_team", "kind", "team"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    team: Mapped[str] = mapped_column(String(100))
+    k1: Mapped[str] = mapped_column(String(200))
+    k2: Mapped[str] = mapped_column(String(200))
+    k3: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(Integer)

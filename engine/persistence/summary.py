@@ -8,7 +8,8 @@ The summary is kept by the session, never by the services: whatever changes a st
 done, withdrawn, its due date moved, a reason for delay) or a deadline (met, cancelled, moved), or
 a case's status, marks the case; before the transaction commits, one UPDATE recomputes the marked
 cases' summaries from their rows, in the same transaction (so it can never disagree with them
-once committed). Every write to steps and deadlines goes through the ORM; the migration that
+once committed). ``risk_due`` is the soonest of the two that makes a case late (cases at risk are
+ranked by it). Every write to steps and deadlines goes through the ORM; the migration that
 added the columns, and a benchmark that writes rows by COPY, call :func:`refresh` themselves.
 
 A service that has every open step and unmet deadline of a case in memory (the engine's sync
@@ -21,6 +22,7 @@ in the summary, that the service did not have in hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, case, event, func, inspect, select, update
@@ -47,9 +49,13 @@ def _statement(case_ids: list[int] | None) -> Any:
     unmet = and_(deadlines.c.case_id == cases.c.id, deadlines.c.status.in_(UNMET), deadlines.c.met_at.is_(None))
     step_due = select(func.min(tasks.c.due_date)).where(open_step).scalar_subquery()
     deadline_due = select(func.min(deadlines.c.due_date)).where(unmet).scalar_subquery()
+    late_step = case((cases.c.status.in_(RUNNING), step_due), else_=None)
+    late_deadline = case((cases.c.status.in_(ACTIVE), deadline_due), else_=None)
     statement = update(cases).values(
         next_step_due=step_due,
         next_deadline_due=deadline_due,
+        risk_due=case((late_step.is_(None), late_deadline), (late_deadline.is_(None), late_step),
+                      (late_step < late_deadline, late_step), else_=late_deadline),
         waiting_since=select(func.min(tasks.c.created_at)).where(open_step).scalar_subquery(),
         # counts, not EXISTS: PostgreSQL plans an EXISTS under OR as a scan of the whole table per case
         delay_noted=case(
@@ -102,6 +108,12 @@ def _earliest(values: Iterable[Any]) -> Any:
     return min((v for v in values if v is not None), default=None)
 
 
+def risk_due(status: str, step_due: date | None, deadline_due: date | None) -> date | None:
+    """The soonest date a case is late from: its soonest step's while it moves on, its soonest
+    deadline's while it is open (running, waiting, in error or suspended)."""
+    return _earliest([step_due if status in RUNNING else None, deadline_due if status in ACTIVE else None])
+
+
 def _settle(session: Session, marked: list[Any]) -> set[int]:
     """Write the summary of each tracked case from its rows in hand; the ids settled so."""
     known: dict[int, tuple[Case, Callable[[], Iterable[Any]]]] = session.info.pop(_KNOWN, {})
@@ -119,9 +131,11 @@ def _settle(session: Session, marked: list[Any]) -> set[int]:
         rows = [o for o in held[case_id].values() if _counted(o)]
         tasks = [o for o in rows if isinstance(o, HumanTask)]
         deadlines = [o for o in rows if isinstance(o, Deadline)]
+        step_due, deadline_due = _earliest(t.due_date for t in tasks), _earliest(d.due_date for d in deadlines)
         values = {
-            "next_step_due": _earliest(t.due_date for t in tasks),
-            "next_deadline_due": _earliest(d.due_date for d in deadlines),
+            "next_step_due": step_due,
+            "next_deadline_due": deadline_due,
+            "risk_due": risk_due(row.status, step_due, deadline_due),
             "waiting_since": _earliest(t.created_at for t in tasks),
             "delay_noted": any(o.delay_reason is not None for o in rows),
         }

@@ -16,6 +16,7 @@ from engine.services.cases import (
 )
 from engine.services.definitions import library_from_files, list_definitions, publish_directory, publish_files
 from engine.services.escalations import escalate_overdue, record_delay_reason
+from engine.services.figures import fold_tallies
 from engine.services.inbound import apply_events, list_events, replay_event, show_event
 from engine.services.modelling import preview_dates, validate_diagram
 from engine.services.notifications import deliver_notifications, in_app, redeliver
@@ -54,5 +55,5 @@ __all__ = [
     "show_case", "start_case", "suspend_case", "unclaim_task", "check_start",
     "add_subscription", "deliver_webhooks", "list_deliveries", "list_subscriptions", "redeliver_delivery",
     "rotate_subscription_secret", "show_subscription", "update_subscription", "create_token", "list_tokens",
-    "revoke_token", "link_siblings", "siblings_of", "unlink_sibling",
+    "revoke_token", "link_siblings", "siblings_of", "unlink_sibling", "fold_tallies",
 ]  # fmt: skip

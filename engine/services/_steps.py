@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import Session, lazyload
 
 from engine import clock
@@ -88,18 +88,20 @@ class _Rows:
         # Rows changed in this session but not yet flushed are filtered on their in-memory state.
         answers = _Answers(list(case_ids))
         found = {case_id: cls(open_tasks={}, deadlines=[], answers=answers) for case_id in case_ids}
+        # One select for both (a round trip less on every completion, issue 18): a row per open step
+        # and a row per live clock, each joined to its own one of two constant rows.
+        kinds = union_all(select(literal(1).label("n")), select(literal(2).label("n"))).subquery("kinds")
         with session.no_autoflush:
-            tasks = session.scalars(  # the cases are loaded already: never join them (and their diagrams) again
-                select(HumanTask).where(HumanTask.case_id.in_(case_ids), HumanTask.status == TaskStatus.OPEN)
-                .options(lazyload(HumanTask.case))
+            found_rows = session.execute(
+                select(HumanTask, Deadline).select_from(kinds)
+                .outerjoin(HumanTask, and_(kinds.c.n == 1, HumanTask.case_id.in_(case_ids),
+                                           HumanTask.status == TaskStatus.OPEN))
+                .outerjoin(Deadline, and_(kinds.c.n == 2, Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None),
+                                          Deadline.status.in_(LIVE_CLOCKS)))
+                .options(lazyload(HumanTask.case))  # the cases are loaded already: never join them (and their diagrams)
             ).all()  # fmt: skip
-            deadlines = session.scalars(
-                select(Deadline).where(
-                    Deadline.case_id.in_(case_ids),
-                    Deadline.met_at.is_(None),
-                    Deadline.status.in_(LIVE_CLOCKS),
-                )
-            ).all()
+        tasks = [task for task, _ in found_rows if task is not None]
+        deadlines = [deadline for _, deadline in found_rows if deadline is not None]
         in_hand: list[HumanTask | Deadline] = [*tasks, *deadlines]
         for row in in_hand:
             found[row.case_id].loaded.append(row)
@@ -184,7 +186,7 @@ def _event_happened(session: Session, case: Case, info: ElementInfo, data: dict,
     date it records, so the plan, the history and later forms' date checks know when it happened."""
     values = {f.id: data.get(f.id) for f in info.form}
     now = clock.utcnow()
-    session.add(HumanTask(case_id=case.id, spiff_id=str(uuid.uuid4()), element=info.id, title=info.name,
+    session.add(HumanTask(case_id=case.id, key=case.key, spiff_id=str(uuid.uuid4()), element=info.id, title=info.name,
                           lane=info.lane, role=info.role, team=case.team, status=TaskStatus.COMPLETED,
                           created_at=now, completed_at=now, completed_by=actor, data=jsonable(values)))  # fmt: skip
     audit(session, case.id, actor, "task.completed", element=info.id, detail=info.name,
@@ -214,6 +216,7 @@ def _open_task(
     serves = _served_clock(rows, element_id, own_due)
     row = HumanTask(
         case_id=case.id,
+        key=case.key,
         spiff_id=spiff_id,
         element=element_id,
         title=info.name,

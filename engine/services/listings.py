@@ -7,6 +7,7 @@ team they manage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from engine.bootstrap import Runtime
 from engine.domain.access import Person
 from engine.domain.states import DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput
+from engine.persistence import tallies
 from engine.persistence.models import Case, Deadline, Definition, HumanTask
 from engine.services._common import element
 from engine.services.views import case_view, deadline_view, task_view
@@ -26,15 +28,32 @@ from engine.services.worklist import case_for, task_for
 MAX_PER_PAGE = 200
 
 
-def _page(session: Session, query: Select, page: int, per_page: int,
-          counted: Select | None = None) -> tuple[list[Any], dict[str, int]]:  # fmt: skip
-    """One page of ``query``'s rows and the total (of ``counted``: the same rows without the page's joins)."""
+def _page(session: Session, query: Select, page: int, per_page: int, counted: Select | None = None,
+          total: int | None = None) -> tuple[list[Any], dict[str, int]]:  # fmt: skip
+    """One page of ``query``'s rows and the total: ``total`` when known (a kept tally), else counted
+    over ``counted`` (the same rows without the page's joins)."""
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"page starts at 1 and per_page is 1 to {MAX_PER_PAGE}")
-    counted = query if counted is None else counted
-    total = session.scalar(counted.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)) or 0
+    if total is None:
+        counted = query if counted is None else counted
+        total = session.scalar(counted.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     rows = list(session.execute(query.offset((page - 1) * per_page).limit(per_page)))
-    return rows, {"total": total, "page": page, "per_page": per_page}
+    return rows, {"total": total or 0, "page": page, "per_page": per_page}
+
+
+def _teams(person: Person, team: str | None) -> list[str] | None:
+    """The teams a list covers: the one asked for (within the person's), else the person's (None: all)."""
+    if team:
+        return [team] if person.all_teams or team in person.teams else []
+    return None if person.all_teams else sorted(person.teams)
+
+
+def _kept_total(session: Session, kind: str, teams: list[str] | None, keep: Callable[[tuple[str, ...]], bool]
+                ) -> int:  # fmt: skip
+    """A list's total from the database's kept tally (the same for a team and an authority)."""
+    if teams == []:
+        return 0
+    return sum(n for keys, n in tallies.sums(session, kind, ("k1", "k2", "k3"), teams).items() if keep(keys))
 
 
 # A list reads its own rows' columns: never a case's state, its definition's diagram, or a step's answers
@@ -67,7 +86,12 @@ def cases_page(
                 query = query.where(column == value)
         listed = (query.add_columns(Definition.version).join(Definition, Definition.id == Case.definition_id)
                   .options(*CASE_COLUMNS).order_by(Case.id.desc()))  # fmt: skip
-        rows, paging = _page(uow.session, listed, page, per_page, counted=query)
+        total = None
+        if not ref:  # counted by the kept tally of cases by pathway and status
+            visible = person.step_roles or person.oversees or person.all_teams
+            total = _kept_total(uow.session, "cases", _teams(person, team) if visible else [],
+                                lambda k: (not key or k[0] == key) and (not status or k[1] == status))  # fmt: skip
+        rows, paging = _page(uow.session, listed, page, per_page, counted=query, total=total)
         return {"items": [case_summary(c, version) for c, version in rows], **paging}
 
 
@@ -90,7 +114,12 @@ def tasks_page(
                 query = query.where(column == value)
         # soonest due first, undated last: the order of ix_tasks_status_due_id, so a page stops early
         query = query.options(*TASK_COLUMNS).order_by(HumanTask.due_date.asc().nulls_last(), HumanTask.id)
-        rows, paging = _page(uow.session, query, page, per_page)
+        total = None
+        if status == TaskStatus.OPEN and not (ref or assignee or case_id):  # the kept tally of open steps
+            roles = None if person.oversees else set(person.step_roles)
+            total = _kept_total(uow.session, "open_steps", _teams(person, team),
+                                lambda k: (not role or k[2] == role) and (roles is None or k[2] in roles))  # fmt: skip
+        rows, paging = _page(uow.session, query, page, per_page, total=total)
         tasks = [t for (t,) in rows]
         found = uow.session.execute(select(Case.id, Case.ref, Case.key).where(Case.id.in_({t.case_id for t in tasks})))
         cases = {case_id: (ref, key) for case_id, ref, key in found}

@@ -26,6 +26,7 @@ from engine.domain import forms
 from engine.domain.access import Person
 from engine.domain.states import ACTIVE_CASE_STATUSES, CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import FormInvalid, InvalidInput, NotAllowed, NotFound, PathwaysError
+from engine.persistence import tallies
 from engine.persistence.models import Case, Deadline, Definition, Escalation, HumanTask
 from engine.services import _steps
 from engine.services import cases as case_service
@@ -68,12 +69,17 @@ def check_team(person: Person, team: str) -> None:
         raise NotAllowed(f"you do not manage team {team}")
 
 
-def scoped(query: Select, person: Person, team: str) -> Select:
-    """Only the cases (``Case`` in the query) of ``team``, or of every team the manager oversees."""
+def in_scope(person: Person, team: str) -> list[Any]:
+    """The conditions keeping the cases of ``team``, or of every team the manager oversees."""
     if team:
         check_team(person, team)
-        return query.where(Case.team == team)
-    return query if person.all_teams else query.where(Case.team.in_(sorted(person.teams)))
+        return [Case.team == team]
+    return [] if person.all_teams else [Case.team.in_(sorted(person.teams))]
+
+
+def scoped(query: Select, person: Person, team: str) -> Select:
+    """Only the cases (``Case`` in the query) of ``team``, or of every team the manager oversees."""
+    return query.where(*in_scope(person, team))
 
 
 class utc_day(FunctionElement[date]):
@@ -93,51 +99,74 @@ def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
     return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
 
 
-def _earlier(a: Any, b: Any) -> Any:
-    """The earlier of two nullable dates (NULL only when both are)."""
-    return case((b.is_(None), a), (a.is_(None), b), (a < b, a), else_=b)
-
-
 @dataclass(frozen=True)
 class _Ranking:
-    """Each at-risk case of the manager's scope with its reasons, as one SQL select over the cases."""
+    """Each at-risk case of the manager's scope with its reasons, in SQL over ``cases`` alone.
 
-    base: Select
-    reasons: dict[str, Any]  # reason -> its condition on a row of ``base``
+    A case is late (overdue on a step, or past a deadline) exactly when its ``risk_due`` (kept with
+    its summary) is before today, so the default order (most overdue first) reads the late cases in
+    the order of an index and stops after the page; the others at risk (in error, suspended, no
+    progress) follow, waiting longest first. Each count reads a covering index of its own."""
+
+    scope: list[Any]  # the manager's teams (or the one chosen) and the pathway
+    reasons: dict[str, Any]  # reason -> its condition on a case
     filtered: Any  # the query's own reason and reason-for-delay filters
-    order: tuple[Any, ...]
+    late: Any  # overdue or past a deadline: risk_due before today
+    columns: tuple[Any, ...]
+    sort: str
+
+    @property
+    def at_risk(self) -> Any:
+        return or_(*self.reasons.values())
+
+    def select(self, *where: Any) -> Select:
+        return select(*self.columns).where(*self.scope, self.filtered, *where)
+
+    def _order(self, late_first: bool) -> tuple[Any, ...]:
+        waiting_day = utc_day(func.coalesce(Case.waiting_since, Case.updated_at))
+        if self.sort == "ref":
+            return (Case.ref, Case.id)
+        if self.sort == "waiting" or not late_first:
+            return (waiting_day, Case.ref, Case.id)
+        return (Case.risk_due, waiting_day, Case.ref, Case.id)
+
+    def parts(self) -> list[Select]:
+        """The ranked cases as one or two selects, to be read one after the other."""
+        if self.sort != "overdue":
+            return [self.select(self.at_risk).order_by(*self._order(False))]
+        return [self.select(self.late).order_by(*self._order(True)),
+                self.select(self.not_late, self.stopped_or_quiet).order_by(*self._order(False))]  # fmt: skip
+
+    @property
+    def not_late(self) -> Any:
+        return or_(Case.risk_due.is_(None), ~self.late)
+
+    @property
+    def stopped_or_quiet(self) -> Any:
+        """At risk for a reason other than being late: in error, suspended or without progress."""
+        return or_(self.reasons["error"], self.reasons["suspended"], self.reasons["no_progress"])
 
 
 def _ranking(person: Person, query: StuckQuery, today: date, quiet_since: datetime) -> _Ranking:
-    """One select over ``cases`` alone: each case's summary of its steps and deadlines is on its row
-    (engine.persistence.summary), so the ranking reads an index, not every open step."""
-    active = Case.status.in_([CaseStatus.RUNNING, CaseStatus.WAITING])
+    running = Case.status.in_([CaseStatus.RUNNING, CaseStatus.WAITING])
     reasons = {
-        "overdue": active & (Case.next_step_due < today),
+        "overdue": running & (Case.next_step_due < today),
         "deadline": Case.status.in_(ACTIVE_CASE_STATUSES) & (Case.next_deadline_due < today),
         "error": Case.status == CaseStatus.ERROR,
         "suspended": Case.status == CaseStatus.SUSPENDED,
-        "no_progress": active & (Case.updated_at < quiet_since),
+        "no_progress": running & (Case.updated_at < quiet_since),
     }
     late_step = case((reasons["overdue"], Case.next_step_due), else_=None)
     late_deadline = case((reasons["deadline"], Case.next_deadline_due), else_=None)
-    overdue_since = _earlier(late_step, late_deadline)
-    waiting_day = utc_day(func.coalesce(Case.waiting_since, Case.updated_at))
-    base = select(Case.id, Case.updated_at, late_step.label("late_step"), late_deadline.label("late_deadline")).where(
-        or_(*reasons.values()))  # fmt: skip
-    base = scoped(base, person, query.team)
+    flags = [case((cond, 1), else_=0).label(f"r_{name}") for name, cond in reasons.items()]
+    columns = (Case.id, Case.updated_at, late_step.label("late_step"), late_deadline.label("late_deadline"), *flags)
+    conditions = in_scope(person, query.team)
     if query.key:
-        base = base.where(Case.key == query.key)
+        conditions.append(Case.key == query.key)
     filtered = reasons[query.reason] if query.reason else true()
     if query.no_delay_reason:
         filtered = and_(filtered, Case.delay_noted.is_(False))
-    if query.sort == "ref":
-        order: tuple[Any, ...] = (Case.ref, Case.id)
-    elif query.sort == "waiting":
-        order = (waiting_day, Case.ref, Case.id)
-    else:  # most overdue first (cases with nothing overdue after), then waiting longest
-        order = (case((overdue_since.is_(None), 1), else_=0), overdue_since, waiting_day, Case.ref, Case.id)
-    return _Ranking(base, reasons, filtered, order)
+    return _Ranking(conditions, reasons, filtered, Case.risk_due < today, columns, query.sort)
 
 
 def _found(row: Any, reasons: tuple[str, ...]) -> dict[str, date]:
@@ -154,15 +183,6 @@ def _quiet_since(rt: Runtime, session: Session, today: date) -> datetime:
     calendar = refresh_calendar(rt, session)
     back = calendar.add_working_days(today, -rt.settings.stuck_after_working_days)
     return datetime.combine(back, time(0), tzinfo=UTC)
-
-
-def _flags(ranking: _Ranking, prefix: str = "") -> list[Any]:
-    """One 1-or-0 column per reason, labelled ``prefix + reason``."""
-    return [case((cond, 1), else_=0).label(prefix + name) for name, cond in ranking.reasons.items()]
-
-
-def _with_reasons(ranking: _Ranking) -> Select:
-    return ranking.base.add_columns(*_flags(ranking, "r_")).where(ranking.filtered).order_by(*ranking.order)
 
 
 def _reasons_of(row: Any) -> tuple[str, ...]:
@@ -188,30 +208,55 @@ def stuck_cases(rt: Runtime, person: Person, query: StuckQuery) -> dict[str, Any
         session = uow.session
         ranking = _ranking(person, query, today, _quiet_since(rt, session, today))
         counts = _counts(session, ranking)
-        total = counts.pop("_shown")
+        total, late = counts.pop("_shown"), counts.pop("_late")
         pages = max(1, -(-total // PAGE_SIZE))
-        shown = session.execute(_with_reasons(ranking).limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE)).all()
+        shown = _page(session, ranking, (query.page - 1) * PAGE_SIZE, late)
         rows = _describe(session, {row.id: _found(row, _reasons_of(row)) for row in shown}, today)
         return {"rows": rows, "total": total, "counts": counts, "page": query.page, "page_size": PAGE_SIZE,
                 "pages": pages, "quiet_days": rt.settings.stuck_after_working_days,
                 "today": today.isoformat()}  # fmt: skip
 
 
+def _page(session: Session, ranking: _Ranking, offset: int, late: int) -> list[Any]:
+    """The page's rows from the ranked parts: the late cases (``late`` of them), then the rest."""
+    parts = ranking.parts()
+    if len(parts) == 1:
+        return list(session.execute(parts[0].limit(PAGE_SIZE).offset(offset)))
+    first, rest = parts
+    shown = list(session.execute(first.limit(PAGE_SIZE).offset(offset))) if offset < late else []
+    if len(shown) < PAGE_SIZE:
+        shown += session.execute(rest.limit(PAGE_SIZE - len(shown)).offset(max(0, offset - late))).all()
+    return shown
+
+
+def _count(ranking: _Ranking, *where: Any) -> Any:
+    return select(func.count()).select_from(Case).where(*ranking.scope, *where).scalar_subquery()
+
+
 def _counts(session: Session, ranking: _Ranking) -> dict[str, int]:
-    """Cases per reason in the scope (whatever the filters), and ``_shown``: the cases the filters keep."""
-    names = [*ranking.reasons, "_shown"]
-    flagged = ranking.base.add_columns(
-        *_flags(ranking), case((ranking.filtered, 1), else_=0).label("_shown")
-    ).subquery()
-    row = session.execute(select(*[func.coalesce(func.sum(flagged.c[n]), 0) for n in names])).one()
-    return dict(zip(names, (int(v) for v in row), strict=True))
+    """Cases per reason in the scope (whatever the filters), ``_shown``: the cases the filters keep,
+    and ``_late``: those of them overdue or past a deadline. One statement: the late cases are read
+    once from their covering index (overdue and past a deadline are both late), the rest are few
+    or read an index of their own."""
+    reasons, filtered = ranking.reasons, ranking.filtered
+    late = (select(func.count().filter(filtered).label("late"),
+                   func.count().filter(reasons["overdue"]).label("overdue"),
+                   func.count().filter(reasons["deadline"]).label("deadline"))
+            .select_from(Case).where(*ranking.scope, ranking.late).subquery())  # fmt: skip
+    others = {name: _count(ranking, reasons[name]) for name in ("error", "suspended", "no_progress")}
+    # at risk = late, or else in error, suspended or quiet: parts that never overlap
+    rest = _count(ranking, ranking.not_late, ranking.stopped_or_quiet, filtered)
+    row = session.execute(
+        select(late.c.overdue, late.c.deadline, *others.values(), late.c.late + rest, late.c.late)
+    ).one()
+    return dict(zip(["overdue", "deadline", *others, "_shown", "_late"], (int(v or 0) for v in row), strict=True))
 
 
 def stuck_cases_csv(rt: Runtime, person: Person, query: StuckQuery, batch: int = 100) -> Iterator[dict[str, Any]]:
     """Every case at risk in the query's order, described ``batch`` rows at a time as they are read.
 
     The checks run at once (a refusal is raised here, not half-way through a download); the rows
-    come from one streamed select, so the first arrives before the last is read."""
+    come from streamed selects, so the first arrives before the last is read."""
     query = _allowed(person, query)
     today = clock.london_today()
 
@@ -219,9 +264,10 @@ def stuck_cases_csv(rt: Runtime, person: Person, query: StuckQuery, batch: int =
         with rt.uow() as uow:
             session = uow.session
             ranking = _ranking(person, query, today, _quiet_since(rt, session, today))
-            result = session.execute(_with_reasons(ranking).execution_options(yield_per=batch))
-            for part in result.partitions():
-                yield from _describe(session, {row.id: _found(row, _reasons_of(row)) for row in part}, today)
+            for part in ranking.parts():
+                result = session.execute(part.execution_options(yield_per=batch))
+                for chunk in result.partitions():
+                    yield from _describe(session, {row.id: _found(row, _reasons_of(row)) for row in chunk}, today)
 
     return rows()
 
@@ -443,10 +489,16 @@ def record_case_event(rt: Runtime, person: Person, case_id: int, element_id: str
 
 
 # --- where cases wait ------------------------------------------------------------------------
-def _called_by(xml: str) -> dict[str, str]:
-    """Called process id -> the call activity that calls it."""
-    root = parse_bpmn(xml)
-    return {node.get("calledElement"): node.get("id") for node in root.iterfind(".//bpmn:callActivity", NS)}
+_CALLS: dict[tuple[int, str], dict[str, str]] = {}  # a published definition never changes
+
+
+def _called_by(definition: Definition) -> dict[str, str]:
+    """Called process id -> the call activity that calls it (read once per published version)."""
+    key = (definition.id, definition.checksum)
+    if key not in _CALLS:
+        root = parse_bpmn(definition.bpmn_xml)
+        _CALLS[key] = {node.get("calledElement"): node.get("id") for node in root.iterfind(".//bpmn:callActivity", NS)}
+    return _CALLS[key]
 
 
 def _pathway_for_manager(session: Session, person: Person, key: str) -> Definition:
@@ -458,65 +510,83 @@ def _pathway_for_manager(session: Session, person: Person, key: str) -> Definiti
     return definition
 
 
+def _teams(person: Person) -> list[str] | None:
+    """The teams whose counts a manager sees (None: every team)."""
+    return None if person.all_teams else sorted(person.teams)
+
+
 def where_cases_wait(rt: Runtime, person: Person, key: str) -> dict[str, Any]:
     """Per element of the newest version of pathway ``key``: how many open steps wait there, how many overdue.
 
-    Steps inside a called diagram (the permanency panel) count on the call activity."""
+    Steps inside a called diagram (the permanency panel) count on the call activity. Both counts
+    are the database's kept tallies (engine.persistence.tallies: open steps, and open steps by the
+    day they are due), so the page costs the same for a team and an authority."""
     today = clock.london_today()
     with rt.uow() as uow:
         session = uow.session
         definition = _pathway_for_manager(session, person, key)
-        query = (
-            select(HumanTask.element, func.count(), func.sum(case((HumanTask.due_date < today, 1), else_=0)))
-            .join(Case, Case.id == HumanTask.case_id)
-            .where(HumanTask.status == TaskStatus.OPEN, Case.key == key)
-            .group_by(HumanTask.element)
-        )
-        rows = session.execute(scoped(query, person, "")).all()
-        waiting_cases = session.scalar(scoped(select(func.count()).select_from(Case).where(
-            Case.key == key, Case.status == CaseStatus.WAITING), person, ""))  # fmt: skip
+        teams = _teams(person)
+        waiting = tallies.sums(session, "open_steps", ("k2",), teams, k1=key)
+        due = tallies.sums(session, "open_due", ("k2",), teams, between={"k3": ("0", today.isoformat())}, k1=key)
+        overdue = {element: count for (element,), count in due.items()}
+        waiting_cases = tallies.total(session, "cases", teams, k1=key, k2=CaseStatus.WAITING)
         own = definition.info["elements"]
         called = definition.info.get("called_elements", {})
-        calls = _called_by(definition.bpmn_xml) if called else {}
+        calls = _called_by(definition) if called else {}
         counts: dict[str, dict[str, int]] = {}
         elsewhere = []
-        for element_id, waiting, overdue in rows:
+        for (element_id,), count in sorted(waiting.items()):
+            late = int(overdue.get(element_id, 0))
             target = element_id if element_id in own else calls.get(called.get(element_id, {}).get("process", ""))
             if target is None:
-                elsewhere.append({"element": element_id, "waiting": waiting, "overdue": int(overdue or 0)})
+                elsewhere.append({"element": element_id, "waiting": count, "overdue": late})
                 continue
             slot = counts.setdefault(target, {"waiting": 0, "overdue": 0})
-            slot["waiting"] += waiting
-            slot["overdue"] += int(overdue or 0)
+            slot["waiting"] += count
+            slot["overdue"] += late
         return {"key": key, "name": definition.name, "version": definition.version, "elements": counts,
                 "names": {e: own[e]["name"] for e in counts}, "elsewhere": elsewhere,
-                "waiting_for_a_date_or_event": waiting_cases or 0}  # fmt: skip
+                "waiting_for_a_date_or_event": waiting_cases}  # fmt: skip
 
 
-def cases_waiting_at(rt: Runtime, person: Person, key: str, element_id: str) -> list[dict[str, Any]]:
-    """The cases behind one badge: open steps at ``element_id`` (or inside the call activity it is)."""
+WAITING_PAGE = 50
+
+
+def cases_waiting_at(rt: Runtime, person: Person, key: str, element_id: str, page: int = 1) -> dict[str, Any]:
+    """The cases behind one badge, a page at a time, soonest due first: open steps at ``element_id``
+    (or inside the call activity it is)."""
+    if page < 1:
+        raise InvalidInput("pages count from 1")
     today = clock.london_today()
     with rt.uow() as uow:
         session = uow.session
         definition = _pathway_for_manager(session, person, key)
         elements = [element_id]
         if definition.info["elements"].get(element_id, {}).get("kind") == "callActivity":
-            process = {v: k for k, v in _called_by(definition.bpmn_xml).items()}.get(element_id)
+            process = {v: k for k, v in _called_by(definition).items()}.get(element_id)
             elements += [e for e, info in definition.info.get("called_elements", {}).items()
                          if info.get("process") == process]  # fmt: skip
+        teams = _teams(person)
+        where = [HumanTask.status == TaskStatus.OPEN, HumanTask.key == key, HumanTask.element.in_(elements)]
+        if teams is not None:
+            where.append(HumanTask.team.in_(teams))
+        total = session.scalar(select(func.count()).select_from(HumanTask).where(*where)) or 0
         query = (
             select(HumanTask.id, HumanTask.title, HumanTask.assignee, HumanTask.role, HumanTask.due_date,
-                   HumanTask.created_at, Case.id.label("case_id"), Case.ref, Case.team)
+                   HumanTask.created_at, HumanTask.case_id, Case.ref, Case.team)
             .join(Case, Case.id == HumanTask.case_id)
-            .where(HumanTask.status == TaskStatus.OPEN, Case.key == key, HumanTask.element.in_(elements))
-            .order_by(HumanTask.due_date.nulls_last(), HumanTask.id)
+            .where(*where)
+            .order_by(HumanTask.due_date.asc().nulls_last(), HumanTask.id)
+            .limit(WAITING_PAGE).offset((page - 1) * WAITING_PAGE)
         )  # fmt: skip
-        return [
+        rows = [
             {"task_id": r.id, "title": r.title, "holder": r.assignee, "role": r.role, "case_id": r.case_id,
              "ref": r.ref, "team": r.team, "due": r.due_date.isoformat() if r.due_date else None,
              "overdue": bool(r.due_date and r.due_date < today), "waiting_days": (today - r.created_at.date()).days}
-            for r in session.execute(scoped(query, person, ""))
+            for r in session.execute(query)
         ]  # fmt: skip
+        return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // WAITING_PAGE)),
+                "page_size": WAITING_PAGE}  # fmt: skip
 
 
 _ALLOWED = {

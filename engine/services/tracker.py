@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from engine.domain.access import Person
 from engine.domain.forms import FormField
 from engine.domain.states import TaskStatus
 from engine.errors import Conflict, FormInvalid, InvalidInput, NotAllowed, NotFound
+from engine.persistence import tallies
 from engine.persistence.models import Case, HumanTask, JobRun, TrackerChild
 from engine.services._common import audit, commit, element
 from engine.services.definitions import latest
@@ -302,7 +303,6 @@ class ChildQuery:
 
 # the outcome a child's row shows: the manager's, else what the pathways show
 ROUTE = func.coalesce(TrackerChild.route, TrackerChild.derived_route)
-ACHIEVED_ON = case((TrackerChild.route.is_not(None), TrackerChild.achieved_on), else_=TrackerChild.derived_on)
 
 
 def _scoped(query: Select, person: Person, team: str) -> Select:
@@ -313,31 +313,55 @@ def _scoped(query: Select, person: Person, team: str) -> Select:
     return query if person.all_teams else query.where(TrackerChild.team.in_(sorted(person.teams)))
 
 
-def _cohort(person: Person, team: str) -> Select:
-    return _scoped(select(TrackerChild.ref), person, team)
+def _tally_teams(person: Person, team: str) -> list[str] | None:
+    check_team(person, team)
+    if team:
+        return [team]
+    return None if person.all_teams else sorted(person.teams)
 
 
-def _in_period(column: Any, p: Period) -> Any:
-    return func.coalesce(func.sum(case(((column >= p.start) & (column < p.end), 1), else_=0)), 0)
+def _month_sums(found: dict[tuple[str, ...], int], shown: list[Period]) -> dict[str, list[int]]:
+    """Monthly tallies (key, YYYY-MM) -> per key, the count in each period shown."""
+    per: dict[str, list[int]] = {}
+    for (key, month), count in found.items():
+        if not month:
+            continue
+        day = date.fromisoformat(f"{month}-01")
+        counts = per.setdefault(key, [0] * len(shown))
+        for i, p in enumerate(shown):
+            if p.holds(day):
+                counts[i] += count
+    return per
 
 
 def _figures(session: Session, person: Person, team: str, shown: list[Period]) -> dict[str, Any]:
-    """The counts behind the figures, each an SQL aggregate over the cohort (no child is read)."""
-    cohort = _cohort(person, team)
+    """The counts behind the figures, from the database's kept tallies (engine.persistence.tallies):
+    no child is read, and the cost is the same for a team and an authority. Periods are whole months."""
+    teams = _tally_teams(person, team)
     cross: dict[str, dict[str, int]] = {}
-    for option, route, count in session.execute(
-        cohort.with_only_columns(TrackerChild.permanence_option, ROUTE, func.count())
-        .group_by(TrackerChild.permanence_option, ROUTE)
-    ):  # fmt: skip
-        cross.setdefault(option, {})[route or ""] = count
-    reviewed = {option: list(counts) for option, *counts in session.execute(
-        cohort.with_only_columns(TrackerChild.permanence_option,
-                                 *[_in_period(TrackerChild.second_review_date, p) for p in shown])
-        .group_by(TrackerChild.permanence_option))}  # fmt: skip
-    achieved = {route: list(counts) for route, *counts in session.execute(
-        cohort.with_only_columns(ROUTE, *[_in_period(ACHIEVED_ON, p) for p in shown])
-        .where(ROUTE.is_not(None)).group_by(ROUTE))}  # fmt: skip
+    for (option, route), count in tallies.sums(session, "tracker_cross", ("k1", "k2"), teams).items():
+        cross.setdefault(option, {})[route] = count
+    months = {"k2": (f"{shown[0].start:%Y-%m}", f"{shown[-1].end:%Y-%m}")}
+    reviewed = _month_sums(tallies.sums(session, "tracker_reviewed", ("k1", "k2"), teams, between=months), shown)
+    achieved = _month_sums(tallies.sums(session, "tracker_achieved", ("k1", "k2"), teams, between=months), shown)
     return {"cross": cross, "reviewed": reviewed, "achieved": achieved}
+
+
+def _shown(cross: dict[str, dict[str, int]], query: ChildQuery) -> int:
+    """How many children the table's filters keep, from the cross table of option by route."""
+    total = 0
+    for option, routes in cross.items():
+        if query.option and option != query.option:
+            continue
+        for route, count in routes.items():
+            if query.outcome == "achieved" and not route:
+                continue
+            if query.outcome == "not_yet" and route:
+                continue
+            if query.outcome not in ("", "achieved", "not_yet") and route != query.outcome:
+                continue
+            total += count
+    return total
 
 
 def _children(session: Session, person: Person, query: ChildQuery) -> Select:
@@ -365,7 +389,7 @@ def tracker(rt: Runtime, person: Person, period: str = "quarter", team: str = ""
         options = _option_labels(session)
         counts = _figures(session, person, team, shown)
         chosen = _children(session, person, query)
-        total = session.scalar(chosen.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)) or 0
+        total = _shown(counts["cross"], query)
         rows = session.scalars(chosen.order_by(TrackerChild.second_review_date, TrackerChild.ref)
                                .limit(CHILDREN_PAGE).offset((query.page - 1) * CHILDREN_PAGE)).all()  # fmt: skip
         children = [_child(r, options) for r in rows]

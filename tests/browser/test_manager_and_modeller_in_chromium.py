@@ -119,3 +119,51 @@ def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_the
     assert (new["version"], _first_review(new)["due"]) == (2, "2027-01-27")
     kept = services.show_case(rt, "CH-3001")
     assert (kept["id"], kept["version"], _first_review(kept)["due"]) == (old["id"], 1, "2027-01-20")  # it stays
+
+
+def test_a_head_of_service_pages_through_the_cases_at_risk_and_the_cases_behind_a_badge(page: Page, rt, now,
+                                                                                        monkeypatch):  # fmt: skip
+    """Issue 18: lists that grow with the authority are paged (25 cases at risk, and here 10 steps behind a
+    badge a page), every case once, in order, with GOV.UK pagination."""
+    from datetime import timedelta
+
+    from engine.services import oversight
+    from tests.conftest import load
+
+    monkeypatch.setattr(oversight, "WAITING_PAGE", 10)
+    load(rt, "review_cycle.bpmn")
+    refs = [f"CH-{4000 + n}" for n in range(31)]
+    for n, ref in enumerate(refs):
+        services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw.alice",
+                            team="north" if n % 2 else "south")  # fmt: skip
+    now.set(now.now + timedelta(days=60))  # every care plan now overdue
+    sign_in(page, "hos.hana")
+    page.get_by_role("link", name="Cases at risk").click()
+    rows = page.locator("#cases tbody tr")
+    expect(rows).to_have_count(25)
+    first = rows.evaluate_all("rows => rows.map(r => r.dataset.ref)")
+    pager = page.get_by_role("navigation", name="Pagination")
+    pager.get_by_role("link", name=re.compile("Next")).click()
+    expect(rows).to_have_count(6)
+    second = rows.evaluate_all("rows => rows.map(r => r.dataset.ref)")
+    assert sorted(first + second) == refs  # every case once, across the two pages
+    pager.get_by_role("link", name=re.compile("Previous")).click()
+    expect(rows).to_have_count(25)
+
+    page.get_by_role("link", name="Where cases wait").click()
+    page.get_by_label("Pathway", exact=True).select_option("test_review_cycle")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#diagram[data-ready=true]")).to_be_attached()
+    badge = page.locator("#badge-Task_CarePlan")
+    expect(badge).to_contain_text("31")
+    badge.click()
+    expect(page.locator("#waiting-total")).to_contain_text("31 steps wait here: page 1 of 4")
+    listed = page.locator("#waiting tbody tr")
+    seen = []
+    for expected in (10, 10, 10, 1):
+        expect(listed).to_have_count(expected)
+        seen += listed.locator("td:first-child a").all_inner_texts()
+        if expected == 10:
+            page.get_by_role("navigation", name="Pagination").get_by_role("link", name=re.compile("Next")).click()
+    assert sorted(seen) == refs
+    shoot(page, "waiting-at-paged")

@@ -57,7 +57,8 @@ def test_a_step_the_engine_did_not_have_in_hand_falls_back_to_the_rows(rt, now):
         session = uow.session
         case = session.scalars(select(Case)).one()
         summary.track(session, case, lambda: [])  # claims no rows in hand: must not be believed blindly
-        session.add(HumanTask(case_id=case.id, spiff_id="extra", element="Task_Extra", title="Extra", lane="",
+        session.add(HumanTask(case_id=case.id, key=case.key, spiff_id="extra", element="Task_Extra", title="Extra",
+                              lane="",
                               role="social_worker", team=case.team, due_date=date(2026, 12, 20),
                               status=TaskStatus.OPEN, created_at=clock.utcnow()))  # fmt: skip
         uow.commit()

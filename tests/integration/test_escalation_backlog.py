@@ -27,7 +27,8 @@ def _backlog(rt, steps: int) -> None:
             uow.session.add(case)
             uow.session.flush()
             role = "team_manager" if n % 2 else "social_worker"
-            uow.session.add(HumanTask(case_id=case.id, spiff_id=str(uuid.uuid4()), element="Task_CarePlan",
+            uow.session.add(HumanTask(case_id=case.id, key=case.key, spiff_id=str(uuid.uuid4()),
+                                      element="Task_CarePlan",
                                       title="Write the care plan", role=role, team="north",
                                       due_date=date(2027, 1, 6), status="open", created_at=now))  # fmt: skip
         uow.session.commit()

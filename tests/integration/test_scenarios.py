@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.errors import InvalidInput
-from engine.persistence import summary
+from engine.persistence import summary, tallies
 from engine.services import scenarios
 from tests.scenario import WORKFLOWS, publish_workflows
 
@@ -30,14 +30,22 @@ def test_scenario(rt, key, index, scenario):
 
 
 def assert_summaries_hold(rt) -> None:
-    """Every case's stored summary (cases at risk rank by it) equals one worked out afresh from its rows."""
-    columns = "id, next_step_due, next_deadline_due, waiting_since, delay_noted"
+    """Every case's stored summary (cases at risk rank by it) equals one worked out afresh from its rows,
+    and every kept tally (the managers' figures) equals one counted afresh, before and after folding."""
+    columns = "id, next_step_due, next_deadline_due, waiting_since, delay_noted, risk_due"
     with rt.db.connect() as conn:
         stored = conn.execute(text(f"SELECT {columns} FROM cases ORDER BY id")).all()
         summary.refresh(conn)
         fresh = conn.execute(text(f"SELECT {columns} FROM cases ORDER BY id")).all()
         conn.rollback()
     assert stored == fresh
+    with rt.uow() as uow:
+        assert tallies.kept(uow.session) == tallies.recount(uow.session)
+        assert tallies.fold(uow.session) > 0
+        uow.commit()
+    with rt.uow() as uow:
+        assert tallies.kept(uow.session) == tallies.recount(uow.session)
+        assert uow.session.scalar(text("SELECT count(*) FROM tally_deltas")) == 0
 
 
 def _first(key: str) -> dict:

@@ -216,6 +216,6 @@ def test_steps_inside_the_called_panel_count_on_the_call_activity(app, rt, now):
     counts = oversight.where_cases_wait(rt, accounts.person(rt, "tm.carol"), "sgo_assessment")
     assert counts["elements"]["Call_Panel"]["waiting"] == 1  # panel support's reminder, inside the panel diagram
     listed = oversight.cases_waiting_at(rt, accounts.person(rt, "tm.carol"), "sgo_assessment", "Call_Panel")
-    assert [(r["ref"], r["title"]) for r in listed] == [
+    assert [(r["ref"], r["title"]) for r in listed["rows"]] == [
         ("CH-SGO", "Remind the social worker that the case is at panel in 2 weeks")
     ]
