@@ -18,6 +18,7 @@ Ends with ``inbox_p95_ms=X complete_p95_ms=Y inbox_ratio=Z``.
 
 from __future__ import annotations
 
+import gc
 import io
 import random
 import re
@@ -200,6 +201,7 @@ def measure(rt: Any, requests: int, teams: int) -> dict[str, float]:
     from web import create_app
 
     app = create_app({"SECRET_KEY": "bench"}, runtime=rt)
+    gc.freeze()  # as web/wsgi.py, `pathways serve` and the worker do once started
     team = f"team{min(42, teams):03d}"
     sw, sw_token = _signed_in(app, f"sw1.{team}")
     tm, _ = _signed_in(app, f"tm.{team}")

@@ -20,6 +20,7 @@ Ends with one line:
 
 from __future__ import annotations
 
+import gc
 import statistics
 import sys
 import time
@@ -92,6 +93,7 @@ def measure(rt: Any, requests: int, teams: int) -> dict[str, dict[str, float]]:
     from web import create_app
 
     app = create_app({"SECRET_KEY": "bench"}, runtime=rt)
+    gc.freeze()  # as web/wsgi.py, `pathways serve` and the worker do once started
     team = f"team{min(42, teams):03d}"
     people = {"tm": f"tm.{team}", "hos": "hos.bench"}
     clients = {who: _signed_in(app, name) for who, name in people.items()}

@@ -560,9 +560,13 @@ def timers_fire(ctx: click.Context, now_text: str | None, as_json: bool) -> None
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Run the web app (development server; see README for gunicorn)."""
+    import gc
+
     from web import create_app
 
-    create_app(runtime=_runtime(ctx)).run(host=host, port=port)
+    app = create_app(runtime=_runtime(ctx))
+    gc.freeze()  # startup objects live as long as the process: no full collection walks them (web/wsgi.py)
+    app.run(host=host, port=port)
 
 
 # --- webhook senders and inbound events ------------------------------------------------------

@@ -17,6 +17,7 @@ running jobs have returned. On SQLite one worker runs; a second says so and stop
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -115,6 +116,7 @@ def run(rt: Runtime, stop: threading.Event | None = None) -> None:
     _stop_on_signals(stop)
     name = worker_id()
     found = jobs(rt, sender_for(rt.settings), name, _poster(rt), stop.is_set)
+    gc.freeze()  # startup objects live as long as the process: no full collection walks them (web/wsgi.py)
     scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(len(found))})
     for job, work in found.items():
         scheduler.add_job(run_job, "interval", args=[job, work, name], seconds=rt.settings.timer_poll_seconds,

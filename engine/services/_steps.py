@@ -83,25 +83,29 @@ class _Rows:
 
     @classmethod
     def load_many(cls, session: Session, case_ids: list[int]) -> dict[int, _Rows]:
-        """Two queries for any number of cases (the timer sweep loads a whole batch at once)."""
+        """One query on PostgreSQL (two on SQLite) for any number of cases (a timer batch loads at once)."""
         # No autoflush: pending inserts (audit rows) then go to the database in one batch at commit.
         # Rows changed in this session but not yet flushed are filtered on their in-memory state.
         answers = _Answers(list(case_ids))
         found = {case_id: cls(open_tasks={}, deadlines=[], answers=answers) for case_id in case_ids}
-        # One select for both (a round trip less on every completion, issue 18): a row per open step
-        # and a row per live clock, each joined to its own one of two constant rows.
-        kinds = union_all(select(literal(1).label("n")), select(literal(2).label("n"))).subquery("kinds")
-        with session.no_autoflush:
-            found_rows = session.execute(
-                select(HumanTask, Deadline).select_from(kinds)
-                .outerjoin(HumanTask, and_(kinds.c.n == 1, HumanTask.case_id.in_(case_ids),
-                                           HumanTask.status == TaskStatus.OPEN))
-                .outerjoin(Deadline, and_(kinds.c.n == 2, Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None),
-                                          Deadline.status.in_(LIVE_CLOCKS)))
-                .options(lazyload(HumanTask.case))  # the cases are loaded already: never join them (and their diagrams)
-            ).all()  # fmt: skip
-        tasks = [task for task, _ in found_rows if task is not None]
-        deadlines = [deadline for _, deadline in found_rows if deadline is not None]
+        open_steps = and_(HumanTask.case_id.in_(case_ids), HumanTask.status == TaskStatus.OPEN)
+        live = and_(Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None), Deadline.status.in_(LIVE_CLOCKS))
+        with session.no_autoflush:  # the cases are loaded already: never join them (and their diagrams) again
+            if session.get_bind().dialect.name == "postgresql":
+                # one select for both, a round trip less on every completion (issue 18): a row per open
+                # step and per live clock, each joined to its own one of two constant rows
+                kinds = union_all(select(literal(1).label("n")), select(literal(2).label("n"))).subquery("kinds")
+                both = session.execute(
+                    select(HumanTask, Deadline).select_from(kinds)
+                    .outerjoin(HumanTask, and_(kinds.c.n == 1, open_steps))
+                    .outerjoin(Deadline, and_(kinds.c.n == 2, live))
+                    .options(lazyload(HumanTask.case))
+                ).all()  # fmt: skip
+                tasks = [task for task, _ in both if task is not None]
+                deadlines = [deadline for _, deadline in both if deadline is not None]
+            else:  # no round trips on SQLite: two plain selects cost less there
+                tasks = list(session.scalars(select(HumanTask).where(open_steps).options(lazyload(HumanTask.case))))
+                deadlines = list(session.scalars(select(Deadline).where(live)))
         in_hand: list[HumanTask | Deadline] = [*tasks, *deadlines]
         for row in in_hand:
             found[row.case_id].loaded.append(row)

@@ -25,3 +25,16 @@ def test_worker_tick_fires_due_timers(rt, now):
     now.set(datetime(2027, 1, 21, 6, tzinfo=UTC))
     assert tick(rt)["cases_fired"] == 1
     assert "Task_ChaseReview" in [t["element"] for t in services.list_tasks(rt, ref="CH-1")]
+
+
+def test_the_production_entry_point_builds_the_app_and_freezes_its_startup_objects(rt, subprocess_database_url):
+    """``gunicorn 'web.wsgi:app'`` (README): in a process of its own, as a server would load it."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import gc, json; from web.wsgi import app; r = app.test_client().get('/healthz');"
+            "print(json.dumps([gc.get_freeze_count() > 1000, r.status_code, r.get_json()]))")  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url, "SECRET_KEY": "test-secret"}
+    found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout.strip().splitlines()[-1] == '[true, 200, {"database": "ok", "status": "ok"}]'
