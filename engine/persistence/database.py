@@ -120,12 +120,13 @@ def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    from engine.persistence import summary
+    from engine.persistence import pipelining, summary
 
     sessions = sessionmaker(engine, expire_on_commit=False)
     event.listen(sessions, "before_flush", _refuse_writes)
     summary.install(sessions)
     event.listen(sessions, "after_flush", _flushed)
+    pipelining.install(engine, sessions)
     return sessions
 
 

@@ -1,0 +1,147 @@
+"""A flush's UPDATEs go out without waiting for their answers, on PostgreSQL (issue 18).
+
+SQLAlchemy's unit of work sends a flush one statement at a time and waits for each answer: on a
+completion, the update of the deadline met, of the case and of the step each cost a round trip.
+An UPDATE of one row by its primary key needs no answer but its row count, which the unit of
+work checks against the one row it meant to change (for a case, the row with the version it
+read: the optimistic check). So, while a session flushes, such an UPDATE is queued in psycopg's
+pipeline mode instead, the unit of work is told the one row it expects, and the statement is
+sent with the next one that needs an answer (an INSERT handing back its ids, a SELECT) or at the
+end of the flush, in one round trip. Every queued UPDATE's real row count is checked then, still
+inside the flush: a count other than 1 raises StaleDataError exactly as the unit of work would
+have (the service turns it into a Conflict and the transaction never commits), and a database
+error in a queued statement is raised wrapped as SQLAlchemy wraps any other.
+
+Only single-row UPDATEs without RETURNING are queued, only during a flush, only outside a
+savepoint; everything else runs as it always did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event, exc
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+_FLUSHING = "pathways.pipeline_flushing"  # on the Connection's info while its session flushes
+_QUEUED = "pathways.pipeline_queued"
+
+
+@dataclass
+class _Queue:
+    pipeline: Any  # psycopg's Pipeline, entered
+    updates: list[tuple[Any, str, Any]] = field(default_factory=list)  # cursor, statement, parameters
+
+
+def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    """Queue flushes' UPDATEs on ``engine`` (PostgreSQL only) for the sessions ``sessions`` makes."""
+    if engine.dialect.name != "postgresql":
+        return
+    event.listen(sessions, "before_flush", _flushing)
+    event.listen(sessions, "after_flush", _flushed)
+    if event.contains(engine, "do_execute", _execute):  # another session factory on the same engine
+        return
+    event.listen(engine, "do_execute", _execute)
+    for kind in ("do_executemany", "do_execute_no_params"):  # these run as ever, after what is queued
+        event.listen(engine, kind, _send_first)
+    event.listen(engine, "rollback", _abandon)  # a flush that failed part-way never reached after_flush
+    event.listen(engine, "checkin", _checked_in)
+
+
+def _flushing(session: Session, *_: Any) -> None:
+    if session.in_nested_transaction():
+        return
+    session.connection().info[_FLUSHING] = True
+
+
+def _flushed(session: Session, *_: Any) -> None:
+    connection = session.connection()
+    connection.info.pop(_FLUSHING, None)
+    _send(connection.info)
+
+
+def _info(context: Any) -> dict[str, Any] | None:
+    try:
+        return context.root_connection.info  # type: ignore[no-any-return]
+    except NotImplementedError:  # the dialect's first connect (server version and the like)
+        return None
+
+
+def _queueable(info: dict[str, Any], context: Any) -> bool:
+    return bool(
+        info.get(_FLUSHING)
+        and context.isupdate
+        and not context.executemany
+        and not (context.compiled is not None and context.compiled.effective_returning)
+    )
+
+
+def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    info = _info(context)
+    if info is None:
+        return False
+    queue: _Queue | None = info.get(_QUEUED)
+    if _queueable(info, context):
+        if queue is None:
+            pipeline = cursor.connection.pipeline()
+            pipeline.__enter__()
+            queue = info[_QUEUED] = _Queue(pipeline)
+        cursor.execute(statement, parameters)
+        queue.updates.append((cursor, statement, parameters))
+        context._rowcount = 1  # what the unit of work expects; the real count is checked in _send
+        return True
+    if queue is None:
+        return False
+    cursor.execute(statement, parameters)  # goes out with the queued UPDATEs: one round trip for all
+    _send(info)
+    return True
+
+
+def _send_first(cursor: Any, statement: str, *args: Any) -> bool:
+    info = _info(args[-1]) if args[-1] is not None else None
+    if info is not None:
+        _send(info)
+    return False  # SQLAlchemy executes it, out of pipeline mode
+
+
+def _send(info: dict[str, Any]) -> None:
+    """Send what is queued, wait for every answer, and check each queued UPDATE changed its one row."""
+    queue: _Queue | None = info.pop(_QUEUED, None)
+    if queue is None:
+        return
+    try:
+        queue.pipeline.__exit__(None, None, None)
+    except Exception as error:
+        import psycopg
+
+        cursor, statement, parameters = queue.updates[-1]
+        if isinstance(error, psycopg.Error):
+            raise exc.DBAPIError.instance(statement, parameters, error, psycopg.Error) from error
+        raise
+    for cursor, statement, _parameters in queue.updates:
+        if cursor.rowcount != 1:
+            table = statement.split()[1] if statement.upper().startswith("UPDATE ") else "?"
+            raise StaleDataError(
+                f"UPDATE statement on table '{table}' expected to update 1 row(s); {cursor.rowcount} were matched "
+                "(checked when the flush's queued statements were sent)."
+            )
+
+
+def _reset(info: dict[str, Any]) -> None:
+    info.pop(_FLUSHING, None)
+    queue: _Queue | None = info.pop(_QUEUED, None)
+    if queue is not None:  # an error left it: leave pipeline mode, whatever it holds is rolled back
+        try:
+            queue.pipeline.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 - the transaction is being rolled back anyway
+            pass
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    _reset(record.info)
+
+
+def _abandon(connection: Any) -> None:
+    _reset(connection.info)
