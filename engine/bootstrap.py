@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine as DatabaseEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bpmn.definition import PUBLISHED
 from engine.bpmn.runtime import Engine
 from engine.config import Settings
 from engine.persistence import database
@@ -35,4 +36,5 @@ class Runtime:
 def bootstrap(settings: Settings | None = None, db: DatabaseEngine | None = None) -> Runtime:
     settings = settings or Settings.from_env()
     db = db or database.make_engine(settings.database_url)
+    PUBLISHED.forget()  # a new runtime may be a new database whose row ids were used before
     return Runtime(settings=settings, db=db, sessions=database.session_factory(db), bpmn=Engine())

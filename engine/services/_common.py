@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import clock
 from engine.bootstrap import Runtime
-from engine.bpmn.definition import DiagramInfo, ElementInfo
+from engine.bpmn.definition import PUBLISHED, DiagramInfo, ElementInfo
 from engine.calendar import WorkingCalendar
 from engine.domain import forms
 from engine.domain.states import ACTIVE_CASE_STATUSES, TaskStatus
@@ -83,13 +83,20 @@ def audit(
     )
 
 
+def _published(definition: Definition) -> tuple[int, str] | None:
+    """The key a published version's descriptions are kept by (engine.bpmn.definition.Published);
+    None while it is being published (its called elements are recorded after it is first written)."""
+    if definition.id is None or "called_elements" not in definition.info:
+        return None
+    return definition.id, definition.checksum
+
+
 def diagram(definition: Definition) -> DiagramInfo:
-    return DiagramInfo.from_dict(definition.info)
+    return PUBLISHED.diagram(_published(definition), definition.info)
 
 
 def element(definition: Definition, element_id: str) -> ElementInfo | None:
-    raw = definition.info["elements"].get(element_id) or definition.info.get("called_elements", {}).get(element_id)
-    return ElementInfo.from_dict(raw) if raw else None
+    return PUBLISHED.element(_published(definition), definition.info, element_id)
 
 
 def start_event(info: DiagramInfo) -> ElementInfo | None:

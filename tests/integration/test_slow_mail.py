@@ -70,9 +70,14 @@ def test_sigterm_finishes_the_email_in_hand_and_releases_the_rest(rt, subprocess
                "TIMER_POLL_SECONDS": "0.2", "MAIL_DIR": str(tmp_path / "mail")}  # fmt: skip
         worker = subprocess.Popen([str(PATHWAYS), "worker"], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
-        assert smtp.wait_for(3), "the worker sent nothing"
-        worker.send_signal(signal.SIGTERM)
-        _, log = worker.communicate(timeout=120)
+        try:
+            assert smtp.wait_for(3), "the worker sent nothing"
+            worker.send_signal(signal.SIGTERM)
+            _, log = worker.communicate(timeout=120)
+        finally:  # a failure here must not leave a worker running (it loaded the machine for an hour once)
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
         assert worker.returncode == 0, log
         assert "event=stopped" in log
         sent_before_stop = len(smtp.received)

@@ -83,11 +83,13 @@ def test_fifty_kills_while_work_falls_due_lose_nothing_and_double_nothing(
     for day in range(kills):
         at = START + timedelta(days=day * 30 / kills)  # the worker's clock moves on a little each restart
         processes = [_worker(env, at) for _ in range(2 if is_postgres else 1)]  # SQLite runs one worker
-        _wait_until_working(rt, processes[0])
-        time.sleep(rng.uniform(0.0, 0.15))  # chooses the kill point only: the worker's clock is fixed
-        for process in processes:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
+        try:
+            _wait_until_working(rt, processes[0])
+            time.sleep(rng.uniform(0.0, 0.15))  # chooses the kill point only: the worker's clock is fixed
+        finally:  # killed whatever happened: a failing test must not leave workers running
+            for process in processes:
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=30)
         interrupted += _unfinished(rt, at)
     last = START + timedelta(days=30)
     for _ in range(20):  # recovery: sweep until nothing is left (a killed worker's email leases must expire)
