@@ -39,6 +39,10 @@ def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
     """Queue flushes' UPDATEs on ``engine`` (PostgreSQL only) for the sessions ``sessions`` makes."""
     if engine.dialect.name != "postgresql":
         return
+    from psycopg import Pipeline
+
+    if not Pipeline.is_supported():  # a libpq older than 14: every flush runs as it always did
+        return
     event.listen(sessions, "before_flush", _flushing)
     event.listen(sessions, "after_flush", _flushed)
     if event.contains(engine, "do_execute", _execute):  # another session factory on the same engine
@@ -95,7 +99,7 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
     if queue is None:
         return False
     cursor.execute(statement, parameters)  # goes out with the queued UPDATEs: one round trip for all
-    _send(info)
+    _send(info, wrap=False)  # an error is raised for SQLAlchemy to wrap, with this statement
     return True
 
 
@@ -106,20 +110,22 @@ def _send_first(cursor: Any, statement: str, *args: Any) -> bool:
     return False  # SQLAlchemy executes it, out of pipeline mode
 
 
-def _send(info: dict[str, Any]) -> None:
-    """Send what is queued, wait for every answer, and check each queued UPDATE changed its one row."""
+def _send(info: dict[str, Any], wrap: bool = True) -> None:
+    """Send what is queued, wait for every answer, and check each queued UPDATE changed its one row.
+
+    ``wrap``: a database error is raised as SQLAlchemy raises one (outside its own execution)."""
     queue: _Queue | None = info.pop(_QUEUED, None)
     if queue is None:
         return
     try:
-        queue.pipeline.__exit__(None, None, None)
+        queue.pipeline.__exit__(None, None, None)  # leaves pipeline mode, whatever the answers
     except Exception as error:
         import psycopg
 
-        cursor, statement, parameters = queue.updates[-1]
-        if isinstance(error, psycopg.Error):
-            raise exc.DBAPIError.instance(statement, parameters, error, psycopg.Error) from error
-        raise
+        if not wrap or not isinstance(error, psycopg.Error):
+            raise
+        _cursor, statement, parameters = queue.updates[-1]
+        raise exc.DBAPIError.instance(statement, parameters, error, psycopg.Error) from error
     for cursor, statement, _parameters in queue.updates:
         if cursor.rowcount != 1:
             table = statement.split()[1] if statement.upper().startswith("UPDATE ") else "?"

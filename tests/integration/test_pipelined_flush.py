@@ -62,6 +62,13 @@ def test_a_failing_queued_update_raises_as_any_database_error_and_the_connection
         step.title = "changed"
         with pytest.raises(IntegrityError):
             uow.session.flush()
+    with review.uow() as uow:  # the same, with the next step's INSERT after it: raised there, by SQLAlchemy
+        step = uow.session.get(HumanTask, step_id)
+        step.deadline_id = 999_999
+        uow.session.add(HumanTask(case_id=step.case_id, key=step.key, spiff_id="test-only", element="Task_X",
+                                  title="test.only", status="open", created_at=step.created_at))  # fmt: skip
+        with pytest.raises(IntegrityError, match="foreign key"):
+            uow.session.flush()
     for _ in range(3):  # every pooled connection is out of pipeline mode, its transaction ended
         with review.uow() as uow:
             assert uow.session.scalar(text("SELECT 1")) == 1
@@ -70,6 +77,7 @@ def test_a_failing_queued_update_raises_as_any_database_error_and_the_connection
     services.complete_task(review, task["id"], {"review_date": "2027-01-19", "continue_reviews": True}, "iro")
     with review.uow() as uow:
         assert uow.session.scalar(select(HumanTask.title).where(HumanTask.id == step_id)) != "changed"
+        assert uow.session.scalar(select(HumanTask.id).where(HumanTask.title == "test.only")) is None
 
 
 def test_a_conflict_found_by_the_queued_check_reaches_the_person_as_a_conflict(review, monkeypatch):
