@@ -17,7 +17,7 @@ class Settings:
     timer_poll_seconds: float = 30.0
     escalation_intervals: str = "2,5,5"  # working days: overdue -> TM -> SM -> HoS
     app_url: str = "http://127.0.0.1:5000"  # links in notifications
-    mail_domain: str = "pathways.local"  # team mailboxes: <role>.<team>@<domain> until user accounts exist
+    mail_domain: str = "pathways.local"  # Message-IDs are on this domain; demo users get username@<domain>
     smtp_url: str = ""  # smtp://user:password@host:587 ; empty: write messages to mail_dir
     mail_dir: Path = Path("var/mail")
     mail_from: str = "permanence-pathways@pathways.local"
@@ -28,6 +28,11 @@ class Settings:
     event_future_skew_minutes: int = 60  # a case-system event dated further ahead than this is refused
     allow_local_subscriptions: bool = False  # development only: webhook subscriptions to this machine
     outbox_lease_seconds: int = 120  # an email or webhook claimed by a worker is its own this long, renewed per item
+    notify_api_key: str = ""  # GOV.UK Notify: set, and email goes through Notify instead of SMTP (worker.notify)
+    notify_template_id: str = ""  # the Notify email template: subject ((subject)), body ((body))
+    notify_templates: str = ""  # per kind of message, "escalation=<id>,alert=<id>"; the rest use notify_template_id
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_reply_to_id: str = ""  # a reply-to address set up in Notify, if any
 
     @property
     def min_timer_cycle(self) -> timedelta:
@@ -56,6 +61,11 @@ class Settings:
             "event_future_skew_minutes": int(os.environ.get("EVENT_FUTURE_SKEW_MINUTES", "60")),
             "allow_local_subscriptions": os.environ.get("ALLOW_LOCAL_SUBSCRIPTIONS", "") in ("1", "true", "yes"),
             "outbox_lease_seconds": int(os.environ.get("OUTBOX_LEASE_SECONDS", "120")),
+            "notify_api_key": os.environ.get("NOTIFY_API_KEY", ""),
+            "notify_template_id": os.environ.get("NOTIFY_TEMPLATE_ID", ""),
+            "notify_templates": os.environ.get("NOTIFY_TEMPLATES", ""),
+            "notify_base_url": os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk"),
+            "notify_reply_to_id": os.environ.get("NOTIFY_REPLY_TO_ID", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

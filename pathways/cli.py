@@ -537,6 +537,30 @@ def teams_add(ctx: click.Context, name: str, title: str, actor: str) -> None:
     click.echo(f"created team {name}")
 
 
+@teams.command("mailbox")
+@click.argument("team")
+@click.argument("role", required=False)
+@click.argument("address", required=False)
+@click.option("--remove", is_flag=True, help="Stop using the mailbox: email goes to each person again.")
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def teams_mailbox(ctx: click.Context, team: str, role: str | None, address: str | None, remove: bool,
+                  actor: str) -> None:  # fmt: skip
+    """Send a role's email in a team to one shared mailbox (TEAM ROLE ADDRESS), or list them (TEAM)."""
+    from engine.services import recipients
+
+    rt = _runtime(ctx)
+    if role is None:
+        found = [m for m in recipients.list_mailboxes(rt) if m["team"] == team]
+        click.echo("\n".join(f"{m['role']}: {m['address']}" for m in found) or f"team {team} has no mailboxes")
+        return
+    if not remove and not address:
+        raise click.UsageError("give the mailbox's ADDRESS, or --remove")
+    recipients.set_mailbox(rt, team, role, None if remove else address, actor)
+    click.echo(f"{team} {role}: " + ("email goes to each person" if remove else f"email goes to {address}"))
+
+
 # --- timers, serving ----------------------------------------------------------------------
 @main.group()
 def timers() -> None:

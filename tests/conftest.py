@@ -105,6 +105,22 @@ def load(rt: Runtime, *names: str) -> None:
     services.publish_files(rt, [(n, (DIAGRAMS / n).read_bytes()) for n in names], "test")
 
 
+def team_mailboxes(rt: Runtime) -> None:
+    """Teams north and south, each role's email going to the team's mailbox for it
+    (``role.team@pathways.local``), as an administrator sets with ``pathways teams mailbox``."""
+    from engine.domain.access import ROLE_STEPS
+    from engine.services import accounts, recipients
+
+    if recipients.list_mailboxes(rt):
+        return
+    known = {t["name"] for t in accounts.list_teams(rt)}
+    for team in ("north", "south"):
+        if team not in known:
+            accounts.add_team(rt, team, team.title(), "admin")
+        for role in sorted(set().union(*ROLE_STEPS.values())):
+            recipients.set_mailbox(rt, team, role, f"{role}.{team}@pathways.local", "admin")
+
+
 @pytest.fixture
 def app(rt: Runtime, now: clock.SettableClock, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The web app on the test database, with the workflows and the demo users (one per role)."""

@@ -1,4 +1,4 @@
-"""Sign in and sign out. Passwords are checked by engine.services.accounts (lock-out included)."""
+"""Sign in and sign out. Passwords are checked by engine.services.accounts; guesses are throttled by web.limits."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from web import security
 blueprint = Blueprint("auth", __name__)
 
 
+def login_target() -> str:
+    return security.safe_next(request.values.get("next"), url_for("inbox.index"))
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
-    target = security.safe_next(request.values.get("next"), url_for("inbox.index"))
+    """Sign in with a local password. Failures are throttled per address and per account from an
+    address (web.limits), never by locking the account."""
+    target = login_target()
     if request.method == "GET":
         return render_template("login.html", next=target, username="", error=None)
     username = (request.form.get("username") or "").strip().lower()
@@ -24,8 +30,8 @@ def login() -> str | Response | tuple[str, int]:
     try:
         accounts.authenticate(security.runtime(), username, password)
     except accounts.LoginRefused:
-        error = ("The username or password is not right. After 5 tries the account is locked for 15 minutes; "
-                 "ask your team manager or administrator if you are locked out.")  # fmt: skip
+        error = ("The username or password is not right. After several wrong tries you will have to wait "
+                 "a few minutes before trying again.")  # fmt: skip
         return render_template("login.html", next=target, username=username, error=error), 401
     security.sign_in(username)
     return redirect(target)

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.wrappers import Response
 
 from engine import clock
@@ -38,17 +38,32 @@ def _body() -> bytes | None:
     return None if len(body) > MAX_BODY else body
 
 
+def checked_signature() -> tuple[str, str, SignatureError | None]:
+    """(sender, webhook-id, None) for a validly signed event, else ("", "", the refusal); checked once
+    a request (web.limits counts events per sender with it before the view runs)."""
+    if "webhook_signature" not in g:
+        body = _body()
+        try:
+            if body is None:
+                raise SignatureError("the event is too large to check")
+            sender, webhook_id = verify(senders.sender_keys(_runtime()), request.headers, body, clock.utcnow())
+            g.webhook_signature = (sender, webhook_id, None)
+        except SignatureError as exc:
+            g.webhook_signature = ("", "", exc)
+    found: tuple[str, str, SignatureError | None] = g.webhook_signature
+    return found
+
+
 @blueprint.post("/events")
 def receive() -> Response:
     rt = _runtime()
     body = _body()
     if body is None:
         return json_error(413, f"the event is larger than {MAX_BODY // 1024} KB")
-    try:
-        sender, webhook_id = verify(senders.sender_keys(rt), request.headers, body, clock.utcnow())
-    except SignatureError as exc:
-        log.warning("event=webhook_refused reason=%r remote=%s", str(exc), request.remote_addr)
-        return json_error(401, str(exc))
+    sender, webhook_id, refusal = checked_signature()
+    if refusal is not None:
+        log.warning("event=webhook_refused reason=%r remote=%s", str(refusal), request.remote_addr)
+        return json_error(401, str(refusal))
     if not (request.mimetype or "").endswith("json"):
         return json_error(415, "send the event as application/json")
     try:

@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from engine import services
 from engine.bootstrap import Runtime
+from engine.services import rate_limits
 from engine.services.notifications import Sender
 from engine.services.subscriptions import Poster
 from webhooks.outbound import HttpPoster
@@ -59,6 +60,7 @@ def jobs(rt: Runtime, sender: Sender, name: str, poster: Poster, stop: Callable[
         "webhooks": lambda: services.deliver_webhooks(rt, poster, name, stop=stop),
         "tracker": lambda: services.refresh_tracker(rt),
         "tallies": lambda: services.fold_tallies(rt, stop=stop),
+        "rate_limits": lambda: {"rate_limit_windows_pruned": rate_limits.prune(rt)},
     }
 
 

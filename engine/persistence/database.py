@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,9 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=10, connect_args=connect_args)
     event.listen(engine, "checkin", _checked_in)
     event.listen(engine, "checkout", lambda conn, record, _proxy: _ping_if_idle(engine.dialect, conn, record))
+    event.listen(engine, "begin", _began)
+    event.listen(engine, "before_cursor_execute", _sending)
+    event.listen(engine, "rollback", _end_unwritten)
     return engine
 
 
@@ -77,6 +81,40 @@ def _cache_long_statements() -> None:
     if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH") and hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
         _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 65_536)
         _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 2_000)
+
+
+# psycopg prepares a statement on a connection after its fifth execution there (parse and plan
+# once, then only bind and run: about half the server's time for a completion's statements), but
+# forgets every prepared statement at each ROLLBACK, in case the rollback undid DDL. Most units
+# of work only read and end with ROLLBACK, so nothing ever reached five. A transaction that sent
+# nothing but SELECTs ends with COMMIT instead: the same for the data (it changed nothing; its
+# row locks are released either way), and the connection keeps its prepared statements (issue 18).
+_WROTE = "pathways.wrote"
+_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+
+
+def _began(conn: Any) -> None:
+    conn.info[_WROTE] = False
+
+
+def _sending(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    if not _READ.match(statement):
+        conn.info[_WROTE] = True
+
+
+def _end_unwritten(conn: Any) -> None:
+    """Before SQLAlchemy rolls back: commit instead when the transaction only read."""
+    from psycopg.pq import TransactionStatus
+
+    if conn.invalidated or conn.info.get(_WROTE, True):
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.info.transaction_status != TransactionStatus.INTRANS:  # failed, or idle already
+        return
+    try:
+        dbapi_connection.commit()  # SQLAlchemy's ROLLBACK that follows finds no transaction: no-op
+    except Exception:  # noqa: BLE001 - a lost connection: the ROLLBACK that follows meets it and is handled
+        return
 
 
 # A connection back from the pool after a pause is checked before use (the database may have

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -394,6 +395,17 @@ class Team(Base):
     title: Mapped[str] = mapped_column(String(200))
 
 
+class TeamMailbox(Base):
+    """A shared mailbox an administrator set for one role in one team (``pathways teams mailbox``):
+    email for that role goes there instead of to each person holding it."""
+
+    __tablename__ = "team_mailboxes"
+
+    team: Mapped[str] = mapped_column(ForeignKey("teams.name"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(100), primary_key=True)  # a diagram role, e.g. team_manager
+    address: Mapped[str] = mapped_column(String(300))
+
+
 class WebSession(Base):
     """A signed-in browser: the cookie carries a random token, this row its SHA-256 (revocable, never deleted)."""
 
@@ -699,3 +711,15 @@ class TallyDelta(Base):
     k2: Mapped[str] = mapped_column(String(200))
     k3: Mapped[str] = mapped_column(String(200))
     n: Mapped[int] = mapped_column(Integer)
+
+
+class RateLimit(Base):
+    """One fixed window's count of requests for one key (web.limits: sign-in per address and per
+    account, inbound events per sender, the API per token). Shared by every web process; a window
+    that has ended is counted afresh and the worker prunes the ended ones (nothing of a case)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since 1970, the engine's clock

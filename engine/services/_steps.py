@@ -28,6 +28,7 @@ from engine.persistence.database import flush_count
 from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification
 from engine.services import outbox
 from engine.services._common import SYSTEM, audit, element, jsonable, recorded_answers
+from engine.services.recipients import email_recipients
 
 log = logging.getLogger(__name__)
 _QUIET_KINDS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
@@ -540,14 +541,17 @@ def _raise_alert(rt: Runtime, session: Session, case: Case, info: ElementInfo, a
             + (f"Source: {source}.\n" if source else "") + f"{link}\n")  # fmt: skip
     now = clock.utcnow()
     for role in info.alert_roles:
-        mailbox = f"{role}.{case.team}" if case.team else role
-        for channel in ("in_app", "email"):
+        key = f"alert:{case.id}:{info.id}:{number}"
+        session.add(Notification(
+            key=f"{key}:in_app:{role}", case_id=case.id, channel="in_app", recipient_role=role,
+            recipient_team=case.team, subject=subject, body=body, link=link, status="unread", attempts=0,
+            created_at=now,
+        ))  # fmt: skip
+        for to in email_recipients(session, role, case.team):
             session.add(Notification(
-                key=f"alert:{case.id}:{info.id}:{number}:{channel}:{role}", case_id=case.id, channel=channel,
-                recipient_role=role, recipient_team=case.team,
-                recipient_address=f"{mailbox}@{rt.settings.mail_domain}" if channel == "email" else None,
-                subject=subject, body=body, link=link, status="pending" if channel == "email" else "unread",
-                attempts=0, next_attempt_at=now if channel == "email" else None, created_at=now,
+                key=f"{key}:email:{role}:{to.who}", case_id=case.id, channel="email", recipient_role=role,
+                recipient_team=case.team, recipient_user=to.user, recipient_address=to.address, subject=subject,
+                body=body, link=link, status="pending", attempts=0, next_attempt_at=now, created_at=now,
             ))  # fmt: skip
     told = ", ".join(info.alert_roles)
     audit(session, case.id, actor, "alert.raised", element=info.id, detail=f"{title}: told {told}",

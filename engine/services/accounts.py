@@ -1,4 +1,4 @@
-"""Staff accounts: create, authenticate (with lock-out), look up, and the demo users.
+"""Staff accounts: create, authenticate, look up, and the demo users.
 
 Authentication lives only here, so an authority can put its single sign-on (OpenID Connect)
 in front: an SSO login maps to ``person(username)`` and never calls ``authenticate``.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,16 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.bootstrap import Runtime
-from engine.domain.access import Person, check_password, hash_password, unknown_roles
+from engine.domain.access import Person, check_password, hash_password, password_needs_rehash, unknown_roles
 from engine.errors import InvalidInput, NotFound, PathwaysError
 from engine.persistence.models import Team, User
 from engine.services import staff_sessions
 from engine.services._common import audit, commit
+from engine.services.recipients import valid_address
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,99}$")
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 DEMO_PASSWORD = "pathways-demo-2026"  # printed in the README; demo databases only
 DEMO_TEAMS = {"north": "North children in care team", "south": "South children in care team"}
 DEMO_USERS = [  # username, display name, roles, teams
@@ -48,7 +46,7 @@ DEMO_USERS = [  # username, display name, roles, teams
 
 
 class LoginRefused(PathwaysError):
-    """The username or password is not right, or the account is locked. Try again later."""
+    """The username or password is not right."""
 
 
 def as_person(user: User) -> Person:
@@ -68,6 +66,7 @@ def add_user(rt: Runtime, username: str, password: str | None, roles: list[str],
         missing = sorted(set(teams) - known)
         if missing:
             raise InvalidInput(f"no such team: {', '.join(missing)} (add it with `pathways teams add`)")
+        email = valid_address(email) if email else None
         user = User(username=username, display_name=display_name or username, email=email,
                     password_hash=hash_password(password) if password else None, roles=sorted(set(roles)),
                     teams=sorted(set(teams)), active=True, failed_logins=0, created_at=clock.utcnow())  # fmt: skip
@@ -98,28 +97,27 @@ def _decoy_hash() -> str:
 
 
 def authenticate(rt: Runtime, username: str, password: str) -> Person:
-    """Check a password. Five failures lock the account for 15 minutes; every outcome is audited.
+    """Check a password; every outcome is audited. A hash from before argon2id is replaced by one
+    made now (the password is in hand only here).
 
-    An unknown or inactive username costs one password check too (against a decoy hash), so the
-    answer's timing does not tell which usernames exist (issue 15: 344 ms against 62 ms)."""
+    No number of failures locks the account: anyone could then lock a colleague out by typing
+    their username. Guessing is throttled by web.limits instead, per address and per account
+    from an address (issue 19). An unknown or inactive username costs one password check too
+    (against a decoy hash), so the answer's timing does not tell which usernames exist."""
     with rt.uow() as uow:
         user = uow.session.scalar(select(User).where(User.username == username).with_for_update())
         now = clock.utcnow()
         if user is None or not user.active or user.password_hash is None:
             check_password(password, _decoy_hash())
             raise LoginRefused()
-        if user.locked_until is not None and user.locked_until > now:
-            audit(uow.session, None, username, "login.refused", detail="account locked")
-            commit(uow, "the account")
-            raise LoginRefused()
         if not check_password(password, user.password_hash):
             user.failed_logins += 1
-            locked = user.failed_logins >= MAX_FAILURES
-            if locked:
-                user.locked_until, user.failed_logins = now + LOCKOUT, 0
-            audit(uow.session, None, username, "user.locked" if locked else "login.failed")
+            audit(uow.session, None, username, "login.failed")
             commit(uow, "the account")
             raise LoginRefused()
+        if password_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+            audit(uow.session, None, username, "user.password_rehashed", detail="argon2id")
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
         audit(uow.session, None, username, "login.succeeded")
         commit(uow, "the account")
@@ -176,6 +174,15 @@ def ensure_demo_users(rt: Runtime) -> list[str]:
             add_team(rt, name, title, "demo")
     for username, display_name, roles, teams in DEMO_USERS:
         if username not in existing_users:
-            add_user(rt, username, DEMO_PASSWORD, roles, teams, display_name, "demo")
+            add_user(
+                rt,
+                username,
+                DEMO_PASSWORD,
+                roles,
+                teams,
+                display_name,
+                "demo",
+                email=f"{username}@{rt.settings.mail_domain}",
+            )  # the file sink shows each person's mail
             created.append(username)
     return created

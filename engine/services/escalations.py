@@ -25,11 +25,13 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.bootstrap import Runtime
 from engine.domain.escalation import TOP_LEVEL, Rung, due_rungs, parse_intervals
+from engine.domain.forms import long_date
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.persistence.models import Case, Deadline, Escalation, HumanTask, Notification
 from engine.services import outbox
 from engine.services._common import SERVED_BY_OPEN_STEP, SYSTEM, audit, commit, pause_between_batches, refresh_calendar
+from engine.services.recipients import email_recipients
 
 log = logging.getLogger(__name__)
 _ADVANCING = (CaseStatus.RUNNING, CaseStatus.WAITING)
@@ -144,7 +146,7 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
             )  # fmt: skip
             session.add(escalation)
             session.flush()
-            for notification in _messages(rt, case, subject, rung, escalation):
+            for notification in _messages(rt, session, case, subject, rung, escalation):
                 session.add(notification)
             _emit(session, case, subject, escalation)
             session.flush()
@@ -154,8 +156,7 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
     log.info("event=escalation case=%s element=%s level=%s late=%s", case.ref, subject.element, rung.name,
              str(escalation.late).lower())  # fmt: skip
     audit(session, case.id, SYSTEM, "escalation.raised", element=subject.element,
-          detail=f"{rung.name}: {title} was due {subject.due_date:%d/%m/%Y}" + (" (raised late)" if escalation.late
-                                                                                 else ""),
+          detail=f"{rung.name}: {title} was due {subject.due_date}" + (" (raised late)" if escalation.late else ""),
           after={"level": rung.level, "name": rung.name, "notify": list(rung.notify)})  # fmt: skip
     return True
 
@@ -189,7 +190,10 @@ def _recipients(case: Case, subject: HumanTask | Deadline, rung: Rung) -> list[t
     return list(dict.fromkeys(found))
 
 
-def _messages(rt: Runtime, case: Case, subject: HumanTask | Deadline, rung: Rung, escalation: Escalation) -> list:
+def _messages(rt: Runtime, session: Session, case: Case, subject: HumanTask | Deadline, rung: Rung,
+              escalation: Escalation) -> list[Notification]:  # fmt: skip
+    """In the app for each role (or holder) told, and by email to each person's own address or the
+    team's mailbox for the role (engine.services.recipients)."""
     title = subject.title if isinstance(subject, HumanTask) else subject.name
     link = f"{rt.settings.app_url}/tasks/{subject.id}" if isinstance(subject, HumanTask) else (
         f"{rt.settings.app_url}/cases/{case.id}")  # fmt: skip
@@ -197,20 +201,24 @@ def _messages(rt: Runtime, case: Case, subject: HumanTask | Deadline, rung: Rung
              "services_manager": "Escalated to the services manager",
              "head_of_service": "Escalated to the head of service"}[rung.name]  # fmt: skip
     subject_line = f"{level}: {case.ref} {title}"
-    body = (f"Child {case.ref} ({case.key}): '{title}' was due on {subject.due_date:%d/%m/%Y} and is not done.\n"
+    due = long_date(subject.due_date) if subject.due_date else "an unknown date"
+    body = (f"Child {case.ref} ({case.definition.name}): '{title}' was due on {due} and is not done.\n"
             f"{level}. Record a reason for delay to stop further escalation.\n{link}\n")  # fmt: skip
+    now = clock.utcnow()
     messages = []
     for role, user in _recipients(case, subject, rung):
         person = f"{role}:{user}" if user else f"{role}"  # the key names the person told: unique per person
-        mailbox = user or (f"{role}.{case.team}" if case.team else role)  # team mailboxes until accounts exist
-        address = f"{mailbox}@{rt.settings.mail_domain}"
-        for channel in ("in_app", "email"):
+        messages.append(Notification(
+            key=f"{escalation.key}:in_app:{person}", case_id=case.id, escalation_id=escalation.id, channel="in_app",
+            recipient_role=role, recipient_team=case.team, recipient_user=user, subject=subject_line, body=body,
+            link=link, status="unread", attempts=0, created_at=now,
+        ))  # fmt: skip
+        for to in email_recipients(session, role, case.team, user):
             messages.append(Notification(
-                key=f"{escalation.key}:{channel}:{person}", case_id=case.id, escalation_id=escalation.id,
-                channel=channel, recipient_role=role, recipient_team=case.team, recipient_user=user,
-                recipient_address=address if channel == "email" else None, subject=subject_line, body=body,
-                link=link, status="pending" if channel == "email" else "unread", attempts=0,
-                next_attempt_at=clock.utcnow() if channel == "email" else None, created_at=clock.utcnow(),
+                key=f"{escalation.key}:email:{role}:{to.who}", case_id=case.id, escalation_id=escalation.id,
+                channel="email", recipient_role=role, recipient_team=case.team, recipient_user=to.user,
+                recipient_address=to.address, subject=subject_line, body=body, link=link, status="pending",
+                attempts=0, next_attempt_at=now, created_at=now,
             ))  # fmt: skip
     return messages
 

@@ -34,6 +34,11 @@ class OutboundEmail:
     body: str
 
 
+class Undeliverable(Exception):
+    """A sender's answer that trying again cannot change (an address or template the provider
+    refuses): the message is dead-lettered at once, with the reason, for an administrator."""
+
+
 class Sender(Protocol):
     def send(self, message: OutboundEmail) -> None:
         """Send or raise; the outbox records the outcome."""
@@ -74,11 +79,17 @@ def deliver_notifications(
 
 
 def _send(sender: Sender, note: dict[str, Any]) -> str | None:
+    """None when sent, else the reason; an ``Undeliverable`` one starts with ``UNDELIVERABLE``."""
     try:
         sender.send(OutboundEmail(note["key"], note["to"], note["subject"], note["body"]))
         return None
+    except Undeliverable as exc:
+        return f"{UNDELIVERABLE}: {exc}"[:1000]
     except Exception as exc:  # delivery failures are recorded and retried, never raised into the job
         return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+UNDELIVERABLE = "Undeliverable"
 
 
 def _claim(rt: Runtime, worker: str, at: datetime, batch: int, lease: timedelta) -> list[dict[str, Any]]:
@@ -111,7 +122,7 @@ def _record(rt: Runtime, worker: str, at: datetime, note_id: int, error: str | N
         if error is None:
             row.status, row.sent_at, row.last_error = "sent", at, None
             counts["sent"] += 1
-        elif row.attempts >= MAX_ATTEMPTS:
+        elif row.attempts >= MAX_ATTEMPTS or error.startswith(UNDELIVERABLE):
             row.status, row.last_error = "dead", error
             counts["dead"] += 1
         else:

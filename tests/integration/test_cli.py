@@ -188,6 +188,19 @@ def test_accounts_from_the_cli(cli, monkeypatch):
                                                      ok=False).stderr  # fmt: skip
 
 
+def test_team_mailboxes_from_the_cli(cli):
+    cli("teams", "add", "east", "--title", "East team")
+    assert "team east has no mailboxes" in cli("teams", "mailbox", "east").output
+    assert "email goes to tm-east@council.gov.uk" in cli("teams", "mailbox", "east", "team_manager",
+                                                          "tm-east@council.gov.uk").output  # fmt: skip
+    assert cli("teams", "mailbox", "east").output.strip() == "team_manager: tm-east@council.gov.uk"
+    assert "not an email address" in cli("teams", "mailbox", "east", "iro", "nobody", ok=False).stderr
+    assert "unknown role 'wizard'" in cli("teams", "mailbox", "east", "wizard", "w@council.gov.uk", ok=False).stderr
+    assert "give the mailbox's ADDRESS" in cli("teams", "mailbox", "east", "iro", ok=False).output
+    assert "email goes to each person" in cli("teams", "mailbox", "east", "team_manager", "--remove").output
+    assert "team east has no mailboxes" in cli("teams", "mailbox", "east").output
+
+
 def test_demo_data_gives_each_role_work_and_is_created_once(cli, now, rt):
     from tests.scenario import publish_workflows
 

@@ -141,3 +141,53 @@ def test_a_completions_audit_rows_go_in_one_insert_on_either_database(app, rt, n
     inserts = [s for s in seen if s.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS")]
     assert written >= 4 and len(inserts) == 1, (written, len(inserts))
     assert actions[-1] == "task.completed"  # in the order they were recorded
+
+
+def _prepared(conn, marker: str) -> int:  # type: ignore[no-untyped-def]
+    query = text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :m")
+    return conn.execute(query, {"m": f"%{marker}%"}).scalar_one()
+
+
+def test_a_transaction_that_only_read_keeps_the_connections_prepared_statements(database_template, is_postgres):
+    """psycopg forgets its prepared statements at every ROLLBACK; most units of work only read and
+    ended that way, so no statement was ever prepared and each was parsed and planned afresh."""
+    if not is_postgres:
+        pytest.skip("prepared statements are psycopg's")
+    engine = database.make_engine(database_template["url"], schema=database_template["schema"])
+    try:
+        with engine.connect() as conn:
+            for i in range(8):  # psycopg prepares at the fifth execution on a connection
+                conn.execute(text("SELECT cast(:x AS integer) + 1 AS read_marker"), {"x": i}).scalar_one()
+                conn.rollback()
+            assert _prepared(conn, "read_marker") == 1
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_transaction_that_wrote_is_still_rolled_back(database_template, is_postgres):
+    """The other side: an INSERT, a failed SELECT or a SELECT that took a lock all end as before."""
+    if not is_postgres:
+        pytest.skip("prepared statements are psycopg's")
+    engine = database.make_engine(database_template["url"], schema=database_template["schema"])
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE rollback_probe (n integer)"))
+            conn.commit()
+            conn.execute(text("INSERT INTO rollback_probe VALUES (1)"))
+            conn.rollback()
+            assert conn.execute(text("SELECT count(*) FROM rollback_probe")).scalar_one() == 0
+            conn.rollback()
+            with pytest.raises(Exception, match="division by zero"):
+                conn.execute(text("SELECT 1 / 0"))
+            conn.rollback()  # the failed transaction is rolled back, the connection usable again
+            conn.execute(text("SELECT n FROM rollback_probe FOR UPDATE")).all()
+            conn.rollback()
+            with database_template["engine"].connect() as other:  # the lock was released
+                other.execute(text(f"SET search_path TO {database_template['schema']}"))
+                other.execute(text("LOCK TABLE rollback_probe IN ACCESS EXCLUSIVE MODE NOWAIT"))
+                other.rollback()
+            conn.execute(text("DROP TABLE rollback_probe"))
+            conn.commit()
+    finally:
+        engine.dispose()

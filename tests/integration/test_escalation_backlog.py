@@ -10,11 +10,12 @@ from sqlalchemy import event, func, select
 
 from engine import clock, services
 from engine.persistence.models import Case, Escalation, HumanTask, Notification
-from tests.conftest import load
+from tests.conftest import load, team_mailboxes
 
 
 def _backlog(rt, steps: int) -> None:
     """A real case's row copied ``steps`` times, each with one overdue step (half the team manager's, unclaimed)."""
+    team_mailboxes(rt)
     load(rt, "review_cycle.bpmn")
     services.start_case(rt, "test_review_cycle", "CH-SEED", {"looked_after_date": "2026-12-18"}, "sw", team="north")
     with rt.uow() as uow:

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from engine import services
 from engine.errors import InvalidInput, NotAllowed
 from engine.persistence.models import AuditEvent, Escalation, Notification
-from engine.services import notifications
-from tests.conftest import load
+from engine.services import accounts, notifications, recipients
+from tests.conftest import load, team_mailboxes
 from tests.scenario import complete_review_setup
 from worker import _single_sqlite_worker, tick
 from worker.mail import FileSender
@@ -23,6 +23,7 @@ def at(day: str, hour: int = 9) -> datetime:
 
 
 def _start(rt, ref="CH-1", team="north"):
+    team_mailboxes(rt)
     load(rt, "review_cycle.bpmn")
     return services.start_case(rt, "test_review_cycle", ref, {"looked_after_date": "2026-12-18"}, "sw", team=team)
 
@@ -74,7 +75,7 @@ def test_an_overdue_step_climbs_the_ladder_one_rung_at_a_time(rt, now):
         ("in_app", "team_manager", None), ("email", "team_manager", "team_manager.north@pathways.local")]  # fmt: skip
     subject, body = first[1][4], first[1][5]
     assert subject == "Overdue: CH-1 Write the care plan"
-    assert "Child CH-1 (test_review_cycle): 'Write the care plan' was due on 06/01/2027" in body
+    assert "Child CH-1 (Test review cycle): 'Write the care plan' was due on 6 January 2027" in body
     assert "http://127.0.0.1:5000/tasks/1" in body
     actions = [e["action"] for e in services.show_case(rt, "CH-1")["audit"]]
     assert actions.count("escalation.raised") == len(_escalations(rt))
@@ -90,10 +91,13 @@ def test_after_downtime_missed_rungs_are_raised_once_and_marked_late(rt, now):
 
 def test_a_claimed_step_tells_its_holder_by_name(rt, now):
     _start(rt)
+    accounts.add_user(
+        rt, "sw.alice", None, ["social_worker"], ["north"], "Alice", "admin", email="alice@council.gov.uk"
+    )
     services.claim_task(rt, 1, "sw.alice")
     services.escalate_overdue(rt, at("2027-01-07"))
     holder = _notes(rt, recipient_user="sw.alice", channel="email")
-    assert holder[0][3] == "sw.alice@pathways.local"
+    assert holder[0][3] == "alice@council.gov.uk"  # her own address, not the team's mailbox
     assert services.in_app(rt, user="sw.alice")[0]["subject"] == "Overdue: CH-1 Write the care plan"
     assert [n["subject"] for n in services.in_app(rt, role="team_manager", team="north")] == [
         "Overdue: CH-1 Write the care plan"]  # fmt: skip
@@ -181,9 +185,64 @@ def test_the_file_sink_writes_one_message_per_key(rt, now, tmp_path):
     sink = FileSender(tmp_path / "mail", "pathways@test")
     services.deliver_notifications(rt, sink, "w1", at("2027-01-07", 10))
     files = sorted(p.name for p in (tmp_path / "mail").iterdir())
-    assert files == ["task_1_1_email_social_worker.eml", "task_1_1_email_team_manager.eml"]
+    assert files == ["task_1_1_email_social_worker_mailbox.eml", "task_1_1_email_team_manager_mailbox.eml"]
     text = (tmp_path / "mail" / files[0]).read_text()
-    assert "Message-ID: <task.1.1.email.social.worker@permanence-pathways>" in text and "CH-1" in text
+    assert "Message-ID: <task.1.1.email.social.worker.mailbox@test>" in text and "CH-1" in text
+
+
+def test_an_email_is_one_that_mail_systems_accept(rt, now, tmp_path):
+    """RFC 5322 headers, marked as sent automatically, plain text and GOV.UK-style HTML, a date in words."""
+    from email import message_from_bytes, policy
+    from email.utils import parsedate_to_datetime
+
+    _start(rt)
+    now.set(at("2027-01-07", 10))
+    services.escalate_overdue(rt, at("2027-01-07"))
+    sink = FileSender(tmp_path / "mail", "Permanence Pathways <pathways@council.gov.uk>", domain="council.gov.uk")
+    services.deliver_notifications(rt, sink, "w1", at("2027-01-07", 10))
+    raw = (tmp_path / "mail" / "task_1_1_email_team_manager_mailbox.eml").read_bytes()
+    email = message_from_bytes(raw, policy=policy.default)
+    assert parsedate_to_datetime(email["Date"]) == at("2027-01-07", 10)
+    assert email["Message-ID"] == "<task.1.1.email.team.manager.mailbox@council.gov.uk>"
+    assert email["Auto-Submitted"] == "auto-generated" and email["X-Auto-Response-Suppress"] == "All"
+    assert email["To"] == "team_manager.north@pathways.local" and email.get_content_type() == "multipart/alternative"
+    text, html = email.get_body(("plain",)).get_content(), email.get_body(("html",)).get_content()
+    assert "'Write the care plan' was due on 6 January 2027" in text and "06/01/2027" not in text
+    assert "(Test review cycle)" in text and "test_review_cycle" not in text  # the pathway's name, not its key
+    assert "Do not reply" in text
+    assert '<a href="http://127.0.0.1:5000/tasks/1"' in html and "6 January 2027" in html
+    assert "#1d70b8" in html and "Permanence Pathways</span>" in html and '<html lang="en">' in html
+
+
+def test_role_email_goes_to_each_person_holding_it_when_no_mailbox_is_set(rt, now):
+    accounts.add_team(rt, "north", "North", "admin")
+    accounts.add_team(rt, "south", "South", "admin")
+    accounts.add_user(rt, "tm.carol", None, ["team_manager"], ["north"], "Carol", "admin", email="carol@council.gov.uk")
+    accounts.add_user(rt, "tm.dee", None, ["team_manager"], ["north"], "Dee", "admin", email="dee@council.gov.uk")
+    accounts.add_user(rt, "tm.tom", None, ["team_manager"], ["south"], "Tom", "admin", email="tom@council.gov.uk")
+    accounts.add_user(rt, "tm.nomail", None, ["team_manager"], ["north"], "No address", "admin")
+    load(rt, "review_cycle.bpmn")
+    services.start_case(rt, "test_review_cycle", "CH-1", {"looked_after_date": "2026-12-18"}, "sw", team="north")
+    services.escalate_overdue(rt, at("2027-01-07"))
+    emails = [(role, user, address) for channel, role, user, address, *_ in _notes(rt, channel="email")]
+    assert emails == [
+        ("team_manager", "tm.carol", "carol@council.gov.uk"),
+        ("team_manager", "tm.dee", "dee@council.gov.uk"),
+    ]  # nobody in social_worker has an address
+    assert len(_notes(rt, channel="in_app")) == 2  # the app still tells the social worker and the team manager
+    recipients.set_mailbox(rt, "north", "team_manager", "tm-north@council.gov.uk", "admin")
+    with pytest.raises(InvalidInput, match="not an email address"):
+        recipients.set_mailbox(rt, "north", "iro", "not an address", "admin")
+    services.escalate_overdue(rt, at("2027-01-08"))  # the next rung goes to the mailbox once
+    later = [a for c, _, _, a, *_ in _notes(rt, channel="email", escalation_id=2)]
+    assert later == ["tm-north@council.gov.uk"]
+    actions = [a for a in _actions(rt) if a.startswith("team.mailbox")]
+    assert actions == ["team.mailbox_set"]
+
+
+def _actions(rt) -> list[str]:
+    with rt.reading() as uow:
+        return list(uow.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
 def test_the_worker_tick_runs_every_job(rt, now, tmp_path):
@@ -207,6 +266,7 @@ def test_a_second_worker_on_sqlite_is_refused(rt, is_postgres):
 
 def test_two_workers_on_the_same_due_set_do_each_item_exactly_once(rt, now, is_postgres):
     cases = 40 if is_postgres else 10
+    team_mailboxes(rt)
     load(rt, "review_cycle.bpmn")
     for i in range(cases):
         services.start_case(rt, "test_review_cycle", f"CH-{i}", {"looked_after_date": "2026-12-18"}, "sw",

@@ -69,10 +69,7 @@ def test_the_third_move_tells_the_services_manager_the_head_of_service_the_iro_a
     assert {(n["recipient_role"], n["channel"]) for n in told} == {(r, c) for r in roles for c in ("in_app", "email")}
     assert {n["recipient_team"] for n in told} == {"north"} and len(told) == 8  # each told once, in each way
     email = next(n for n in told if n["channel"] == "email" and n["recipient_role"] == "services_manager")
-    assert (email["status"], email["recipient_address"]) == (
-        "pending",
-        f"services_manager.north@{rt.settings.mail_domain}",
-    )
+    assert (email["status"], email["recipient_address"]) == ("pending", f"sm.sara@{rt.settings.mail_domain}")
     assert "Hertfordshire permanence planning procedures section 10" in email["body"] and "CH-M1" in email["body"]
     for who in ("sm.sara", "hos.hana", "iro.bob", "sw.alice"):  # each sees it in the app
         unread = worklist.notifications_for(rt, accounts.person(rt, who))["unread"]

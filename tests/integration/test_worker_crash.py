@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from engine import clock, services
 from engine.persistence.models import AuditEvent, Case, Escalation, Notification
-from tests.conftest import load
+from tests.conftest import load, team_mailboxes
 from tests.scenario import complete_review_setup
 
 START = datetime(2027, 1, 4, 9, tzinfo=UTC)
@@ -30,6 +30,7 @@ PATHWAYS = Path(sys.executable).with_name("pathways")
 
 def _seed(rt, cases: int) -> None:
     """Cases whose clocks are staggered over ten days, so work falls due on every day of the run."""
+    team_mailboxes(rt)
     load(rt, "review_cycle.bpmn")
     for i in range(cases):
         ref, looked_after = f"CH-{i}", (date(2026, 12, 14) + timedelta(days=i % 10)).isoformat()
