@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import date
 from typing import Any
@@ -14,6 +15,13 @@ from engine.services.accounts import DEMO_PASSWORD
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _VERSION = re.compile(r'name="case_version" value="(\d+)"')
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def csv_text(body: bytes | TestResponse) -> str:
+    """A downloaded CSV as text: it must start with UTF-8's byte order mark (so Excel reads it as UTF-8)."""
+    raw = body if isinstance(body, bytes) else body.get_data()
+    assert raw.startswith(codecs.BOM_UTF8), raw[:20]
+    return raw.decode("utf-8-sig")
 
 
 def form_fields(answers: dict[str, Any]) -> dict[str, str]:

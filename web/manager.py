@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -69,19 +70,26 @@ def at_risk() -> str:
     )  # fmt: skip
 
 
-CSV_COLUMNS = ("child_ref", "case_id", "pathway", "version", "team", "status", "reasons", "waiting_at", "held_by",
-               "waiting_days", "days_overdue", "deadlines_passed", "escalation_level", "reason_for_delay",
-               "last_progress")  # fmt: skip
+CSV_COLUMNS = ("child_ref", "case_id", "pathway", "pathway_key", "version", "team", "status",
+               *(f"reason_{r}" for r in REASONS), "waiting_days", "days_overdue", "escalation_level",
+               "last_progress", "item", "item_name", "item_held_by", "item_role", "item_due")  # fmt: skip
+ITEMS = ("waiting_step", "passed_deadline", "reason_for_delay")
 
 
-def _csv_row(row: dict[str, Any]) -> list[Any]:
-    return [
-        row["ref"], row["case_id"], row["pathway"], row["version"], row["team"] or "", row["status"],
-        "; ".join(REASONS[r] for r in row["reasons"]), "; ".join(t["title"] for t in row["waiting_at"]),
-        "; ".join(t["holder"] or f"unassigned ({t['role']})" for t in row["waiting_at"]), row["waiting_days"],
-        row["days_overdue"], "; ".join(f"{d['name']} ({d['due']})" for d in row["deadlines"] if d["breached"]),
-        row["escalation_level"], "; ".join(row["delay_reasons"]), row["last_progress"],
-    ]  # fmt: skip
+def _csv_rows(row: dict[str, Any]) -> Iterator[list[Any]]:
+    """Long format, one value per cell: a case's own columns on each of its rows, then one row per
+    step it waits at, per deadline it has passed and per reason for delay (``item`` says which);
+    a case with none of these has one row with the item columns empty."""
+    case = [row["ref"], row["case_id"], row["pathway"], row["key"], row["version"], row["team"] or "", row["status"],
+            *("yes" if r in row["reasons"] else "no" for r in REASONS), row["waiting_days"], row["days_overdue"],
+            row["escalation_level"], row["last_progress"]]  # fmt: skip
+    items = [
+        ["waiting_step", t["title"], t["holder"] or "", t["role"] or "", t["due"] or ""] for t in row["waiting_at"]
+    ]
+    items += [["passed_deadline", d["name"], "", "", d["due"]] for d in row["deadlines"] if d["breached"]]
+    items += [["reason_for_delay", reason, "", "", ""] for reason in row["delay_reasons"]]
+    for item in items or [["", "", "", "", ""]]:
+        yield case + item
 
 
 def safe_cell(value: Any) -> Any:
@@ -97,23 +105,27 @@ def at_risk_csv() -> Response:
     today = clock.london_today().isoformat()
     rows = oversight.stuck_cases_csv(security.runtime(), security.person(), _query())
     return Response(
-        csv_stream(CSV_COLUMNS, (_csv_row(row) for row in rows)),
-        mimetype="text/csv",
+        csv_stream(CSV_COLUMNS, (line for row in rows for line in _csv_rows(row))),
+        mimetype=CSV_TYPE,
         headers={"Content-Disposition": f"attachment; filename=cases-at-risk-{today}.csv"},
     )
 
 
+CSV_TYPE = "text/csv"  # Flask adds "; charset=utf-8"
+
+
 def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], batch: int = 200) -> Iterator[str]:
     """CSV text in pieces: the header at once (the download starts), then ``batch`` rows at a time,
-    every cell made safe for spreadsheets."""
+    every cell made safe for spreadsheets. It starts with a byte order mark, so Excel and other
+    readers that do not assume UTF-8 show "Café – £5" as written; dates are ISO (2027-01-06)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    yield out.getvalue()
+    yield "\ufeff" + out.getvalue()
     out.seek(0)
     out.truncate()
     for n, row in enumerate(rows, 1):
-        writer.writerow([safe_cell(v) for v in row])
+        writer.writerow([safe_cell(v.isoformat() if isinstance(v, date) else v) for v in row])
         if n % batch == 0:
             yield out.getvalue()
             out.seek(0)

@@ -11,7 +11,7 @@ from engine import services
 from engine.errors import Conflict, FormInvalid, NotAllowed
 from engine.services import accounts, tracker
 from web import charts, forms, inputs, security
-from web.manager import csv_stream
+from web.manager import CSV_TYPE, csv_stream
 from web.paging import pagination
 from web.security import login_required
 
@@ -107,12 +107,12 @@ def _child_row(c: dict[str, Any]) -> list[Any]:
 
 def _figure_rows(found: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     options, routes = list(found["options"]), list(found["routes"])
-    header = ["period", "second_reviews", *[f"reviewed_{o}" for o in options], "permanence_achieved",
+    header = ["period_start", "period", "second_reviews", *[f"reviewed_{o}" for o in options], "permanence_achieved",
               *[f"achieved_{r}" for r in routes], "sgo_support_plans_agreed", "staying_put_agreed",
               "panel_approvals"]  # fmt: skip
-    rows = [[f["label"], f["reviewed"], *[f["reviewed_by_option"].get(o, 0) for o in options], f["achieved"],
-             *[f["achieved_by_route"].get(r, 0) for r in routes], f["sgo_support_plans"], f["staying_put"],
-             f["approved"]] for f in found["figures"]]  # fmt: skip
+    rows = [[f["start"], f["label"], f["reviewed"], *[f["reviewed_by_option"].get(o, 0) for o in options],
+             f["achieved"], *[f["achieved_by_route"].get(r, 0) for r in routes], f["sgo_support_plans"],
+             f["staying_put"], f["approved"]] for f in found["figures"]]  # fmt: skip
     return header, rows
 
 
@@ -131,7 +131,7 @@ def download() -> Response:
         rows = (_child_row(c) for c in tracker.tracker_children(rt, me, team, **_child_filters()))
     name = f"permanence-tracker-{what}{'-by-month' if period == 'month' and what == 'figures' else ''}.csv"
     disposition = {"Content-Disposition": f"attachment; filename={name}"}
-    return Response(csv_stream(header, rows), mimetype="text/csv", headers=disposition)
+    return Response(csv_stream(header, rows), mimetype=CSV_TYPE, headers=disposition)
 
 
 def _fields() -> list[dict[str, Any]]:

@@ -55,5 +55,5 @@ def test_a_manager_reads_the_tracker_and_records_the_tracking_meeting(page: Page
     shoot(page, "permanence-tracker")
     with page.expect_download() as download:
         page.locator("#csv-children").click()
-    text = Path(download.value.path()).read_text()
+    text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
     assert text.startswith("child_ref,team,second_review_date") and "CH-3003" in text

@@ -21,7 +21,7 @@ from engine.domain.states import CaseStatus
 from engine.persistence.models import Case, HumanTask, TrackerChild
 from engine.services import accounts, oversight, tracker
 from tests.conftest import load
-from tests.webclient import Staff
+from tests.webclient import Staff, csv_text
 
 TODAY = datetime(2027, 2, 15, 9, tzinfo=UTC)
 
@@ -140,10 +140,10 @@ def test_the_page_links_every_page_and_the_csv_streams_every_case(many, app, rt)
     assert expected[25] in second and expected[0] not in second.split("govuk-table__body", 1)[1]
     response = hana.client.get("/manage/cases-at-risk.csv", buffered=False)
     assert response.is_streamed and response.status_code == 200
-    body = b"".join(response.response).decode()
+    body = csv_text(b"".join(response.response))
     response.close()
     rows = list(csv.DictReader(io.StringIO(body)))
-    assert [r["child_ref"] for r in rows] == expected
+    assert list(dict.fromkeys(r["child_ref"] for r in rows)) == expected  # long format: a case's rows together
 
 
 def _tracker_cohort(rt, count: int) -> None:
@@ -216,7 +216,7 @@ def test_tracker_page_filters_pages_and_streams_its_csv(app, rt, now):
     assert f"{len(matching)} of 130 children match" in achieved
     response = hana.client.get("/manage/tracker.csv?what=children&outcome=achieved&option=adoption", buffered=False)
     assert response.is_streamed
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.response).decode())))
+    rows = list(csv.DictReader(io.StringIO(csv_text(b"".join(response.response)))))
     response.close()
     assert [r["child_ref"] for r in rows] == matching
     carol = Staff(app, "tm.carol")

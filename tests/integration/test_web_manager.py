@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from engine import services
 from engine.services import accounts, oversight
 from tests.conftest import load
-from tests.webclient import PPM_START, Staff, finish_early_planning
+from tests.webclient import PPM_START, Staff, csv_text, finish_early_planning
 
 QUIET_START = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -82,11 +83,15 @@ def test_the_page_filters_sorts_and_downloads_csv(drifting, app):
     assert by_ref.index("CH-ERR") < by_ref.index("CH-OVER") < by_ref.index("CH-QUIET") < by_ref.index("CH-SUSP")
     download = carol.get("/manage/cases-at-risk.csv?reason=overdue")
     assert download.headers["Content-Disposition"].startswith("attachment; filename=cases-at-risk-2026-12-18")
-    rows = list(csv.DictReader(io.StringIO(download.text)))
-    assert [(r["child_ref"], r["reasons"], r["days_overdue"]) for r in rows] == [
-        ("CH-OVER", "Overdue step; Past a deadline", "21")
-    ]
-    assert rows[0]["held_by"] == "unassigned (iro)"
+    assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(csv_text(download))))
+    assert {(r["child_ref"], r["reason_overdue"], r["reason_deadline"], r["reason_error"], r["days_overdue"])
+            for r in rows} == {("CH-OVER", "yes", "yes", "no", "21")}  # fmt: skip
+    steps = [r for r in rows if r["item"] == "waiting_step"]  # long format: a row per step, one value a cell
+    assert [(r["item_name"], r["item_held_by"], r["item_role"]) for r in steps] == [
+        ("Hold the first CLA review", "", "iro")]  # fmt: skip
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["item_due"]) for r in rows if r["item"] != "reason_for_delay")
+    assert {r["item"] for r in rows} <= {"waiting_step", "passed_deadline", "reason_for_delay"}
 
 
 def test_only_managers_see_the_pages_and_only_for_their_teams(drifting, app, rt):
