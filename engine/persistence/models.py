@@ -406,6 +406,23 @@ class TeamMailbox(Base):
     address: Mapped[str] = mapped_column(String(300))
 
 
+class CalendarFeed(Base):
+    """A secret calendar address (engine.services.calendar_feeds): a person's own steps and clocks, or
+    (``team`` set) a manager's view of a team's. The token is only in the address; this row keeps
+    its SHA-256. Revoked, never deleted."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    team: Mapped[str | None] = mapped_column(String(100))  # a team feed (managers); None: the person's own
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
 class WebSession(Base):
     """A signed-in browser: the cookie carries a random token, this row its SHA-256 (revocable, never deleted)."""
 

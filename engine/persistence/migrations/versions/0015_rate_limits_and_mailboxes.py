@@ -1,5 +1,6 @@
 """rate_limits: the sign-in, inbound event and API request counts, shared by every web process;
-team_mailboxes: a shared address an administrator set for a role in a team
+team_mailboxes: a shared address an administrator set for a role in a team;
+calendar_feeds: the secret calendar addresses of people and of teams
 
 Revision ID: 0015
 Revises: 0014
@@ -32,9 +33,25 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['team'], ['teams.name']),
         sa.PrimaryKeyConstraint('team', 'role'),
     )
+    op.create_table(
+        'calendar_feeds',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('token_hash', sa.String(length=64), nullable=False),
+        sa.Column('username', sa.String(length=100), nullable=False),
+        sa.Column('team', sa.String(length=100), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('revoked_by', sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('token_hash'),
+    )
+    op.create_index('ix_calendar_feeds_username', 'calendar_feeds', ['username'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_calendar_feeds_username', table_name='calendar_feeds')
+    op.drop_table('calendar_feeds')
     op.drop_table('team_mailboxes')
     op.drop_index('ix_rate_limits_expires_at', table_name='rate_limits')
     op.drop_table('rate_limits')
