@@ -421,7 +421,11 @@ def users() -> None:
 @click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
 @click.option("--team", "teams", multiple=True, help="Repeat for several teams.")
 @click.option("--email")
-@click.option("--sso", is_flag=True, help="No password: the person signs in through single sign-on.")
+@click.option(
+    "--sso",
+    is_flag=True,
+    help="No password: the person signs in through single sign-on (linked at their first sign-in by --email).",
+)
 @click.option("--user", "actor", default="admin")
 @click.pass_context
 @_friendly
@@ -430,6 +434,8 @@ def users_add(ctx: click.Context, username: str, display_name: str, roles: tuple
     """Create an account (the password is asked for, or read from PATHWAYS_PASSWORD)."""
     import os
 
+    if sso and not email:
+        raise click.UsageError("give --email with --sso: the account is linked at the person's first sign-in by it")
     password = None if sso else os.environ.get("PATHWAYS_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True)  # fmt: skip
     from engine.services import accounts
@@ -559,6 +565,51 @@ def teams_mailbox(ctx: click.Context, team: str, role: str | None, address: str 
         raise click.UsageError("give the mailbox's ADDRESS, or --remove")
     recipients.set_mailbox(rt, team, role, None if remove else address, actor)
     click.echo(f"{team} {role}: " + ("email goes to each person" if remove else f"email goes to {address}"))
+
+
+# --- single sign-on ---------------------------------------------------------------------------
+@main.group("sso")
+def sso_group() -> None:
+    """Single sign-on: which directory groups give which roles."""
+
+
+@sso_group.command("map-group")
+@click.argument("group")
+@click.option("--role", required=True, help="The account role the group gives, e.g. team_manager.")
+@click.option("--team", help="The team it gives the role in (none: no team, e.g. a head of service).")
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def sso_map_group(ctx: click.Context, group: str, role: str, team: str | None, actor: str) -> None:
+    """Members of GROUP (Entra ID: the group's object id) get ROLE (in TEAM) at their next sign-in."""
+    from engine.services import sso
+
+    sso.map_group(_runtime(ctx), group, role, team, actor)
+    click.echo(f"group {group} gives {role}" + (f" in {team}" if team else ""))
+
+
+@sso_group.command("unmap")
+@click.argument("map_id", type=int)
+@click.option("--user", "actor", default="admin")
+@click.pass_context
+@_friendly
+def sso_unmap(ctx: click.Context, map_id: int, actor: str) -> None:
+    """Stop a group giving a role (MAP_ID from `pathways sso groups`); members lose it at their next sign-in."""
+    from engine.services import sso
+
+    sso.unmap_group(_runtime(ctx), map_id, actor)
+    click.echo(f"group map {map_id} removed")
+
+
+@sso_group.command("groups")
+@click.pass_context
+def sso_groups(ctx: click.Context) -> None:
+    """The groups that give roles."""
+    from engine.services import sso
+
+    found = sso.list_group_maps(_runtime(ctx))
+    click.echo("\n".join(f"{m['id']}: {m['group_id']} gives {m['role']}" + (f" in {m['team']}" if m["team"] else "")
+                         for m in found) or "no groups give roles yet")  # fmt: skip
 
 
 # --- timers, serving ----------------------------------------------------------------------

@@ -54,12 +54,28 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     ])  # fmt: skip
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
 
-    from web import admin, api, assets, auth, calendars, cases, chrome, inbox, limits, manager, modeller, tasks, tracker
+    from web import (
+        admin,
+        api,
+        assets,
+        auth,
+        calendars,
+        cases,
+        chrome,
+        inbox,
+        limits,
+        manager,
+        modeller,
+        sso,
+        tasks,
+        tracker,
+    )
     from webhooks import inbound
 
     chrome.install(app)
     for module in (assets, auth, inbox, tasks, cases, manager, tracker, modeller, admin, calendars, inbound):
         app.register_blueprint(module.blueprint)
     api.install(app)
+    sso.install(app, rt.settings.app_url)
     limits.install(app, rt)
     return app

@@ -11,9 +11,11 @@ from flask import Blueprint, flash, redirect, render_template, request, stream_w
 from werkzeug.wrappers import Response
 
 from engine import services
+from engine.domain.access import ROLE_STEPS
 from engine.errors import FormInvalid, InvalidInput, NotAllowed
-from engine.services import audit_export, inbound
+from engine.services import accounts, audit_export, inbound, sso
 from web import forms, inputs, security
+from web import sso as web_sso
 from web.manager import CSV_TYPE, csv_stream
 from web.security import login_required
 
@@ -192,3 +194,42 @@ def _render_export(raw: dict[str, str], errors: dict[str, str], boxes: dict[str,
     fields = _export_fields()
     return render_template("admin_audit.html", components=forms.components(fields, raw, errors, boxes),
                            errors=forms.error_list(fields, errors, boxes)), status  # fmt: skip
+
+
+# --- single sign-on: which directory groups give which roles -----------------------------------
+@blueprint.route("/admin/sso", methods=["GET", "POST"])
+@login_required
+def sso_groups() -> Response | str | tuple[str, int]:
+    _admins_only()
+    rt, me = security.runtime(), security.person()
+    form = {"group_id": "", "role": "", "team": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {k: (request.form.get(k) or "").strip() for k in form}
+        try:
+            sso.map_group(rt, form["group_id"], form["role"], form["team"] or None, me.username)
+        except InvalidInput as exc:
+            field = "role" if "role" in exc.message else "team" if "team" in exc.message else "group_id"
+            errors[field] = exc.message
+        else:
+            flash(f"Members of {form['group_id']} get {form['role']} at their next sign-in.")
+            return redirect(url_for("admin.sso_groups"))
+    teams = [t["name"] for t in accounts.list_teams(rt)]
+    page = render_template(
+        "admin_sso.html", maps=sso.list_group_maps(rt), form=form, sso_on=web_sso.provider() is not None,
+        errors=[{"text": m, "href": f"#{k}"} for k, m in errors.items()], field_errors=errors,
+        roles=[{"value": "", "text": "Choose a role"}] + [{"value": r, "text": r, "selected": r == form["role"]}
+                                                          for r in sorted(ROLE_STEPS)],
+        teams=[{"value": "", "text": "No team"}] + [{"value": t, "text": t, "selected": t == form["team"]}
+                                                     for t in teams],
+    )  # fmt: skip
+    return (page, 400) if errors else page
+
+
+@blueprint.post("/admin/sso/<id:map_id>/remove")
+@login_required
+def sso_unmap(map_id: int) -> Response:
+    _admins_only()
+    sso.unmap_group(security.runtime(), map_id, security.person().username)
+    flash("The group no longer gives that role: its members lose it at their next sign-in.")
+    return redirect(url_for("admin.sso_groups"))

@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from engine.services import accounts
-from web import security
+from web import security, sso
 
 blueprint = Blueprint("auth", __name__)
 
@@ -21,20 +21,28 @@ def login() -> str | Response | tuple[str, int]:
     address (web.limits), never by locking the account."""
     target = login_target()
     if request.method == "GET":
-        return render_template("login.html", next=target, username="", error=None)
+        return _page(target, "", None)
+    if not sso.local_passwords():
+        return _page(target, "", "Sign in with your council account: passwords are not used here"), 400
     username = (request.form.get("username") or "").strip().lower()
     password = request.form.get("password") or ""
     if not username or not password:
         error = "Enter your username and password"
-        return render_template("login.html", next=target, username=username, error=error), 400
+        return _page(target, username, error), 400
     try:
         accounts.authenticate(security.runtime(), username, password)
     except accounts.LoginRefused:
         error = ("The username or password is not right. After several wrong tries you will have to wait "
                  "a few minutes before trying again.")  # fmt: skip
-        return render_template("login.html", next=target, username=username, error=error), 401
+        return _page(target, username, error), 401
     security.sign_in(username)
     return redirect(target)
+
+
+def _page(target: str, username: str, error: str | None) -> str:
+    found = sso.provider()
+    return render_template("login.html", next=target, username=username, error=error, passwords=sso.local_passwords(),
+                           sso_label=found.config.label if found else None)  # fmt: skip
 
 
 @blueprint.get("/healthz")
@@ -48,5 +56,7 @@ def healthz() -> Response:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    """Sign out here, and at the identity provider too where the person signed in through it."""
+    ending = sso.end_session_url(url_for("auth.login", signed_out=1, _external=True))
     security.sign_out()
-    return redirect(url_for("auth.login", signed_out=1))
+    return redirect(ending or url_for("auth.login", signed_out=1))

@@ -123,15 +123,20 @@ def csp_nonce() -> str:
     return str(g.csp_nonce)
 
 
+def content_security_policy(form_targets: str = "") -> str:
+    """``form_targets``: origins besides this one a form may lead to (signing out at the identity provider)."""
+    return ("default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            f"script-src 'self' 'nonce-{csp_nonce()}'; frame-ancestors 'none'; "
+            f"form-action 'self'{' ' + form_targets if form_targets else ''}")  # fmt: skip
+
+
 def secure_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        f"script-src 'self' 'nonce-{csp_nonce()}'; frame-ancestors 'none'; form-action 'self'",
-    )
+    # the sign-out form leads on to the identity provider's own sign-out: browsers check form-action on the redirect
+    found = current_app.extensions.get("pathways_sso")
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(found.origin() if found else ""))
     if g.get("person") is not None:
         response.headers.setdefault("Cache-Control", "no-store")  # case data stays off shared caches
     return response

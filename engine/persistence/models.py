@@ -423,6 +423,22 @@ class CalendarFeed(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(200))
 
 
+class SsoGroupMap(Base):
+    """A group of the identity provider (Entra ID: the group's object id) that gives a role, in a
+    team or in none (``pathways sso map-group``, or the administrators' page). Roles and teams of
+    people who sign in by single sign-on are worked out from these at every sign-in."""
+
+    __tablename__ = "sso_group_maps"
+    __table_args__ = (UniqueConstraint("group_id", "role", "team", name="uq_sso_group_maps"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(100))  # an account role, e.g. team_manager
+    team: Mapped[str | None] = mapped_column(ForeignKey("teams.name"))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
 class WebSession(Base):
     """A signed-in browser: the cookie carries a random token, this row its SHA-256 (revocable, never deleted)."""
 
@@ -443,12 +459,15 @@ class User(Base):
     """A member of staff. Authentication sits behind engine.services.accounts (SSO can replace it)."""
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("sso_subject", name="uq_users_sso_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(300))
     password_hash: Mapped[str | None] = mapped_column(String(300))  # None: single sign-on only
+    # the identity provider's stable id of the person ("issuer#oid" for Entra ID, else "issuer#sub")
+    sso_subject: Mapped[str | None] = mapped_column(String(400))
     roles: Mapped[list[Any]]
     teams: Mapped[list[Any]]
     active: Mapped[bool]

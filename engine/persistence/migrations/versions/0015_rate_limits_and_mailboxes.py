@@ -1,6 +1,7 @@
 """rate_limits: the sign-in, inbound event and API request counts, shared by every web process;
 team_mailboxes: a shared address an administrator set for a role in a team;
-calendar_feeds: the secret calendar addresses of people and of teams
+calendar_feeds: the secret calendar addresses of people and of teams;
+users.sso_subject and sso_group_maps: single sign-on (OpenID Connect)
 
 Revision ID: 0015
 Revises: 0014
@@ -47,9 +48,28 @@ def upgrade() -> None:
         sa.UniqueConstraint('token_hash'),
     )
     op.create_index('ix_calendar_feeds_username', 'calendar_feeds', ['username'])
+    op.create_table(
+        'sso_group_maps',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('group_id', sa.String(length=200), nullable=False),
+        sa.Column('role', sa.String(length=100), nullable=False),
+        sa.Column('team', sa.String(length=100), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('created_by', sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(['team'], ['teams.name']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('group_id', 'role', 'team', name='uq_sso_group_maps'),
+    )
+    with op.batch_alter_table('users') as batch:
+        batch.add_column(sa.Column('sso_subject', sa.String(length=400), nullable=True))
+        batch.create_unique_constraint('uq_users_sso_subject', ['sso_subject'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users') as batch:
+        batch.drop_constraint('uq_users_sso_subject', type_='unique')
+        batch.drop_column('sso_subject')
+    op.drop_table('sso_group_maps')
     op.drop_index('ix_calendar_feeds_username', table_name='calendar_feeds')
     op.drop_table('calendar_feeds')
     op.drop_table('team_mailboxes')
