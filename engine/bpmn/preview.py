@@ -10,6 +10,7 @@ Then each expression is evaluated once. Nothing here touches a database or a cas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,10 +18,11 @@ from typing import Any
 from lxml import etree
 
 from engine.bpmn.definition import DiagramInfo, ElementInfo
-from engine.bpmn.scripting import RestrictedEnvironment
+from engine.bpmn.scripting import BUDGET_TRIES, RestrictedEnvironment
 from engine.bpmn.xml import NS, owner_id
 from engine.calendar import as_date
 from engine.domain.forms import FormField
+from engine.errors import BudgetExceeded
 
 MAX_PASSES = 12
 _TIMER_PARTS = ("timeDate", "timeDuration", "timeCycle")
@@ -67,6 +69,19 @@ def sample_case(info: DiagramInfo, anchors: dict[str, date], default_day: date) 
     return data
 
 
+def _within_budget(run: Callable[[], Any]) -> Any:
+    """An expression's budget overrun is tried again, as the engine does a step's (engine.bpmn.runtime):
+    a garbage collection or a busy machine must not make a sound diagram look broken; a real bomb
+    overruns every time and is reported."""
+    for attempt in range(1, BUDGET_TRIES + 1):
+        try:
+            return run()
+        except BudgetExceeded:
+            if attempt == BUDGET_TRIES:
+                raise
+    return None
+
+
 def _elements(info: DiagramInfo) -> list[ElementInfo]:
     return [e for e in info.elements.values() if e.process in info.processes]
 
@@ -79,7 +94,7 @@ class _Sampler:
         self.scripts = {owner_id(node): node.text or "" for node in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS)}
 
     def evaluate(self, expression: str, data: dict[str, Any]) -> Any:
-        return self.env.evaluate(expression, dict(data))
+        return _within_budget(lambda: self.env.evaluate(expression, dict(data)))
 
     def fill(self, data: dict[str, Any]) -> dict[str, Any]:
         """Run scripts and take steps as done on their due day until nothing changes."""
@@ -126,7 +141,7 @@ class _Sampler:
     def _run_script(self, element_id: str, data: dict[str, Any], done: set[str]) -> bool:
         trial = dict(data)
         try:
-            self.env.execute(self.scripts[element_id], trial)
+            _within_budget(lambda: self.env.execute(self.scripts[element_id], trial))
         except Exception as exc:  # inputs not known yet: a later pass may have them
             return self._input(exc, data)
         done.add(element_id)

@@ -39,12 +39,11 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import calendar as cal
 from engine.bpmn import patches
-from engine.bpmn.scripting import RestrictedScriptEngine, calendar_helpers
+from engine.bpmn.scripting import BUDGET_TRIES, RestrictedScriptEngine, calendar_helpers
 from engine.bpmn.xml import parse_bpmn
 from engine.errors import BudgetExceeded, DefinitionInvalid, NotAllowed, NotFound
 
 log = logging.getLogger(__name__)
-BUDGET_TRIES = 3
 
 # Stored with every case: SpiffWorkflow's own format version plus ours (state-only, compacted).
 STATE_FORMAT = "spiff-1.5+pp-1"

@@ -49,6 +49,7 @@ MAX_INT_BITS = 10_000
 MAX_FORMAT_WIDTH = 1_000
 _GUARD = "_pp_guard_"
 _DIAGRAM_FILE = "<diagram>"
+BUDGET_TRIES = 3  # overruns in a row before an expression counts as broken (a busy machine, a collection)
 _MEMORY_CHECK_EVERY = 64
 
 _ALLOWED_NODES = (

@@ -25,7 +25,7 @@ def test_panel_support_records_panel_decisions_and_unknown_roles_are_reported():
 
 def test_passwords_are_salted_and_checked_in_constant_time():
     first, second = hash_password("correct horse"), hash_password("correct horse")
-    assert first != second and first.startswith("scrypt$")
+    assert first != second and first.startswith("$argon2id$")
     assert check_password("correct horse", first)
     assert not check_password("wrong", first)
     assert not check_password("x", "not-a-hash")
