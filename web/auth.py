@@ -21,25 +21,25 @@ def login() -> str | Response | tuple[str, int]:
     address (web.limits), never by locking the account."""
     target = login_target()
     if request.method == "GET":
-        return _page(target, "", None)
+        return login_page(target, "", None)
     if not sso.local_passwords():
-        return _page(target, "", "Sign in with your council account: passwords are not used here"), 400
+        return login_page(target, "", "Sign in with your council account: passwords are not used here"), 400
     username = (request.form.get("username") or "").strip().lower()
     password = request.form.get("password") or ""
     if not username or not password:
         error = "Enter your username and password"
-        return _page(target, username, error), 400
+        return login_page(target, username, error), 400
     try:
         accounts.authenticate(security.runtime(), username, password)
     except accounts.LoginRefused:
         error = ("The username or password is not right. After several wrong tries you will have to wait "
                  "a few minutes before trying again.")  # fmt: skip
-        return _page(target, username, error), 401
+        return login_page(target, username, error), 401
     security.sign_in(username)
     return redirect(target)
 
 
-def _page(target: str, username: str, error: str | None) -> str:
+def login_page(target: str, username: str, error: str | None) -> str:
     found = sso.provider()
     return render_template("login.html", next=target, username=username, error=error, passwords=sso.local_passwords(),
                            sso_label=found.config.label if found else None)  # fmt: skip

@@ -171,12 +171,12 @@ def install(app: Flask, rt: Runtime) -> Limiter:
             response.headers.update(headers)
             return response
         if request.endpoint == "auth.login":
-            from web.auth import login_target
+            from web.auth import login_page, login_target
 
             app.logger.warning("event=sign_in_throttled remote=%s", request.remote_addr)
             error = (f"Too many tries to sign in. Wait {_in_words(wait)}, then try again. If you have "
                      "forgotten your password, ask your administrator.")  # fmt: skip
-            page = render_template("login.html", next=login_target(), username=_username(), error=error)
+            page = login_page(login_target(), _username(), error)
             return page, 429, headers
         message = f"Too many requests. Try again in {_in_words(wait)}."
         return render_template("error.html", title="Too many requests", message=message), 429, headers
