@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.browser import axe
+
+axe.install()  # every action in a browser test first checks the page as it stands (WCAG 2.2 AA)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -25,7 +29,9 @@ def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
+    origin = f"http://127.0.0.1:{httpd.server_port}"
+    axe.watch(origin)
+    yield origin
     httpd.shutdown()
     thread.join(5)
 
@@ -51,7 +57,12 @@ def page(browser, server):  # type: ignore[no-untyped-def]
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     yield tab
-    context.close()
+    try:
+        for opened in browser.contexts:  # the state each tab ended on is judged too, a second person's as well
+            for other in opened.pages:
+                axe.check(other)
+    finally:
+        context.close()
 
 
 def shoot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

@@ -51,7 +51,9 @@ def test_a_manager_records_a_reason_for_delay_and_reads_the_heatmap(page: Page, 
     expect(page.locator("#diagram[data-ready=true]")).to_be_attached()
     badge = page.locator("#badge-Task_FirstReview")
     expect(badge).to_contain_text("3")  # three waiting, two of them overdue
-    expect(badge.locator(".pp-badge__overdue")).to_have_text("2")
+    expect(badge.locator(".pp-badge__overdue")).to_have_text("2 overdue")  # "overdue" for screen readers only
+    expect(badge.locator(".pp-badge__overdue .govuk-visually-hidden")).to_have_text(" overdue")
+    expect(badge).to_have_accessible_name("3 waiting, 2 overdue")  # the figures shown are in the name read out
     shoot(page, "where-cases-wait")
     badge.click()
     expect(page.get_by_role("heading", name=re.compile("Waiting at: Hold the first CLA review"))).to_be_visible()

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from engine.services import accounts, sso
+from tests.browser import axe
 from tests.browser.conftest import shoot
 from tests.oidc import CLIENT_ID, CLIENT_SECRET, LocalProvider
 from tests.scenario import publish_workflows
@@ -46,6 +47,7 @@ def test_a_team_manager_signs_in_with_the_council_account_and_out_again(rt, now,
         httpd = make_server("127.0.0.1", port, app, threaded=True)
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
+        axe.watch(base)  # the app's pages are checked; the provider's are its own
         context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
         page = context.new_page()
         try:
@@ -62,6 +64,7 @@ def test_a_team_manager_signs_in_with_the_council_account_and_out_again(rt, now,
             expect(page.get_by_text("You have signed out.")).to_be_visible()
             page.get_by_role("button", name="Sign in with Microsoft").click()
             expect(page.locator("input[name=login]")).to_be_visible()  # asked again: the provider's session ended
+            assert axe.checked(page) >= 3  # the sign-in page, the inbox and the signed-out page were judged
         finally:
             context.close()
             httpd.shutdown()

@@ -13,12 +13,20 @@ window.ppShowDiagram("The diagram viewer could not load; the table below has the
       link.className = "pp-badge" + (c.overdue ? " pp-badge--has-overdue" : "");
       link.href = box.dataset.link.replace("ELEMENT", encodeURIComponent(id));
       link.id = "badge-" + id;
-      link.setAttribute("aria-label", c.waiting + " waiting, " + c.overdue + " overdue");
-      link.textContent = c.waiting;
+      // The name read out holds the figures shown (WCAG 2.5.3): "3 waiting, 1 overdue", the words hidden.
+      var hidden = function (text) {
+        var span = document.createElement("span");
+        span.className = "govuk-visually-hidden";
+        span.textContent = text;
+        return span;
+      };
+      link.appendChild(document.createTextNode(c.waiting));
+      link.appendChild(hidden(" waiting" + (c.overdue ? ", " : "")));
       if (c.overdue) {
         var red = document.createElement("span");
         red.className = "pp-badge__overdue";
         red.textContent = c.overdue;
+        red.appendChild(hidden(" overdue"));
         link.appendChild(red);
       }
       overlays.add(id, { position: { top: -14, right: 14 }, html: link });
