@@ -66,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         limits,
         manager,
         modeller,
+        pages,
         sso,
         tasks,
         tracker,
@@ -73,7 +74,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     from webhooks import inbound
 
     chrome.install(app)
-    for module in (assets, auth, inbox, tasks, cases, manager, tracker, modeller, admin, calendars, inbound):
+    for module in (assets, auth, pages, inbox, tasks, cases, manager, tracker, modeller, admin, calendars, inbound):
         app.register_blueprint(module.blueprint)
     api.install(app)
     sso.install(app, rt.settings.app_url)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine.services import accounts
+from engine import clock
+from engine.services import accounts, staff_sessions
 from web import security, sso
 
 blueprint = Blueprint("auth", __name__)
@@ -60,3 +61,30 @@ def logout() -> Response:
     ending = sso.end_session_url(url_for("auth.login", signed_out=1, _external=True))
     security.sign_out()
     return redirect(ending or url_for("auth.login", signed_out=1))
+
+
+def _time_left(live: staff_sessions.Live | None) -> Response:
+    if live is None or live.person is None:
+        return jsonify(signed_in=False, seconds_left=0, final=True)
+    return jsonify(signed_in=True, seconds_left=live.seconds_left(clock.utcnow()), final=live.final)
+
+
+@blueprint.get("/session")
+def session_status() -> Response:
+    """How long the session has left if nothing more happens (for the timeout warning). Asking is not activity."""
+    return _time_left(g.get("session_live"))
+
+
+@blueprint.post("/session/extend")
+def session_extend() -> Response:
+    """The timeout warning's "stay signed in": the idle limit starts again from now (never past the absolute one)."""
+    token = security.session_token()
+    live = staff_sessions.live_session(security.runtime(), token, force=True) if token else None
+    return _time_left(live)
+
+
+@blueprint.post("/session/end")
+def session_end() -> Response:
+    """The timeout warning ran out: end the session here (the provider's session is left to its own limits)."""
+    security.sign_out()
+    return jsonify(signed_in=False)

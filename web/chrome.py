@@ -12,9 +12,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
+from engine import clock
 from engine.errors import BudgetExceeded, Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.services._common import jsonable
-from web import inputs, security
+from web import inputs, pages, security
 from webhooks.http import is_machine_path, json_error
 
 LONDON = ZoneInfo("Europe/London")
@@ -63,6 +64,9 @@ def _globals() -> dict[str, Any]:
         "may_start": bool(g.get("person") and g.person.may_start_pathways),
         "role_label": role_label,
         "status_tag": lambda status: STATUS_TAGS.get(status or "", "govuk-tag--grey"),
+        "facts": pages.service_facts(),
+        "session_live": live if (live := g.get("session_live")) is not None and live.person is not None else None,
+        "seconds_left": lambda live: live.seconds_left(clock.utcnow()),
     }
 
 

@@ -27,6 +27,7 @@ from webhooks.http import is_machine_path
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
+PASSIVE = frozenset({"auth.session_status"})  # requests that do not count as activity
 
 
 def runtime() -> Any:
@@ -46,6 +47,11 @@ def sign_out() -> None:
     if token:
         staff_sessions.close_session(runtime(), str(token))
     session.clear()
+
+
+def session_token() -> str | None:
+    token = session.get("sid")
+    return str(token) if token else None
 
 
 def csrf_token() -> str:
@@ -84,7 +90,10 @@ def load_person() -> None:
         if "user" in session:
             session.clear()  # a cookie from before server-side sessions: it opens nothing now
         return
-    g.person = staff_sessions.session_person(runtime(), str(token))
+    # asking how long the session has left (the timeout warning) is not activity: it must not keep it open
+    passive = request.endpoint in PASSIVE or request.headers.get("X-Timeout-Autosave") == "1"
+    g.session_live = staff_sessions.live_session(runtime(), str(token), touch=not passive)
+    g.person = g.session_live.person
     if g.person is None:  # signed out, revoked, expired or deactivated: the old cookie opens nothing
         session.clear()
 

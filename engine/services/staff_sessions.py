@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -40,10 +41,29 @@ def open_session(rt: Runtime, username: str) -> str:
 
 
 def session_person(rt: Runtime, token: str) -> Person | None:
-    """The person a live session belongs to; None (and the session ended, with the reason) otherwise.
+    """The person a live session belongs to; None (and the session ended, with the reason) otherwise."""
+    return live_session(rt, token).person
+
+
+@dataclass(frozen=True)
+class Live:
+    """A session as a request finds it: whose it is, and when it will end if nothing more happens."""
+
+    person: Person | None
+    ends_at: datetime | None = None
+    final: bool = False  # True: the end is the absolute limit, which staying active cannot move
+
+    def seconds_left(self, now: datetime) -> int:
+        return max(0, int((self.ends_at - now).total_seconds())) if self.ends_at else 0
+
+
+def live_session(rt: Runtime, token: str, touch: bool = True, force: bool = False) -> Live:
+    """The session behind a cookie. ``touch``: this request counts as activity (the last-seen time moves,
+    written at most once a minute, or now with ``force``: "stay signed in"); a page asking how long is left
+    does not count, or asking would keep a forgotten session open for ever.
 
     One read (the session and its account together) on every request; a write only when the session
-    ends or its last-seen time is due to move (at most once a minute)."""
+    ends or its last-seen time is due to move."""
     from engine.services.accounts import as_person
 
     now, digest = clock.utcnow(), _digest(token)
@@ -53,20 +73,25 @@ def session_person(rt: Runtime, token: str) -> Person | None:
             .where(WebSession.id == digest)
         ).first()  # fmt: skip
     if found is None or found[0].revoked_at is not None:
-        return None
+        return Live(None)
     row, user = found
     ended = _why_ended(rt, row, user is not None, now)
-    if ended or now - row.last_seen_at >= TOUCH_EVERY:
+    seen = row.last_seen_at
+    if ended or (touch and (force or now - row.last_seen_at >= TOUCH_EVERY)):
         with rt.uow() as uow:
             live = uow.session.get(WebSession, digest, with_for_update=True)
             if live is None or live.revoked_at is not None:
-                return None
+                return Live(None)
             if ended:
                 live.revoked_at, live.revoked_by, live.revoked_reason = now, "system", ended
             else:
-                live.last_seen_at = max(live.last_seen_at, now)
+                live.last_seen_at = seen = max(live.last_seen_at, now)
             commit(uow, "the session")
-    return None if ended or user is None else as_person(user)
+    if ended or user is None:
+        return Live(None)
+    idle_end = seen + timedelta(minutes=rt.settings.session_idle_minutes)
+    final = row.expires_at <= idle_end
+    return Live(as_person(user), min(idle_end, row.expires_at), final)
 
 
 def _why_ended(rt: Runtime, row: WebSession, active: bool, now: Any) -> str | None:

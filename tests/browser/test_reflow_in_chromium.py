@@ -56,6 +56,10 @@ def test_every_main_page_fits_a_phone_held_upright_without_sideways_scrolling(br
         for username in ("sw.alice", "tm.carol", "hos.hana", "po.erin", "admin.ash"):
             _sign_in(page, username, problems)
             pages = _menu(page) + [f"{server}/?tab={tab}" for tab in ("mine", "team", "unassigned")]
+            pages += page.eval_on_selector_all(
+                ".govuk-footer a.govuk-footer__link",
+                "as => as.map(a => a.href).filter(h => h.startsWith(location.origin))",
+            )
             if username in ("sw.alice", "tm.carol"):
                 pages += [f"{server}/cases/{case['id']}", f"{server}/tasks/{task['id']}"]
             for url in pages:
@@ -66,6 +70,7 @@ def test_every_main_page_fits_a_phone_held_upright_without_sideways_scrolling(br
                 shoot(page, "narrow-case-page")
         assert problems == [], "\n".join(problems)
         assert {"/", "/manage", "/manage/where", "/manage/tracker", "/start", "/modeller", "/calendar",
-                "/admin/events", "/admin/subscriptions", "/admin/audit", "/admin/sso"} <= seen  # fmt: skip
+                "/admin/events", "/admin/subscriptions", "/admin/audit", "/admin/sso",
+                "/accessibility", "/privacy", "/cookies"} <= seen  # fmt: skip
     finally:
         context.close()

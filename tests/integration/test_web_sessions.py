@@ -73,6 +73,57 @@ def test_a_session_ends_when_idle(app, now, rt):
     assert row["reason"] == "idle for 60 minutes"
 
 
+def _left(client) -> dict:
+    return client.get("/session", headers={"Accept": "application/json"}).get_json()
+
+
+def test_asking_how_long_is_left_does_not_keep_the_session_open(app, now):
+    alice = Staff(app, "sw.alice")
+    page = alice.client.get("/").text
+    assert 'data-seconds-left="3600"' in page and 'data-warn-seconds="120"' in page  # the warning's timer
+    now.advance(minutes=58)
+    assert _left(alice.client) == {"signed_in": True, "seconds_left": 120, "final": False}
+    now.advance(minutes=1)
+    assert _left(alice.client)["seconds_left"] == 60  # asking twice moved nothing
+    now.advance(minutes=1)
+    assert _left(alice.client) == {"signed_in": False, "seconds_left": 0, "final": True}
+    assert alice.client.get("/").status_code == 302
+
+
+def test_stay_signed_in_starts_the_idle_hour_again_but_never_passes_the_absolute_limit(app, now):
+    alice = Staff(app, "sw.alice")
+    now.advance(minutes=59)
+    refused = alice.client.post("/session/extend")  # without the form token: refused, nothing moved
+    assert refused.status_code == 400
+    stayed = alice.client.post("/session/extend", headers={"X-CSRF-Token": alice.csrf}).get_json()
+    assert stayed == {"signed_in": True, "seconds_left": 3600, "final": False}
+    now.advance(minutes=58)
+    assert _left(alice.client)["seconds_left"] == 120  # an hour from "stay signed in", not from the last page
+    for minutes in (1, 59, 59, 59, 59, 59, 59):  # staying again and again until the 8-hour limit is nearer
+        now.advance(minutes=minutes)
+        stayed = alice.client.post("/session/extend", headers={"X-CSRF-Token": alice.csrf}).get_json()
+    assert stayed == {"signed_in": True, "seconds_left": 8 * 60, "final": True}  # 7h52 in: 8 minutes, not 60
+    now.advance(minutes=8)
+    assert _left(alice.client)["signed_in"] is False
+
+
+def test_an_autosave_keeps_the_answers_but_is_not_activity_and_the_end_signs_out(app, rt, now):
+    from tests.webclient import care_plan_step
+
+    alice = Staff(app, "sw.alice")
+    step = care_plan_step(rt, "CH-5001")
+    now.advance(minutes=58)
+    answers = {"csrf_token": alice.csrf, "action": "save", "care_plan_updated_date-day": "15"}
+    saved = alice.client.post(f"/tasks/{step['id']}", headers={"X-Timeout-Autosave": "1"}, data=answers)
+    assert saved.status_code == 302
+    assert _left(alice.client)["seconds_left"] == 120  # the autosave did not count as activity
+    assert alice.client.post("/session/end", headers={"X-CSRF-Token": alice.csrf}).get_json() == {"signed_in": False}
+    assert alice.client.get("/").status_code == 302
+    assert staff_sessions.list_sessions(rt, "sw.alice")[0]["reason"] == "signed out"
+    alice = Staff(app, "sw.alice")
+    assert 'value="15"' in alice.get(f"/tasks/{step['id']}").text  # the draft is there after signing in again
+
+
 def test_sign_in_checks_a_password_for_unknown_users_too(app, rt, monkeypatch):
     """The same work for a real and an unknown username: timing does not tell which exist."""
     checked: list[str] = []
