@@ -74,7 +74,7 @@ class Staff:
         response = self.client.post("/login", data={"csrf_token": self.csrf, "username": username,
                                                     "password": password})  # fmt: skip
         assert response.status_code == 302, response.text
-        self.csrf = _CSRF.search(self.client.get("/").text).group(1)  # type: ignore[union-attr]
+        self.csrf = _CSRF.search(self.client.get("/", follow_redirects=True).text).group(1)  # type: ignore[union-attr]
 
     def get(self, path: str, status: int = 200) -> TestResponse:
         response = self.client.get(path)

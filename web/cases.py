@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from engine import services
 from engine.domain.access import Person
-from engine.errors import FormInvalid, InvalidInput, NotAllowed
+from engine.errors import Conflict, FormInvalid, InvalidInput, NotAllowed
 from engine.services import accounts, oversight, worklist
 from web import forms, security
 from web.security import login_required
@@ -72,14 +74,15 @@ def _default_team(me: Person) -> str:
 
 
 def _render_start(form: dict, raw: dict[str, str], errors: dict[str, str], ref: str, team: str,
-                  status: int = 200, boxes: dict[str, tuple[str, ...]] | None = None) -> tuple[str, int]:  # fmt: skip
+                  status: int = 200, boxes: dict[str, tuple[str, ...]] | None = None,
+                  open_case: dict[str, Any] | None = None) -> tuple[str, int]:  # fmt: skip
     me = security.person()
     teams = [t["name"] for t in accounts.list_teams(security.runtime())] if me.all_teams else sorted(me.teams)
     team_items = [{"value": t, "text": t, "selected": t == team} for t in teams]
     return render_template(
         "start.html", form=form, components=forms.components(form["fields"], raw, errors, boxes), ref=ref,
         team=team, team_items=team_items, errors=forms.error_list([*_START_FIELDS, *form["fields"]], errors, boxes),
-        field_errors=errors,
+        field_errors=errors, open_case=open_case,
     ), status  # fmt: skip
 
 
@@ -106,5 +109,10 @@ def start() -> Response | tuple[str, int]:
         return _render_start(form, raw, {**errors, **exc.errors}, ref, team, status=400, boxes=exc.boxes)
     except InvalidInput as exc:
         return _render_start(form, raw, {"ref": exc.message}, ref, team, status=400)
+    except Conflict as exc:  # the child already has this pathway open: say so on the form, link to it
+        found = {"id": exc.details.get("case_id"), "ref": ref, "status": exc.details.get("case_status")}
+        message = (f"{ref} already has an open {form['name']} pathway: open it from the link above, "
+                   "or check the case reference")  # fmt: skip
+        return _render_start(form, raw, {"ref": message}, ref, team, status=409, open_case=found)
     flash(f"Started {form['name']} for {case['ref']}.")
     return redirect(url_for("cases.show", case_id=case["id"]))

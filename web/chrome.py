@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from engine import clock
 from engine.errors import BudgetExceeded, Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.services._common import jsonable
-from web import inputs, pages, security
+from web import forms, inputs, pages, security
 from webhooks.http import is_machine_path, json_error
 
 LONDON = ZoneInfo("Europe/London")
@@ -56,8 +56,19 @@ def role_label(role: str | None) -> str:
     return ROLE_LABELS.get(role or "", (role or "").replace("_", " ").capitalize())
 
 
+def _no_kept_error(name: str) -> None:
+    return None
+
+
+def _no_kept_value(name: str, default: str = "") -> str:
+    return default
+
+
 def _globals() -> dict[str, Any]:
     return {
+        "kept_error": _no_kept_error,
+        "kept_value": _no_kept_value,
+        **forms.kept(),
         "csrf_token": security.csrf_token,
         "cspNonce": security.csp_nonce(),
         "person": g.get("person"),

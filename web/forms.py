@@ -131,3 +131,30 @@ def error_list(fields: list[dict[str, Any]], errors: Mapping[str, str],
         anchor = f"{name}-{wrong[0]}" if kinds.get(name) == "date" else name
         listed.append({"text": errors[name], "href": f"#{anchor}"})
     return listed
+
+
+KEPT = "kept_form"
+
+
+def keep(errors: dict[str, str], values: dict[str, str]) -> None:
+    """A form posted to an action that answers with a redirect (a case page's manager forms) was refused:
+    the page it came from shows the problems against their boxes, with what was typed still in them
+    (``errors`` and ``values`` by input id). Read once, by the next page shown."""
+    from flask import session
+
+    session[KEPT] = {"errors": dict(errors), "values": dict(values)}
+
+
+def kept() -> dict[str, Any]:
+    """What ``keep`` left for this page (taken, so a reload shows a clean form), for the templates."""
+    from flask import has_request_context, session
+
+    found = session.pop(KEPT, None) if has_request_context() else None
+    if not found:
+        return {}
+    errors, values = found["errors"], found["values"]
+    return {
+        "errors": [{"text": text, "href": f"#{name}"} for name, text in errors.items()],
+        "kept_error": lambda name: {"text": errors[name]} if name in errors else None,
+        "kept_value": lambda name, default="": values.get(name, default),
+    }

@@ -24,10 +24,10 @@ PER_PAGE = 25
 TAB_LABELS = {"mine": "My tasks", "team": "My team's tasks", "unassigned": "Unassigned"}
 
 
-def _filters() -> dict[str, str]:
-    tab = request.args.get("tab", "mine")
+def _filters(default_tab: str = "mine") -> dict[str, str]:
+    tab = request.args.get("tab") or default_tab
     return {
-        "tab": tab if tab in INBOX_TABS else "mine",
+        "tab": tab if tab in INBOX_TABS else default_tab,
         "pathway": request.args.get("pathway", ""),
         "role": request.args.get("role", ""),
         "overdue": "1" if request.args.get("overdue") in ("1", "on", "yes") else "",
@@ -43,11 +43,28 @@ def _link(filters: dict[str, str], **changes: Any) -> str:
     return url_for("inbox.index") + ("?" + urlencode(query) if query else "")
 
 
+def landing(me: Any) -> str | None:
+    """Where a person without an inbox starts: process owners on the pathway diagrams, administrators on
+    their pages (None: the inbox, whose first tab is a manager's team)."""
+    if me.has_inbox:
+        return None
+    if me.models_pathways:
+        return url_for("modeller.index")
+    if "admin" in me.roles:
+        return url_for("admin.events")
+    return None
+
+
 @blueprint.get("/")
 @login_required
-def index() -> str:
+def index() -> str | Response:
+    """The inbox. Each person lands where their work is: a practitioner on their own steps, a manager on
+    the team's (soonest due first, with how many are overdue and unassigned), others on their own pages."""
     rt, me = security.runtime(), security.person()
-    filters, page = _filters(), _page()
+    elsewhere = landing(me)
+    if elsewhere and not request.args:
+        return redirect(elsewhere)
+    filters, page = _filters("team" if me.oversees else "mine"), _page()
     found = services.inbox(rt, me, tab=filters["tab"], pathway=filters["pathway"] or None,
                            role=filters["role"] or None, overdue_only=bool(filters["overdue"]),
                            page=page, per_page=PER_PAGE)  # fmt: skip
@@ -66,7 +83,15 @@ def index() -> str:
         pagination=pagination(found["page"], pages, lambda n: _link(filters, page=n)),
         saved=worklist.saved_filters(rt, me),
         notifications=worklist.notifications_for(rt, me)["unread"],
+        team_counts=_team_counts(rt, me) if me.oversees and filters["tab"] == "team" else None,
     )  # fmt: skip
+
+
+def _team_counts(rt: Any, me: Any) -> dict[str, int]:
+    """A manager's team at a glance: its overdue steps and the steps nobody holds yet."""
+    overdue = services.inbox(rt, me, tab="team", overdue_only=True, page=1, per_page=1)["total"]
+    unassigned = services.inbox(rt, me, tab="unassigned", page=1, per_page=1)["total"]
+    return {"overdue": overdue, "unassigned": unassigned}
 
 
 def _back() -> Response:
@@ -79,7 +104,7 @@ def claim(task_id: int) -> Response:
     me = security.person()
     task = services.claim_task(security.runtime(), task_id, me.username, person=me)
     flash(f"You have claimed '{task['title']}' for {task['ref']}. It is in My tasks.")
-    return _back()
+    return redirect(url_for("tasks.show", task_id=task_id))  # claiming is to do the step: it opens
 
 
 @blueprint.post("/tasks/<id:task_id>/unclaim")

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from engine import clock, services
-from engine.errors import FormInvalid, NotAllowed
+from engine.errors import FormInvalid, InvalidInput, NotAllowed
 from engine.services import accounts, oversight, worklist
 from engine.services.oversight import REASONS, StuckQuery
 from web import forms, inputs, security
@@ -140,11 +140,31 @@ def _back(case_id: int | None = None) -> Response:
 
 @blueprint.post("/manage/cases/<id:case_id>/action")
 @login_required
-def case_action(case_id: int) -> Response:
+def case_action(case_id: int) -> Response | str:
+    """Suspend, resume, cancel or retry a case. Cancelling asks first, on a page of its own; a refusal
+    (no reason given, say) is shown on the case page against the box, with the answers kept."""
     action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
-    case = oversight.act_on_case(security.runtime(), security.person(), case_id, action, reason)
-    flash(f"{case['ref']}: {ACTION_LABELS.get(action, action).lower()} done. The case is now {case['status']}.")
+    rt, me = security.runtime(), security.person()
+    case = oversight.managed_case(rt, me, case_id)  # not a manager of its team: refused outright (403)
+    if not action:
+        return _refused(case_id, {"action-reason": "Select what to do with the case"}, action, reason)
+    if action == "cancel" and reason and request.form.get("confirmed") != "yes":
+        return render_template("confirm_cancel.html", case=case, reason=reason, back=request.form.get("back", ""))
+    try:
+        done = oversight.act_on_case(rt, me, case_id, action, reason)
+    except (InvalidInput, NotAllowed) as exc:  # no reason, or not possible in the case's state
+        return _refused(case_id, {"action-reason": _sentence(exc.message)}, action, reason)
+    flash(f"{done['ref']}: {ACTION_LABELS.get(action, action).lower()} done. The case is now {done['status']}.")
     return _back(case_id)
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
+
+
+def _refused(case_id: int, errors: dict[str, str], action: str, reason: str) -> Response:
+    forms.keep(errors, {"action": action, "action-reason": reason})
+    return redirect(url_for("cases.show", case_id=case_id) + "#manage")
 
 
 @blueprint.post("/manage/cases/<id:case_id>/delay")
@@ -153,11 +173,20 @@ def delay_reason(case_id: int) -> Response:
     reason = request.form.get("reason", "").strip()
     task_id, deadline_id = request.form.get("task_id", ""), request.form.get("deadline_id", "")
     rt, me = security.runtime(), security.person()
-    if inputs.whole(task_id) is not None or inputs.whole(deadline_id) is not None:
-        oversight.record_delay(rt, me, case_id, reason, task_id=inputs.whole(task_id),
-                               deadline_id=inputs.whole(deadline_id))  # fmt: skip
-    else:
-        oversight.record_delay_for_case(rt, me, case_id, reason)
+    box = f"delay-{task_id}" if inputs.whole(task_id) else f"delay-d{deadline_id}" if inputs.whole(deadline_id) else ""
+    oversight.managed_case(rt, me, case_id)  # not a manager of its team: refused outright (403)
+    try:
+        if not reason:
+            raise InvalidInput("Enter the reason for the delay")
+        if box:
+            oversight.record_delay(rt, me, case_id, reason, task_id=inputs.whole(task_id),
+                                   deadline_id=inputs.whole(deadline_id))  # fmt: skip
+        else:
+            oversight.record_delay_for_case(rt, me, case_id, reason)
+    except (InvalidInput, NotAllowed) as exc:
+        forms.keep({box or "delay-case": _sentence(exc.message)}, {box or "delay-case": reason})
+        return redirect(security.safe_next(request.form.get("back"), url_for("cases.show", case_id=case_id))
+                        + "#manage")  # fmt: skip
     flash("Reason for delay recorded. Escalation has stopped for that step or deadline.")
     return _back(case_id)
 
@@ -276,6 +305,11 @@ def waiting_at(key: str, element_id: str) -> str:
         pagination=pagination(found["page"], found["pages"],
                               lambda n: url_for("manager.waiting_at", key=key, element_id=element_id, page=n)),
     )  # fmt: skip
+
+
+@blueprint.app_template_filter("checked_if")
+def checked_if(item: dict[str, Any], chosen: str) -> dict[str, Any]:
+    return {**item, "checked": bool(chosen) and item["value"] == chosen}
 
 
 @blueprint.app_template_filter("action_item")

@@ -54,6 +54,11 @@ class Person:
         return step_role in self.step_roles and self.may_see_team(step_team)
 
     @property
+    def has_inbox(self) -> bool:
+        """Steps can come to this person: practitioners, and managers of steps in their teams."""
+        return bool(self.step_roles) or self.oversees
+
+    @property
     def oversees(self) -> bool:
         """Managers see every role's steps in their teams (to assign them), not only their own role's."""
         return bool(self.roles & MANAGER_ROLES)

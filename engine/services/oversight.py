@@ -376,6 +376,11 @@ def _managed_case(rt: Runtime, person: Person, case_id: int) -> _Managed:
         return _Managed(case.id, case.ref, case.team)
 
 
+def managed_case(rt: Runtime, person: Person, case_id: int) -> _Managed:
+    """The case, if ``person`` manages its team (a confirmation page names it before anything changes)."""
+    return _managed_case(rt, person, case_id)
+
+
 def act_on_case(rt: Runtime, person: Person, case_id: int, action: str, reason: str) -> dict[str, Any]:
     """Suspend, resume, cancel or retry one case, as a manager of its team, with a reason (audited)."""
     case = _managed_case(rt, person, case_id)

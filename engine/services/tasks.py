@@ -320,15 +320,17 @@ def reassign_all(rt: Runtime, from_user: str, to_user: Person, manager: Person, 
     """
     if not (reason or "").strip():
         raise InvalidInput("give a reason, e.g. 'left the authority' or 'on leave until 3 May'")
-    moved, kept = [], []
+    moved, kept, named = [], [], {}
     with rt.uow() as uow:
-        held = uow.session.scalars(
-            select(HumanTask).where(HumanTask.assignee == from_user, HumanTask.status == TaskStatus.OPEN)
+        held = uow.session.execute(
+            select(HumanTask, Case.ref).join(Case, Case.id == HumanTask.case_id)
+            .where(HumanTask.assignee == from_user, HumanTask.status == TaskStatus.OPEN)
             .order_by(HumanTask.id).with_for_update(of=HumanTask)
-        )  # fmt: skip
-        for task in held:
+        ).all()  # fmt: skip
+        for task, ref in held:
             if not manager.may_assign_in(task.team):
                 continue
+            named[task.id] = {"id": task.id, "ref": ref, "title": task.title}
             if not to_user.may_act_on(task.role, task.team):
                 kept.append(task.id)
                 continue
@@ -337,4 +339,9 @@ def reassign_all(rt: Runtime, from_user: str, to_user: Person, manager: Person, 
             audit(uow.session, task.case_id, manager.username, "task.reassigned", element=task.element,
                   detail=reason, before={"assignee": from_user}, after={"assignee": to_user.username})  # fmt: skip
         commit(uow, "the reassignment")
-    return {"moved": moved, "kept": kept}
+    return {
+        "moved": moved,
+        "kept": kept,
+        "kept_steps": [named[i] for i in kept],
+        "moved_steps": [named[i] for i in moved],
+    }

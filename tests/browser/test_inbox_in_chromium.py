@@ -34,7 +34,7 @@ def sign_in(page: Page, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # each lands where their work is
 
 
 def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_manager(page: Page, rt, now):
@@ -45,13 +45,10 @@ def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_
 
     page.get_by_role("link", name="Unassigned").click()
     row = page.locator("#tasks tbody tr", has_text="CH-1213")
-    row.get_by_role("button", name=re.compile("^Claim")).click()
+    row.get_by_role("button", name=re.compile("^Claim")).click()  # claiming opens the step at once
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("You have claimed")
-    page.get_by_role("link", name="My tasks").click()
-    mine = page.locator("#tasks tbody tr", has_text="CH-1213")
-    mine.get_by_role("link", name=re.compile("Update the care plan")).click()
-
     expect(page.get_by_role("heading", name="What this step is for")).to_be_visible()
+    expect(page.locator("h1")).to_contain_text("Update the care plan")
     page.get_by_label("Day").fill("31")
     page.get_by_label("Month").fill("2")
     page.get_by_label("Year").fill("2027")
@@ -77,7 +74,10 @@ def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_
     shoot(page, "what-happens-next")
 
     page.get_by_role("button", name="Sign out").click()
-    sign_in(page, "tm.carol")
+    sign_in(page, "tm.carol")  # a team manager lands on the team's steps, with what is overdue and unassigned
+    expect(page.locator("#team-counts")).to_contain_text("unassigned")
+    expect(page.locator("[aria-current=page]", has_text="My team's tasks")).to_be_visible()
+    shoot(page, "team-manager-landing")
     page.get_by_role("link", name="Unassigned").click()
     moved = page.locator("#tasks tbody tr", has_text="CH-1213")
     expect(moved).to_contain_text("Decide whether a permanence planning meeting is needed")

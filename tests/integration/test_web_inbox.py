@@ -109,7 +109,17 @@ def test_a_team_manager_reassigns_a_leavers_tasks_in_one_audited_step(app, rt):
     done = carol.post("/team/reassign", {"from_user": "sw.alice", "to_user": "sw.nia", "reason": "left the authority"},
                       status=200).text  # fmt: skip
     assert "Moved 2 tasks from sw.alice to sw.nia" in done
+    assert "&lt;p" not in done  # the banner is markup, not markup shown as text
+    moved = done[done.index('id="moved"') :]
+    assert "CH-5000: Update the care plan" in moved and "CH-5001: Update the care plan" in moved  # children, not ids
     assert len(_rows(Staff(app, "sw.nia").get("/?tab=mine").text)) == 2
+    again = carol.post("/team/reassign", {"from_user": "sw.alice", "to_user": "sw.nia", "reason": "again"},
+                       status=200).text  # fmt: skip
+    assert "No tasks moved" in again and "govuk-notification-banner--success" not in again  # no "Success" for 0
+    bob_cannot = carol.post("/team/reassign", {"from_user": "sw.nia", "to_user": "iro.bob", "reason": "cover"},
+                            status=200).text  # fmt: skip
+    kept = bob_cannot[bob_cannot.index('id="kept"') :]
+    assert "CH-5000: Update the care plan" in kept  # what stayed, by child and step
     Staff(app, "sw.alice").get("/team/reassign", status=403)
 
 

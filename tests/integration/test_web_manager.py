@@ -111,6 +111,13 @@ def test_a_reason_for_delay_is_recorded_from_the_case_page_and_stops_escalation(
     page = carol.get(f"/cases/{case['id']}").text
     assert "Manage this case" in page and "Record a reason for delay" in page
     task_id = case["open_tasks"][0]["id"]
+    refused = carol.post(f"/manage/cases/{case['id']}/delay", {"task_id": str(task_id), "reason": "  "})
+    assert refused.headers["Location"] == f"/cases/{case['id']}#manage"  # back on the page, not a dead end
+    shown = carol.get(f"/cases/{case['id']}").text
+    assert shown.startswith("<!DOCTYPE html>") and "<title>Error: " in shown
+    assert f'href="#delay-{task_id}">Enter the reason for the delay' in shown  # the summary links to the box
+    assert "govuk-input--error" in shown and f'id="delay-{task_id}-error"' in shown
+    assert "<title>Error: " not in carol.get(f"/cases/{case['id']}").text  # shown once: a reload is clean
     carol.post(f"/manage/cases/{case['id']}/delay", {"task_id": str(task_id), "reason": "IRO off sick; review 4/1"})
     after = carol.get(f"/cases/{case['id']}").text
     assert "IRO off sick; review 4/1" in after and "Reason for delay recorded" in after
@@ -121,16 +128,19 @@ def test_a_reason_for_delay_is_recorded_from_the_case_page_and_stops_escalation(
     levels = [e for e in services.show_case(rt, "CH-OVER")["audit"] if e["action"] == "escalation.raised"]
     assert escalated is not None and all("first CLA review" not in (e["detail"] or "") or "deadline" in
                                          (e["detail"] or "").lower() for e in levels)  # fmt: skip
-    carol.post(f"/manage/cases/{case['id']}/delay", {"task_id": str(task_id), "reason": ""}, status=400)
 
 
 def test_suspend_resume_cancel_and_retry_need_the_right_state_and_a_reason(drifting, app, rt):
     carol = Staff(app, "tm.carol")
     over = services.show_case(rt, "CH-OVER")["id"]
-    carol.post(f"/manage/cases/{over}/action", {"action": "suspend", "reason": ""}, status=400)
+    carol.post(f"/manage/cases/{over}/action", {"action": "suspend", "reason": ""})
+    shown = carol.get(f"/cases/{over}").text  # the error on the same page, the choice kept
+    assert 'href="#action-reason">Give a reason to suspend the case' in shown
+    assert re.search(r'value="suspend" checked', shown)
     carol.post(f"/manage/cases/{over}/action", {"action": "suspend", "reason": "court stay"})
     assert services.show_case(rt, "CH-OVER")["status"] == "suspended"
-    carol.post(f"/manage/cases/{over}/action", {"action": "retry", "reason": ""}, status=403)  # not in error
+    carol.post(f"/manage/cases/{over}/action", {"action": "retry", "reason": ""})  # not in error: said on the page
+    assert "is suspended, not in error: there is nothing to retry" in carol.get(f"/cases/{over}").text
     carol.post(f"/manage/cases/{over}/action", {"action": "resume", "reason": "stay lifted"})
     assert services.show_case(rt, "CH-OVER")["status"] == "running"
     err = services.show_case(rt, "CH-ERR")["id"]
@@ -139,7 +149,10 @@ def test_suspend_resume_cancel_and_retry_need_the_right_state_and_a_reason(drift
     assert retried["status"] == "error" and [e["actor"] for e in retried["audit"] if e["action"] == "case.retried"] == [
         "tm.carol"
     ]  # the cause is not fixed yet: still in error, and the retry is on record
-    carol.post(f"/manage/cases/{err}/action", {"action": "cancel", "reason": "opened in error"})
+    asked = carol.post(f"/manage/cases/{err}/action", {"action": "cancel", "reason": "opened in error"}, status=200)
+    assert "Are you sure you want to cancel CH-ERR" in asked.text and "opened in error" in asked.text
+    assert services.show_case(rt, "CH-ERR")["status"] == "error"  # nothing changed until confirmed
+    carol.post(f"/manage/cases/{err}/action", {"action": "cancel", "reason": "opened in error", "confirmed": "yes"})
     cancelled = services.show_case(rt, "CH-ERR")
     assert cancelled["status"] == "cancelled"
     assert [(e["actor"], e["detail"]) for e in cancelled["audit"] if e["action"] == "case.cancelled"] == [
