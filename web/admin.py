@@ -12,10 +12,11 @@ from werkzeug.wrappers import Response
 
 from engine import services
 from engine.domain.access import ROLE_STEPS
-from engine.errors import FormInvalid, InvalidInput, NotAllowed
+from engine.errors import FormInvalid, InvalidInput, NotAllowed, NotFound
 from engine.services import accounts, audit_export, inbound, sso
 from web import forms, inputs, security
 from web import sso as web_sso
+from web.chrome import role_label
 from web.manager import CSV_TYPE, csv_stream
 from web.security import login_required
 
@@ -92,7 +93,7 @@ def subscriptions() -> str:
     _admins_only()
     rt = security.runtime()
     return render_template("admin_subscriptions.html", subscriptions=services.list_subscriptions(rt),
-                           type_items=_type_items([]), form={}, errors={})  # fmt: skip
+                           type_items=_type_items([]), form={}, field_errors={})  # fmt: skip
 
 
 @blueprint.post("/admin/subscriptions")
@@ -106,8 +107,10 @@ def add_subscription() -> tuple[str, int] | str:
         made = services.add_subscription(rt, form["url"], types, security.person().username, form["description"])
     except InvalidInput as exc:  # every field's problem at once (FormInvalid), or one about the whole request
         errors = exc.errors if isinstance(exc, FormInvalid) else {"url": exc.message}
+        summary = [{"text": text, "href": f"#{name}"} for name, text in errors.items()]  # one box, in the layout
         return render_template("admin_subscriptions.html", subscriptions=services.list_subscriptions(rt),
-                               type_items=_type_items(types), form=form, errors=errors), 400  # fmt: skip
+                               type_items=_type_items(types), form=form, field_errors=errors,
+                               errors=summary), 400  # fmt: skip
     # The secret is in this page only (never in a redirect, a flash message or a log).
     return _subscription_page(made["id"], secret=made["secret"], created=True)
 
@@ -133,9 +136,18 @@ def _subscription_page(subscription_id: int, secret: str | None = None, created:
 
 @blueprint.post("/admin/subscriptions/<id:subscription_id>/active")
 @login_required
-def set_active(subscription_id: int) -> Response:
+def set_active(subscription_id: int) -> Response | str:
     _admins_only()
     active = request.form.get("active") == "true"
+    if not active and not forms.confirmed():
+        sub = services.show_subscription(security.runtime(), subscription_id)
+        back = url_for("admin.subscription", subscription_id=subscription_id)
+        return forms.confirm_page(
+            "Disable this subscription?", "Nothing more is queued or sent to it until it is enabled again; events "
+            "in the meantime are not delivered later.", url_for("admin.set_active", subscription_id=subscription_id),
+            back, "Yes, disable it", "No, keep it active", rows=[("Address", sub["url"]),
+                                                                 ("Description", sub.get("description") or "")],
+            fields={"active": "false"})  # fmt: skip
     services.update_subscription(security.runtime(), subscription_id, security.person().username, active=active)
     flash("Subscription enabled: waiting deliveries will be sent." if active else
           "Subscription disabled: nothing more is queued or sent until it is enabled.", "success")  # fmt: skip
@@ -228,8 +240,17 @@ def sso_groups() -> Response | str | tuple[str, int]:
 
 @blueprint.post("/admin/sso/<id:map_id>/remove")
 @login_required
-def sso_unmap(map_id: int) -> Response:
+def sso_unmap(map_id: int) -> Response | str:
     _admins_only()
+    if not forms.confirmed():
+        found = next((m for m in sso.list_group_maps(security.runtime()) if m["id"] == map_id), None)
+        if found is None:
+            raise NotFound(f"there is no group mapping {map_id}")
+        return forms.confirm_page(
+            "Stop this group giving a role?", "Its members lose the role at their next sign-in (unless another "
+            "group gives it).", url_for("admin.sso_unmap", map_id=map_id), url_for("admin.sso_groups"),
+            "Yes, remove it", "No, keep it", rows=[("Group", found["group_id"]), ("Role", role_label(found["role"])),
+                                                    ("Team", found.get("team") or "No team")])  # fmt: skip
     sso.unmap_group(security.runtime(), map_id, security.person().username)
     flash("The group no longer gives that role: its members lose it at their next sign-in.")
     return redirect(url_for("admin.sso_groups"))

@@ -13,7 +13,8 @@ from icalendar import Alarm, Calendar, Event
 from engine import clock
 from engine.errors import InvalidInput, NotFound
 from engine.services import accounts, calendar_feeds
-from web import security
+from web import forms, security
+from web.chrome import when
 from web.security import login_required
 
 blueprint = Blueprint("calendars", __name__)
@@ -89,7 +90,18 @@ def make() -> str:
 
 @blueprint.post("/calendar/<id:feed_id>/stop")
 @login_required
-def stop(feed_id: int) -> Response:
-    calendar_feeds.revoke_feed(security.runtime(), security.person(), feed_id)
+def stop(feed_id: int) -> Response | str:
+    rt, me = security.runtime(), security.person()
+    if not forms.confirmed():
+        found = next((f for f in calendar_feeds.list_feeds(rt, me) if f["id"] == feed_id), None)
+        if found is None:
+            raise NotFound(f"there is no calendar address {feed_id} of yours")
+        return forms.confirm_page(
+            "Stop this calendar address?", "Calendars subscribed to it (Outlook, Google) will show nothing more "
+            "from Permanence Pathways. This cannot be undone: you can make a new address.",
+            url_for("calendars.stop", feed_id=feed_id), url_for("calendars.index"), "Yes, stop the address",
+            "No, keep it", rows=[("For", f"team {found['team']}" if found["team"] else "your steps"),
+                  ("Made", when(found["created_at"]))])  # fmt: skip
+    calendar_feeds.revoke_feed(rt, me, feed_id)
     flash("That calendar address has stopped: calendars using it show nothing more from Permanence Pathways.")
     return redirect(url_for("calendars.index"))

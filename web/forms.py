@@ -158,3 +158,22 @@ def kept() -> dict[str, Any]:
         "kept_error": lambda name: {"text": errors[name]} if name in errors else None,
         "kept_value": lambda name, default="": values.get(name, default),
     }
+
+
+def confirmed() -> bool:
+    """A destructive action's form came back from its confirmation page (``confirm_page``)."""
+    from flask import request
+
+    return request.form.get("confirmed") == "yes"
+
+
+def confirm_page(title: str, warning: str, action: str, back: str, yes: str, no: str = "No, go back",
+                 rows: list[tuple[str, str]] | None = None, fields: dict[str, str] | None = None) -> str:  # fmt: skip
+    """Ask before a destructive action (GOV.UK: a page of its own, the consequence in words, the warning
+    button), re-posting the same form with ``confirmed=yes``."""
+    from flask import render_template
+
+    listed = [{"key": {"text": key}, "value": {"text": value}} for key, value in rows or []]
+    confirm = {"title": title, "warning": warning, "action": action, "back": back, "yes": yes, "no": no,
+               "rows": listed, "fields": fields or {}}  # fmt: skip
+    return render_template("confirm.html", confirm=confirm)

@@ -43,7 +43,7 @@ def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_
     expect(page.locator("#tasks tbody tr")).to_have_count(2)  # My tasks: the two she holds
     shoot(page, "inbox-my-tasks")
 
-    page.get_by_role("link", name="Unassigned").click()
+    page.get_by_role("link", name="Unassigned", exact=True).click()
     row = page.locator("#tasks tbody tr", has_text="CH-1213")
     row.get_by_role("button", name=re.compile("^Claim")).click()  # claiming opens the step at once
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("You have claimed")
@@ -78,7 +78,7 @@ def test_social_worker_claims_and_completes_a_ppm_step_and_it_moves_to_the_team_
     expect(page.locator("#team-counts")).to_contain_text("unassigned")
     expect(page.locator("[aria-current=page]", has_text="My team's tasks")).to_be_visible()
     shoot(page, "team-manager-landing")
-    page.get_by_role("link", name="Unassigned").click()
+    page.get_by_role("link", name="Unassigned", exact=True).click()
     moved = page.locator("#tasks tbody tr", has_text="CH-1213")
     expect(moved).to_contain_text("Decide whether a permanence planning meeting is needed")
     shoot(page, "team-manager-inbox")

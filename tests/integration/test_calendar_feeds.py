@@ -72,7 +72,10 @@ def test_a_new_address_stops_the_old_one_and_stopping_or_leaving_ends_it(app, rt
     _read(app, new)
     page = alice.get("/calendar").text
     feed_id = re.search(r'action="/calendar/(\d+)/stop"', page).group(1)  # type: ignore[union-attr]
-    alice.post(f"/calendar/{feed_id}/stop")
+    asked = alice.post(f"/calendar/{feed_id}/stop", status=200).text  # a page of its own asks first
+    assert "Stop this calendar address?" in asked and "Yes, stop the address" in asked
+    _read(app, new)  # nothing stopped yet
+    alice.post(f"/calendar/{feed_id}/stop", {"confirmed": "yes"})
     assert app.test_client().get(new).status_code == 404
     third = _make(alice)
     with rt.uow() as uow:  # Alice leaves

@@ -218,7 +218,10 @@ def test_administrators_keep_the_group_table_on_a_page_and_at_the_command_line(a
     assert (found["group_id"], found["role"], found["team"], found["created_by"]) == (
         "0b5c-tm-north", "team_manager", "north", "admin.ash")  # fmt: skip
     Staff(app, "tm.carol").get("/admin/sso", status=403)
-    admin.post(f"/admin/sso/{found['id']}/remove")
+    asked = admin.post(f"/admin/sso/{found['id']}/remove", status=200).text
+    assert "Stop this group giving a role?" in asked and "0b5c-tm-north" in asked and "Team manager" in asked
+    assert len(sso.list_group_maps(rt)) == 1  # nothing removed until confirmed
+    admin.post(f"/admin/sso/{found['id']}/remove", {"confirmed": "yes"})
     assert sso.list_group_maps(rt) == []
     assert ("admin.ash", "sso.group_unmapped", "0b5c-tm-north: team_manager north") in _actions(rt)
     assert "group hos gives head_of_service" in cli("sso", "map-group", "hos", "--role", "head_of_service").output

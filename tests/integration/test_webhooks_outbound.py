@@ -282,6 +282,11 @@ def test_an_administrator_adds_a_subscription_sees_its_secret_once_and_its_deliv
     verify([("x", [secret])], receiver.got[0][1], raw, datetime.now(UTC))
     rotated = admin.post(f"/admin/subscriptions/{sub_id}/rotate", status=200).text
     assert "New secret made" in rotated and re.search(r"whsec_[A-Za-z0-9+/=]+", rotated).group(0) != secret
+    asked = admin.post(f"/admin/subscriptions/{sub_id}/active", {"active": "false"}, status=200).text
+    assert "Disable this subscription?" in asked and HOOK in asked  # asked on a page of its own first
+    assert services.show_subscription(rt, sub_id)["active"]
+    admin.post(f"/admin/subscriptions/{sub_id}/active", {"active": "false", "confirmed": "yes"})
+    assert not services.show_subscription(rt, sub_id)["active"]
 
 
 def test_only_administrators_manage_subscriptions(app):
