@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from engine import clock
+from engine.domain.escalation import escalation_words
 from engine.errors import BudgetExceeded, Conflict, InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.services._common import jsonable
 from web import forms, inputs, pages, security
@@ -125,7 +126,7 @@ def install(app: Flask) -> None:
     app.before_request(security.check_csrf)
     app.after_request(security.secure_headers)
     app.context_processor(_globals)
-    app.jinja_env.filters.update(day=day, when=when)
+    app.jinja_env.filters.update(day=day, when=when, escalation=escalation_words)
 
     @app.errorhandler(PathwaysError)
     def pathways_error(exc: PathwaysError) -> Response | tuple[str, int]:

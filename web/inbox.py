@@ -82,7 +82,7 @@ def index() -> str | Response:
         pathways=pathways, pathway_items=pathway_items, role_items=role_items,
         pagination=pagination(found["page"], pages, lambda n: _link(filters, page=n)),
         saved=worklist.saved_filters(rt, me),
-        notifications=worklist.notifications_for(rt, me)["unread"],
+        notices=worklist.notifications_for(rt, me),
         team_counts=_team_counts(rt, me) if me.oversees and filters["tab"] == "team" else None,
     )  # fmt: skip
 

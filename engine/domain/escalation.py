@@ -31,6 +31,20 @@ _RUNGS = (
     ("head_of_service", ("head_of_service",)),
 )
 TOP_LEVEL = len(_RUNGS)  # a step or deadline with this rung raised is fully escalated
+# One vocabulary everywhere staff read it (pages, notices, email, the case history): issue 20.
+RUNG_WORDS = {
+    "overdue": "overdue",
+    "team_manager": "with the team manager",
+    "services_manager": "with the services manager",
+    "head_of_service": "with the head of service",
+}
+
+
+def escalation_words(level: int | None) -> str:
+    """Where an overdue step or deadline stands on the ladder, in words ("" when not escalated)."""
+    if not level:
+        return ""
+    return RUNG_WORDS[_RUNGS[min(level, TOP_LEVEL) - 1][0]]
 
 
 def parse_intervals(text: str | None) -> tuple[int, int, int]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.bootstrap import Runtime
-from engine.domain.escalation import TOP_LEVEL, Rung, due_rungs, parse_intervals
+from engine.domain.escalation import RUNG_WORDS, TOP_LEVEL, Rung, due_rungs, parse_intervals
 from engine.domain.forms import long_date
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
@@ -156,7 +156,8 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
     log.info("event=escalation case=%s element=%s level=%s late=%s", case.ref, subject.element, rung.name,
              str(escalation.late).lower())  # fmt: skip
     audit(session, case.id, SYSTEM, "escalation.raised", element=subject.element,
-          detail=f"{rung.name}: {title} was due {subject.due_date}" + (" (raised late)" if escalation.late else ""),
+          detail=f"{RUNG_WORDS[rung.name].capitalize()}: {title} was due {long_date(subject.due_date)}"
+          + (" (raised late)" if escalation.late else ""),
           after={"level": rung.level, "name": rung.name, "notify": list(rung.notify)})  # fmt: skip
     return True
 
@@ -197,9 +198,8 @@ def _messages(rt: Runtime, session: Session, case: Case, subject: HumanTask | De
     title = subject.title if isinstance(subject, HumanTask) else subject.name
     link = f"{rt.settings.app_url}/tasks/{subject.id}" if isinstance(subject, HumanTask) else (
         f"{rt.settings.app_url}/cases/{case.id}")  # fmt: skip
-    level = {"overdue": "Overdue", "team_manager": "Escalated to the team manager",
-             "services_manager": "Escalated to the services manager",
-             "head_of_service": "Escalated to the head of service"}[rung.name]  # fmt: skip
+    words = RUNG_WORDS[rung.name]
+    level = words[:1].upper() + words[1:]
     subject_line = f"{level}: {case.ref} {title}"
     due = long_date(subject.due_date) if subject.due_date else "an unknown date"
     body = (f"Child {case.ref} ({case.definition.name}): '{title}' was due on {due} and is not done.\n"

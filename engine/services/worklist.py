@@ -17,7 +17,7 @@ from engine.bpmn.definition import ElementInfo
 from engine.domain.access import Person
 from engine.domain.states import CaseStatus, TaskStatus
 from engine.errors import InvalidInput, NotAllowed, NotFound
-from engine.persistence.models import AuditEvent, Case, Deadline, HumanTask, Notification, SavedFilter, User
+from engine.persistence.models import AuditEvent, Case, Deadline, Escalation, HumanTask, Notification, SavedFilter, User
 from engine.services._common import audit, commit, diagram, element, form_fields, recorded_answers, spec_for
 from engine.services.accounts import as_person
 from engine.services.definitions import find_definition, latest, list_definitions
@@ -312,6 +312,9 @@ def retire_filter(rt: Runtime, person: Person, filter_id: int) -> None:
 # Notifications ------------------------------------------------------------------------------
 
 
+NOTICES_READ = 500  # unread notices read to group into the ten shown
+
+
 def _for_person(person: Person) -> Any:
     roles = person.step_roles | person.roles
     in_team = true() if person.all_teams else (
@@ -321,14 +324,33 @@ def _for_person(person: Person) -> Any:
 
 
 def notifications_for(rt: Runtime, person: Person, limit: int = 10) -> dict[str, Any]:
-    """In-app notifications from the worker: the person's own and those to their roles in their teams."""
+    """In-app notifications from the worker, the person's own and those to their roles in their teams,
+    one notice per child and step: a step and the deadline it serves are one clock, and each rung of
+    its ladder replaces the last, so they are one notice showing the latest (issue 20: ten unread for
+    four cases). Each notice carries the ids it stands for, to mark it read in one go."""
     with rt.reading() as uow:
-        rows = list(uow.session.scalars(
-            select(Notification).where(_for_person(person), Notification.status == "unread")
-            .order_by(Notification.id.desc()).limit(limit)
-        ))  # fmt: skip
-        return {"unread": [{"id": r.id, "subject": r.subject, "link": r.link,
-                            "created_at": r.created_at.isoformat()} for r in rows]}  # fmt: skip
+        rows = uow.session.execute(
+            select(Notification, Escalation.task_id, Escalation.deadline_id, HumanTask.deadline_id)
+            .outerjoin(Escalation, Escalation.id == Notification.escalation_id)
+            .outerjoin(HumanTask, HumanTask.id == Escalation.task_id)
+            .where(_for_person(person), Notification.status == "unread")
+            .order_by(Notification.id.desc()).limit(NOTICES_READ)
+        ).all()  # fmt: skip
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for note, task_id, deadline_id, served in rows:
+        clock_of = ("deadline", served or deadline_id) if (served or deadline_id) else ("task", task_id)
+        key = (note.case_id, *clock_of) if clock_of[1] else ("notice", note.id)
+        found = groups.get(key)
+        if found is None:  # the newest first: it is the one shown
+            groups[key] = {"id": note.id, "ids": [note.id], "subject": note.subject, "link": note.link,
+                           "created_at": note.created_at.isoformat(), "count": 1}  # fmt: skip
+        else:
+            found["ids"].append(note.id)
+            found["count"] += 1
+            if task_id and found["link"] and "/tasks/" not in found["link"]:
+                found["link"] = note.link  # the step's page, where it can be done, before the case's
+    shown = list(groups.values())
+    return {"unread": shown[:limit], "groups": len(shown), "all_ids": [i for g in shown for i in g["ids"]]}
 
 
 def mark_read(rt: Runtime, person: Person, ids: list[int]) -> int:

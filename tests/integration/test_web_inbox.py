@@ -6,7 +6,10 @@ import json
 import re
 from datetime import UTC, datetime
 
+from sqlalchemy import func, select
+
 from engine import services
+from engine.persistence.models import Notification
 from tests.webclient import Staff, finish_early_planning, first_review_task
 
 START = {"date_of_birth": "2020-03-01", "looked_after_date": "2026-12-18", "in_care_proceedings": False}
@@ -77,20 +80,32 @@ def test_claim_and_unclaim_move_a_step_between_tabs(app, rt):
     assert actions.count("task.claimed") == 1 and actions.count("task.unclaimed") == 1
 
 
-def test_worker_escalations_appear_as_in_app_notifications_and_can_be_marked_read(app, rt, now):
-    _start_many(rt, 1)
+def test_worker_escalations_appear_as_one_notice_per_child_and_step_each_markable_as_read(app, rt, now):
+    _start_many(rt, 2)
     now.set(datetime(2027, 1, 25, 10, tzinfo=UTC))  # due 20 Jan: overdue, then 2 WD later to the team manager
     services.escalate_overdue(rt)
+    with rt.uow() as uow:  # the step and the deadline it serves, each rung: several messages per child
+        told = uow.session.scalar(select(func.count(Notification.id)).where(
+            Notification.channel == "in_app", Notification.recipient_role == "team_manager"))  # fmt: skip
+    assert told >= 4
     carol = Staff(app, "tm.carol")
     page = carol.get("/").text
-    assert "Notifications (2 unread)" in page  # one clock (the step serves the deadline): overdue, then escalated
-    assert "Overdue: CH-5000" in page and "Escalated to the team manager: CH-5000" in page
-    assert Staff(app, "tm.tom").get("/").text.count("Escalated to the team manager") == 0  # another team
-    ids = re.findall(r'name="id" value="(\d+)"', page)
+    assert "Notifications (2 unread)" in page  # one notice per child and step, whatever the messages behind it
+    notices = re.findall(r'<li class="pp-notice" id="notice-(\d+)">(.*?)</li>', page, re.S)
+    assert len(notices) == 2
+    assert all("With the team manager: CH-500" in body for _, body in notices)  # the latest rung, in words
+    assert "Escalated" not in page and "Level " not in page  # one vocabulary
+    assert Staff(app, "tm.tom").get("/").text.count("With the team manager") == 0  # another team
+    first_id, first = notices[0]
+    ids = re.findall(r'name="id" value="(\d+)"', first)
+    assert len(ids) >= 2  # the notice stands for every message of its clock
     carol.post("/notifications/read", {"id": ids, "back": "/"})
+    after = carol.get("/").text
+    assert "Notifications (1 unread)" in after and f'id="notice-{first_id}"' not in after  # that one only
+    carol.post("/notifications/read", {"id": re.findall(r'name="id" value="(\d+)"', after), "back": "/"})
     assert "Notifications (" not in carol.get("/").text
     bob = Staff(app, "iro.bob").get("/?tab=team").text
-    assert "Escalated to TM" in bob  # the escalation level shows on the row
+    assert "With the team manager" in bob  # the escalation shows on the row, in the same words
 
 
 def test_a_team_manager_reassigns_a_leavers_tasks_in_one_audited_step(app, rt):

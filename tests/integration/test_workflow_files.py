@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 from pathlib import Path
 
@@ -86,6 +87,15 @@ def test_every_deadline_cites_its_source_and_status(diagram):
         for spec in element.deadlines():
             assert spec.source.strip(), f"{element.id}: deadline {spec.key} has no source"
             assert spec.status in labels, f"{element.id}: deadline {spec.key} status {spec.status}"
+
+
+def test_staff_never_read_the_project_s_internal_references(diagram):
+    """Names, purposes, citations and documentation are shown to staff: no notes such as "(timescales.md R1)"."""
+    path, root, _ = diagram
+    texts = [el.text or "" for el in root.iter() if el.tag.endswith("documentation")]
+    texts += [el.get(attr) or "" for el in root.iter() for attr in ("name", "value", "label")]
+    leaks = sorted({t for t in texts if re.search(r"\b\w+\.md\b|\bunverified\b", t)})
+    assert leaks == [], f"{path.name}: {leaks}"
 
 
 def test_each_pathway_records_an_outcome_and_builds_in_spiffworkflow(diagram):
