@@ -156,7 +156,8 @@ def _raise(rt: Runtime, session: Session, subject: HumanTask | Deadline, rung: R
     log.info("event=escalation case=%s element=%s level=%s late=%s", case.ref, subject.element, rung.name,
              str(escalation.late).lower())  # fmt: skip
     audit(session, case.id, SYSTEM, "escalation.raised", element=subject.element,
-          detail=f"{RUNG_WORDS[rung.name].capitalize()}: {title} was due {long_date(subject.due_date)}"
+          detail=f"{RUNG_WORDS[rung.name].capitalize()}: {title} was due "
+          f"{long_date(subject.due_date) if subject.due_date else 'on no date'}"
           + (" (raised late)" if escalation.late else ""),
           after={"level": rung.level, "name": rung.name, "notify": list(rung.notify)})  # fmt: skip
     return True
