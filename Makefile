@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest test-postgres install db bench bench-smoke diagrams clean browser-deps
+.PHONY: run test lint typecheck pytest test-postgres install db bench bench-smoke diagrams clean browser-deps css
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,21 @@ install: $(STAMP)
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
+# The stylesheet: GOV.UK Frontend and MoJ Frontend built from their Sass with the service's settings (Arial).
+CSS := web/static/build/pathways.css
+$(CSS): web/scss/app.scss package-lock.json node_modules/.package-lock.json
+	mkdir -p $(dir $(CSS))
+	node_modules/.bin/sass --load-path=. --quiet --style=compressed --no-source-map web/scss/app.scss $(CSS)
+
+css: $(CSS)
+
 db: install
 	$(BIN)/pathways db upgrade
 	$(BIN)/pathways workflows load workflows
 	$(BIN)/pathways demo
 
 # Web app on http://$(HOST):$(PORT) in the foreground; the worker beside it, stopped with it.
-run: db node_modules/.package-lock.json
+run: db node_modules/.package-lock.json $(CSS)
 	@echo "Permanence Pathways: http://$(HOST):$(PORT)  (Ctrl-C stops the web app and the worker)"
 	@export ALLOW_LOCAL_SUBSCRIPTIONS=$${ALLOW_LOCAL_SUBSCRIPTIONS:-1}; \
 	$(BIN)/pathways worker & worker=$$!; \
@@ -48,13 +56,13 @@ browser-deps: node_modules/.package-lock.json
 	    (apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null)); \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" && exit 2; fi; }
 
-pytest: install browser-deps
+pytest: install browser-deps $(CSS)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
 # The same suite against PostgreSQL (TEST_DATABASE_URL must point at a reachable server).
-test-postgres: install browser-deps
+test-postgres: install browser-deps $(CSS)
 	@test -n "$(TEST_DATABASE_URL)" || (echo "set TEST_DATABASE_URL=postgresql://user@host:5432/db" && exit 2)
 	$(BIN)/python -m pytest
 

@@ -17,6 +17,7 @@ _FOLDERS = {
     "govuk": "govuk-frontend/dist/govuk",
     "bpmn-js": "bpmn-js/dist",
     "camunda-bpmn-moddle": "camunda-bpmn-moddle/resources",  # camunda.json: the modeller keeps camunda:* extensions
+    "moj": "@ministryofjustice/frontend/moj",
 }
 _SUFFIXES = (".css", ".js", ".map", ".woff", ".woff2", ".svg", ".png", ".ico", ".json")
 
@@ -45,7 +46,12 @@ def _read(path: str, mtime_ns: int) -> bytes:
 
 @blueprint.get("/assets/<path:filename>")
 def govuk_assets(filename: str) -> Response:
-    """Fonts and images, where GOV.UK Frontend's stylesheet expects them."""
+    """Fonts and images, where the built stylesheet expects them: GOV.UK Frontend's, then MoJ Frontend's."""
+    root = current_app.config["NODE_MODULES"]
+    ours = safe_join(str(root / _FOLDERS["govuk"] / "assets"), filename)
+    theirs = safe_join(str(root / _FOLDERS["moj"] / "assets"), filename)
+    if theirs and os.path.isfile(theirs) and not (ours and os.path.isfile(ours)):
+        return _send(_FOLDERS["moj"] + "/assets", filename)
     return _send(_FOLDERS["govuk"] + "/assets", filename)
 
 

@@ -10,7 +10,7 @@ window.ppShowDiagram("The diagram viewer could not load; the table below has the
       if (!registry.get(id)) return;
       var c = counts[id];
       var link = document.createElement("a");
-      link.className = "pp-badge" + (c.overdue ? " pp-badge--has-overdue" : "");
+      link.className = "moj-badge moj-badge--blue pp-badge" + (c.overdue ? " pp-badge--has-overdue" : "");
       link.href = box.dataset.link.replace("ELEMENT", encodeURIComponent(id));
       link.id = "badge-" + id;
       // The name read out holds the figures shown (WCAG 2.5.3): "3 waiting, 1 overdue", the words hidden.
@@ -24,7 +24,7 @@ window.ppShowDiagram("The diagram viewer could not load; the table below has the
       link.appendChild(hidden(" waiting" + (c.overdue ? ", " : "")));
       if (c.overdue) {
         var red = document.createElement("span");
-        red.className = "pp-badge__overdue";
+        red.className = "moj-badge moj-badge--red pp-badge__overdue";
         red.textContent = c.overdue;
         red.appendChild(hidden(" overdue"));
         link.appendChild(red);
