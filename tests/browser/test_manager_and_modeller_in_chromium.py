@@ -87,10 +87,18 @@ def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_the
 
     _set_first_review_due(page, "add_working_days(looked_after_date, 25)")
     expect(page.locator("#save-status")).to_have_text("Unsaved changes.")
-    page.locator("#anchor-looked_after_date").fill("2026-12-18")
+    sample = page.get_by_role("group", name="Looked after date")  # a GOV.UK date input, not a date picker
+    sample.get_by_label("Day").fill("31")
+    sample.get_by_label("Month").fill("2")
+    sample.get_by_label("Year").fill("2026")
     page.get_by_role("button", name="Work out the dates").click()
+    expect(page.locator("#anchor-looked_after_date-error")).to_contain_text("Enter a real date")
+    sample.get_by_label("Day").fill("18")
+    sample.get_by_label("Month").fill("12")
+    page.get_by_role("button", name="Work out the dates").click()
+    expect(page.locator("#anchor-looked_after_date-error")).to_be_hidden()
     review = page.locator("#dates tbody tr[data-element=Task_FirstReview]").first
-    expect(review).to_contain_text("27/01/2027")  # 25 working days over Christmas and New Year
+    expect(review).to_contain_text("27 January 2027")  # 25 working days over Christmas and New Year
     shoot(page, "modeller")
 
     _set_first_review_due(page, "add_working_days(looked_after_dat, 25)")  # a slip: the check catches it

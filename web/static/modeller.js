@@ -58,9 +58,32 @@
     });
   }
 
+  // The sample case's dates, each a GOV.UK date input (day, month, year): never the browser's date picker,
+  // whose order (mm/dd/yyyy in some browsers) a UK reader does not expect.
+  var PARTS = [["day", "Day", 2], ["month", "Month", 2], ["year", "Year", 4]];
+
   function anchors() {
     var found = {};
-    document.querySelectorAll("#anchors input").forEach(function (input) { if (input.value) found[input.name] = input.value; });
+    document.querySelectorAll("#anchors .govuk-date-input").forEach(function (group) {
+      var name = group.dataset.name;
+      var box = function (part) { return document.getElementById("anchor-" + name + "-" + part).value.trim(); };
+      var day = box("day"), month = box("month"), year = box("year");
+      var fieldset = group.closest(".govuk-form-group");
+      var error = fieldset.querySelector(".govuk-error-message");
+      var problem = "";
+      if (day || month || year) {
+        var d = Number(day), m = Number(month), y = Number(year);
+        var when = new Date(Date.UTC(y, m - 1, d));
+        if (!(day && month && year)) problem = "Enter a day, month and year";
+        else if (!(y >= 1900 && y <= 2100 && when.getUTCFullYear() === y && when.getUTCMonth() === m - 1 && when.getUTCDate() === d)) {
+          problem = "Enter a real date";
+        } else found[name] = when.toISOString().slice(0, 10);
+      }
+      fieldset.classList.toggle("govuk-form-group--error", !!problem);
+      error.hidden = !problem;
+      error.lastChild.textContent = problem;
+      group.querySelectorAll("input").forEach(function (input) { input.classList.toggle("govuk-input--error", !!problem); });
+    });
     return found;
   }
 
@@ -68,13 +91,41 @@
     var holder = document.getElementById("anchors");
     if (holder.childElementCount) return;
     names.forEach(function (name) {
+      var words = name.replace(/_/g, " ");
       var group = text("div", "", "govuk-form-group");
-      var label = text("label", name.replace(/_/g, " "), "govuk-label");
-      label.htmlFor = "anchor-" + name;
-      var input = document.createElement("input");
-      input.type = "date"; input.className = "govuk-input govuk-input--width-10";
-      input.id = "anchor-" + name; input.name = name; input.value = sample[name] || "";
-      group.appendChild(label); group.appendChild(input); holder.appendChild(group);
+      var fieldset = text("fieldset", "", "govuk-fieldset");
+      fieldset.setAttribute("role", "group");
+      fieldset.setAttribute("aria-describedby", "anchor-" + name + "-hint");
+      fieldset.appendChild(text("legend", words.charAt(0).toUpperCase() + words.slice(1), "govuk-fieldset__legend govuk-fieldset__legend--s"));
+      var hint = text("div", "For example, 18 12 2026", "govuk-hint");
+      hint.id = "anchor-" + name + "-hint";
+      fieldset.appendChild(hint);
+      var error = text("p", "", "govuk-error-message");
+      error.id = "anchor-" + name + "-error";
+      error.hidden = true;
+      error.appendChild(text("span", "Error: ", "govuk-visually-hidden"));
+      error.appendChild(document.createTextNode(""));
+      fieldset.appendChild(error);
+      var inputs = text("div", "", "govuk-date-input");
+      inputs.dataset.name = name;
+      var parts = (sample[name] || "").split("-");  // ISO: year, month, day
+      PARTS.forEach(function (part, n) {
+        var item = text("div", "", "govuk-date-input__item");
+        var wrap = text("div", "", "govuk-form-group");
+        var label = text("label", part[1], "govuk-label govuk-date-input__label");
+        label.htmlFor = "anchor-" + name + "-" + part[0];
+        var input = document.createElement("input");
+        input.className = "govuk-input govuk-date-input__input govuk-input--width-" + part[2];
+        input.id = "anchor-" + name + "-" + part[0];
+        input.name = name + "-" + part[0];
+        input.type = "text"; input.inputMode = "numeric";
+        var value = parts.length === 3 ? parts[2 - n] : "";
+        input.value = value ? String(Number(value)) : "";
+        wrap.appendChild(label); wrap.appendChild(input); item.appendChild(wrap); inputs.appendChild(item);
+      });
+      fieldset.appendChild(inputs);
+      group.appendChild(fieldset);
+      holder.appendChild(group);
     });
   }
 
@@ -87,7 +138,7 @@
       what.appendChild(text("span", " (" + r.kind + ")", "govuk-body-s"));
       tr.appendChild(what);
       tr.appendChild(text("td", r.expression, "govuk-table__cell pp-expression"));
-      var due = r.error ? "does not work out: " + r.error : (r.due ? new Date(r.due + "T12:00:00").toLocaleDateString("en-GB") : "not applicable");
+      var due = r.error ? "does not work out: " + r.error : (r.due ? new Date(r.due + "T12:00:00").toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" }) : "not applicable");
       tr.appendChild(text("td", due, "govuk-table__cell" + (r.error ? " pp-overdue-text" : "")));
       tr.appendChild(text("td", (r.status ? r.status + ": " : "") + (r.source || ""), "govuk-table__cell govuk-body-s"));
       body.appendChild(tr);
@@ -124,7 +175,7 @@
   fetch(box.dataset.moddle, { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (camunda) {
-      modeler = new window.BpmnJS({ container: box, keyboard: { bindTo: document }, moddleExtensions: { camunda: camunda } });
+      modeler = new window.BpmnJS({ container: box, moddleExtensions: { camunda: camunda } });  // bpmn-js 18: no keyboard.bindTo
       window.ppModeler = modeler; // for browser tests and the console
       return fetch(box.dataset.url, { credentials: "same-origin" });
     })
