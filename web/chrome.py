@@ -53,6 +53,17 @@ def when(value: Any) -> str:
     return f"{local.day} {local:%b %Y}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
+def answer(value: Any, kind: str | None = None) -> str:
+    """A recorded answer as staff read it: Yes or No, a date in words, else the text as given."""
+    if value is True:
+        return "Yes"
+    if value is False:
+        return "No"
+    if value is None:
+        return ""
+    return day(value) if kind == "date" and value else str(value)
+
+
 def role_label(role: str | None) -> str:
     return ROLE_LABELS.get(role or "", (role or "").replace("_", " ").capitalize())
 
@@ -126,7 +137,7 @@ def install(app: Flask) -> None:
     app.before_request(security.check_csrf)
     app.after_request(security.secure_headers)
     app.context_processor(_globals)
-    app.jinja_env.filters.update(day=day, when=when, escalation=escalation_words)
+    app.jinja_env.filters.update(day=day, when=when, escalation=escalation_words, answer=answer)
 
     @app.errorhandler(PathwaysError)
     def pathways_error(exc: PathwaysError) -> Response | tuple[str, int]:
