@@ -197,13 +197,20 @@ def bulk() -> Response:
     _managers_only()
     ids = inputs.ids(request.form.getlist("case_id"))
     action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
-    result = oversight.bulk_act(security.runtime(), security.person(), ids, action, reason)
+    back = security.safe_next(request.form.get("back"), url_for("manager.at_risk"))
+    try:
+        result = oversight.bulk_act(security.runtime(), security.person(), ids, action, reason)
+    except InvalidInput as exc:  # nothing chosen, or no reason: said on the list, the choices kept
+        box = "bulk" if not ids else "bulk-reason" if not reason else "bulk-action"
+        forms.keep({box: _sentence(exc.message)}, {"bulk-action": action, "bulk-reason": reason,
+                                                   "case_ids": ",".join(str(i) for i in ids)})  # fmt: skip
+        return redirect(back + "#bulk")
     label = ACTION_LABELS.get(action, action).lower()
     if result["done"]:
         flash(f"{label.capitalize()}: done for {len(result['done'])} case{'s' if len(result['done']) != 1 else ''}.")
     for refused in result["refused"]:
         flash(f"Case {refused['case_id']} not changed: {refused['reason']}")
-    return redirect(security.safe_next(request.form.get("back"), url_for("manager.at_risk")))
+    return redirect(back)
 
 
 # --- record a missed event ----------------------------------------------------------------
@@ -310,6 +317,11 @@ def waiting_at(key: str, element_id: str) -> str:
 @blueprint.app_template_filter("checked_if")
 def checked_if(item: dict[str, Any], chosen: str) -> dict[str, Any]:
     return {**item, "checked": bool(chosen) and item["value"] == chosen}
+
+
+@blueprint.app_template_filter("selected_if_checked")
+def selected_if_checked(item: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in item.items() if k != "checked"}, "selected": item.get("checked", False)}
 
 
 @blueprint.app_template_filter("action_item")
