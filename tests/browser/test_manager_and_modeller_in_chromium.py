@@ -77,8 +77,10 @@ def _set_first_review_due(page: Page, expression: str) -> None:
 def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_their_version(page: Page, browser,
                                                                                         server, rt, now):  # fmt: skip
     old = _ppm(rt, "CH-3001", "2026-12-18")
-    sign_in(page, "po.erin")
-    page.get_by_role("link", name="Pathway diagrams").click()
+    sign_in(page, "po.erin")  # a process owner lands on the pathway diagrams, not an empty inbox
+    expect(page).to_have_url(re.compile("/modeller$"))
+    expect(page.get_by_role("link", name="Inbox")).to_have_count(0)
+    shoot(page, "process-owner-landing")
     page.get_by_role("link", name="Permanence planning meeting to agency decision").click()
     page.get_by_role("button", name="Edit in the modeller").click()
     expect(page.locator("#modeller[data-ready=true]")).to_be_attached()
