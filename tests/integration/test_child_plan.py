@@ -386,4 +386,6 @@ def test_the_subscription_form_shows_every_problem_at_once(app):
     admin = Staff(app, "admin.ash")
     page = admin.post("/admin/subscriptions", {"url": "ftp://x", "description": "lcs"}, status=400).text
     assert 'href="#url"' in page and 'href="#event_types"' in page  # both in the summary, each linked
+    assert page.count('class="govuk-error-summary"') == 1  # one summary, never an empty one above it
+    assert page.count("<title>Error: ") == 1 and "Error: Error:" not in page
     assert "choose at least one event type" in page

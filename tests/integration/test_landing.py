@@ -14,6 +14,7 @@ def test_a_practitioner_lands_on_their_own_steps_and_a_team_manager_on_the_team_
     care_plan_step(rt, "CH-6002")  # nobody holds this one yet
     alice = Staff(app, "sw.alice").get("/").text
     assert re.search(r'aria-current="page"[^>]*>\s*My tasks', alice) and "CH-6001" in alice
+    assert 'class="moj-sub-navigation"' in alice and "govuk-tabs" not in alice  # links between pages, not tabs
     assert 'id="team-counts"' not in alice
     carol = Staff(app, "tm.carol").get("/").text
     assert re.search(r'aria-current="page"[^>]*>\s*My team', carol)

@@ -64,3 +64,18 @@ def test_the_cookies_page_names_the_one_cookie_the_service_sets(app):
     assert "analytics" in page and "does not ask for your consent" in page
     staff = Staff(app, "sw.alice")
     assert {cookie.key for cookie in staff.client._cookies.values()} == {"pathways_session"}  # the only one set
+
+
+def test_the_typeface_is_set_once_in_the_frameworks_settings(app):
+    """Arial, as a council's service should, built into GOV.UK and MoJ Frontend (make css), not forced."""
+    from pathlib import Path
+
+    client = app.test_client()
+    with client.get("/static/build/pathways.css") as built:
+        assert built.status_code == 200, "run `make css` (make test and make run do)"
+        css = built.get_data(as_text=True)
+    assert "font-family:arial,sans-serif" in css and "GDS Transport" not in css and "@font-face" not in css
+    assert ".moj-sub-navigation" in css and ".moj-timeline" in css and ".moj-filter" in css
+    ours = (Path(__file__).resolve().parents[2] / "web" / "static" / "app.css").read_text()
+    assert "font-family" not in ours.replace("font-family: monospace;", "")  # no second typeface rule of ours
+    assert 'href="/static/build/pathways.css"' in client.get("/login").text
