@@ -82,7 +82,9 @@ def _rows(rt: Runtime, ref: str | None, start: date | None, end: date | None, ba
         query = query.where(AuditEvent.at >= _utc(start))
     if end:
         query = query.where(AuditEvent.at < _utc(end + timedelta(days=1)))
-    with rt.reading() as uow:
+    # A transaction, not rt.reading(): a server-side cursor (yield_per) lives only inside one on PostgreSQL,
+    # and it gives the whole export one snapshot however long the download takes.
+    with rt.uow() as uow:
         for chunk in uow.session.execute(query.execution_options(yield_per=batch)).partitions():
             for row in chunk:
                 at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
