@@ -79,6 +79,7 @@ def check(page: Page) -> None:
         return
     _PAUSED.add(page)  # the check's own calls are not actions to check before
     try:
+        failed: PlaywrightError | None = None
         for _ in range(3):  # a page that moves on while it is judged is judged where it lands
             try:
                 state = page.evaluate(_STATE)
@@ -88,14 +89,16 @@ def check(page: Page) -> None:
                     page.evaluate(_source())
                 violations = page.evaluate(_RUN, TAGS)
                 break
-            except PlaywrightError as exc:
-                if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
-                    raise
-                page.wait_for_load_state()
-                if not _ours(page):
+            except PlaywrightError as exc:  # the document went away under axe (a navigation had begun)
+                failed = exc
+                try:
+                    page.wait_for_load_state()
+                except PlaywrightError:
+                    pass
+                if page.is_closed() or not _ours(page):
                     return
         else:
-            return
+            raise AssertionError(f"axe-core could not judge {page.url}: {failed}")
         _CHECKED[page] = _CHECKED.get(page, 0) + 1
         if violations:
             raise AccessibilityViolation(_describe(page.url, violations))
