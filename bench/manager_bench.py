@@ -145,7 +145,7 @@ def run_size(url: str, cases: int, requests: int) -> dict[str, dict[str, float]]
 
 
 def main() -> None:
-    parser = _common.parser(__doc__, sizes="200,1000", requests=3)
+    parser = _common.parser(__doc__, sizes="200,500", requests=3)
     parser.add_argument("--sizes", default="1000,10000,100000", help="cases seeded, one schema each")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page and person")
     args = _common.parse(parser)
