@@ -68,18 +68,8 @@ def role_label(role: str | None) -> str:
     return ROLE_LABELS.get(role or "", (role or "").replace("_", " ").capitalize())
 
 
-def _no_kept_error(name: str) -> None:
-    return None
-
-
-def _no_kept_value(name: str, default: str = "") -> str:
-    return default
-
-
 def _globals() -> dict[str, Any]:
     return {
-        "kept_error": _no_kept_error,
-        "kept_value": _no_kept_value,
         **forms.kept(),
         "csrf_token": security.csrf_token,
         "cspNonce": security.csp_nonce(),

@@ -150,11 +150,10 @@ def kept() -> dict[str, Any]:
     from flask import has_request_context, session
 
     found = session.pop(KEPT, None) if has_request_context() else None
-    if not found:
-        return {}
-    errors, values = found["errors"], found["values"]
+    errors, values = (found["errors"], found["values"]) if found else ({}, {})
+    summary = [{"text": text, "href": f"#{name}"} for name, text in errors.items()]
     return {
-        "errors": [{"text": text, "href": f"#{name}"} for name, text in errors.items()],
+        **({"errors": summary} if summary else {}),
         "kept_error": lambda name: {"text": errors[name]} if name in errors else None,
         "kept_value": lambda name, default="": values.get(name, default),
     }

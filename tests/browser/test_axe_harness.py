@@ -38,33 +38,32 @@ def site() -> Iterator[str]:
     thread.join(5)
 
 
-def test_a_violation_fails_the_next_action_and_names_the_rule(browser, site):  # type: ignore[no-untyped-def]
+@pytest.fixture
+def watched(browser, site):  # type: ignore[no-untyped-def]
+    """A tab of its own on the test site, whose pages the harness judges."""
     axe.watch(site)
     context = browser.new_context(base_url=site)
-    try:
-        page = context.new_page()
-        page.goto("/clean")
-        page.get_by_label("Name").fill("x")  # the clean page is judged before the fill: nothing found
-        page.get_by_label("Name").fill("y")  # unchanged since: not judged again
-        assert axe.checked(page) == 1
-        page.get_by_role("link", name="Next").click()
-        with pytest.raises(axe.AccessibilityViolation, match=r"image-alt \(critical\).*\n.*img"):
-            page.get_by_role("link", name="Back").click()  # the broken page is judged before leaving it
-    finally:
-        context.close()
+    yield context.new_page()
+    context.close()
 
 
-def test_a_state_made_by_the_page_s_script_is_judged_too(browser, site):  # type: ignore[no-untyped-def]
-    axe.watch(site)
-    context = browser.new_context(base_url=site)
-    try:
-        page = context.new_page()
-        page.goto("/later")
-        page.get_by_role("button", name="Add").click()  # judged before: clean
-        with pytest.raises(axe.AccessibilityViolation, match="label"):
-            axe.check(page)  # after: an input with no label
-    finally:
-        context.close()
+def test_a_violation_fails_the_next_action_and_names_the_rule(watched):  # type: ignore[no-untyped-def]
+    page = watched
+    page.goto("/clean")
+    page.get_by_label("Name").fill("x")  # the clean page is judged before the fill: nothing found
+    page.get_by_label("Name").fill("y")  # unchanged since: not judged again
+    assert axe.checked(page) == 1
+    page.get_by_role("link", name="Next").click()
+    with pytest.raises(axe.AccessibilityViolation, match=r"image-alt \(critical\).*\n.*img"):
+        page.get_by_role("link", name="Back").click()  # the broken page is judged before leaving it
+
+
+def test_a_state_made_by_the_page_s_script_is_judged_too(watched):  # type: ignore[no-untyped-def]
+    page = watched
+    page.goto("/later")
+    page.get_by_role("button", name="Add").click()  # judged before: clean
+    with pytest.raises(axe.AccessibilityViolation, match="label"):
+        axe.check(page)  # after: an input with no label
 
 
 def test_pages_of_other_origins_are_not_judged(browser, site):  # type: ignore[no-untyped-def]
