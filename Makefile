@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest test-postgres install db bench bench-smoke diagrams clean browser-deps css
+.PHONY: run test lint typecheck pytest test-postgres install db bench bench-smoke diagrams clean browser-deps css js
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,25 @@ $(CSS): web/scss/app.scss package-lock.json node_modules/.package-lock.json
 
 css: $(CSS)
 
+# The modeller: bpmn-js, the properties panel, element templates and bpmnlint, bundled by esbuild (npm).
+JS := web/static/build/modeller-bundle.js
+LINT_CONFIG := web/static/build/bpmnlint-config.mjs
+$(LINT_CONFIG): .bpmnlintrc node_modules/.package-lock.json
+	mkdir -p $(dir $(LINT_CONFIG))
+	node_modules/.bin/bpmnlint-pack-config -c .bpmnlintrc -o $(LINT_CONFIG) -t es
+$(JS): web/js/modeller-bundle.js $(LINT_CONFIG) package-lock.json node_modules/.package-lock.json
+	node_modules/.bin/esbuild web/js/modeller-bundle.js --bundle --minify --format=iife --log-level=warning \
+	  --outfile=$(JS)
+
+js: $(JS)
+
 db: install
 	$(BIN)/pathways db upgrade
 	$(BIN)/pathways workflows load workflows
 	$(BIN)/pathways demo
 
 # Web app on http://$(HOST):$(PORT) in the foreground; the worker beside it, stopped with it.
-run: db node_modules/.package-lock.json $(CSS)
+run: db node_modules/.package-lock.json $(CSS) $(JS)
 	@echo "Permanence Pathways: http://$(HOST):$(PORT)  (Ctrl-C stops the web app and the worker)"
 	@export ALLOW_LOCAL_SUBSCRIPTIONS=$${ALLOW_LOCAL_SUBSCRIPTIONS:-1}; \
 	$(BIN)/pathways worker & worker=$$!; \
@@ -56,13 +68,13 @@ browser-deps: node_modules/.package-lock.json
 	    (apt-get install -y -q chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium >/dev/null)); \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" && exit 2; fi; }
 
-pytest: install browser-deps $(CSS)
+pytest: install browser-deps $(CSS) $(JS)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
 # The same suite against PostgreSQL (TEST_DATABASE_URL must point at a reachable server).
-test-postgres: install browser-deps $(CSS)
+test-postgres: install browser-deps $(CSS) $(JS)
 	@test -n "$(TEST_DATABASE_URL)" || (echo "set TEST_DATABASE_URL=postgresql://user@host:5432/db" && exit 2)
 	$(BIN)/python -m pytest
 

@@ -107,7 +107,8 @@ def workflows_load(ctx: click.Context, directory: Path | None, user: str) -> Non
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def workflows_validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Check diagram FILES as publishing would: one problem per line, exit 1 if there is any.
+    """Check diagram FILES as publishing would: one problem per line, exit 1 if there is any
+    (bpmnlint's warnings are printed as advice and do not fail the check).
 
     Diagrams a file calls are looked up beside it and in workflows/."""
     rt = _runtime(ctx)
@@ -119,9 +120,10 @@ def workflows_validate(ctx: click.Context, files: tuple[Path, ...]) -> None:
         found = services.validate_diagram(rt, path.name, path.read_bytes(), extra, use_published=False)
         prefix = f"{path}: " if len(files) > 1 else ""
         for problem in found:
-            click.echo(f"{prefix}{problem}")
-        any_problem |= bool(found)
-        if not found and len(files) > 1:
+            click.echo(f"{prefix}{'' if problem.blocks else 'warning: '}{problem}")
+        errors = [p for p in found if p.blocks]
+        any_problem |= bool(errors)
+        if not errors and len(files) > 1:
             click.echo(f"{prefix}valid")
     if any_problem:
         sys.exit(1)

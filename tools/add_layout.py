@@ -4,8 +4,8 @@
 
 Columns by distance from the start event, one row per element in a column; boundary events sit
 on their activity's lower edge; flows are straight lines. Files that already have a layout are
-left alone. Meant for small test diagrams; real pathways are laid out by tools/bpmn_builder.py
-and then edited in a modeller.
+left alone. Meant for a hand-written or generated file that has none (a test diagram, an export
+from a tool without layout); the pathways in workflows/ are laid out and edited in a modeller.
 """
 
 from __future__ import annotations

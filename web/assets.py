@@ -18,6 +18,10 @@ _FOLDERS = {
     "bpmn-js": "bpmn-js/dist",
     "camunda-bpmn-moddle": "camunda-bpmn-moddle/resources",  # camunda.json: the modeller keeps camunda:* extensions
     "moj": "@ministryofjustice/frontend/moj",
+    # the modeller's properties panel, element templates and live bpmnlint (web/js/modeller-bundle.js)
+    "properties-panel": "@bpmn-io/properties-panel/dist/assets",
+    "element-templates": "bpmn-js-element-templates/dist/assets",
+    "bpmnlint": "bpmn-js-bpmnlint/dist/assets/css",
 }
 _SUFFIXES = (".css", ".js", ".map", ".woff", ".woff2", ".svg", ".png", ".ico", ".json")
 

@@ -31,6 +31,14 @@ def index() -> str:
                            drafts=modelling.list_drafts(rt, me))  # fmt: skip
 
 
+@blueprint.get("/templates.json")
+@login_required
+def element_templates() -> Response:
+    """The element templates the modeller's properties panel offers (workflows/templates)."""
+    _owner()
+    return jsonify(modelling.element_templates(security.runtime()))
+
+
 @blueprint.post("/upload")
 @login_required
 def upload() -> Response:

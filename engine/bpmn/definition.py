@@ -15,6 +15,7 @@ The result is plain JSON, stored with the definition, so the inbox never re-pars
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +250,32 @@ def _properties(node: etree._Element) -> dict[str, str]:
     return {p.get("name"): p.get("value", "") for p in props if p.get("name")}
 
 
+# A due rule in plain words, as the element templates (workflows/templates) write it: an amount, a unit and
+# the date it counts from. The engine works it out as the expression it stands for.
+UNITS = {"working_days": "add_working_days", "days": "add_days", "weeks": "add_weeks", "months": "add_months"}
+RULE_PARTS = ("amount", "unit", "from")
+
+
+def rule_prefixes(element_id: str) -> tuple[str, ...]:
+    """Where a rule in words may stand: a step's due date, its gate, and a deadline the element opens."""
+    return ("due", "not_before", f"deadline.{element_id}.due")
+
+
+def in_words(element_id: str, raw: dict[str, str]) -> dict[str, str]:
+    """The properties with a deadline written without a key (``deadline.name``, as a template writes it)
+    keyed by the element, and each complete rule in words given as its expression (``due``), unless the
+    element gives that expression itself (the validator reports the clash)."""
+    props = {}
+    for name, value in raw.items():
+        unkeyed = name.startswith("deadline.") and name.count(".") == 1
+        props[f"deadline.{element_id}.{name[9:]}" if unkeyed else name] = value
+    for prefix in rule_prefixes(element_id):
+        amount, unit, start = (props.get(f"{prefix}_{part}", "").strip() for part in RULE_PARTS)
+        if prefix not in props and amount and start and unit in UNITS and re.fullmatch(r"-?\d+", amount):
+            props[prefix] = f"{UNITS[unit]}({start}, {int(amount)})"
+    return props
+
+
 def _form(node: etree._Element) -> list[FormField]:
     fields = []
     for xml_field in node.findall("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
@@ -307,7 +334,7 @@ def _event_form(node: etree._Element, props: dict[str, str]) -> list[FormField]:
 
 def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> ElementInfo:
     groups = node.get(f"{{{CAMUNDA_NS}}}candidateGroups", "")
-    props = _properties(node)
+    props = in_words(node.get("id", ""), _properties(node))
     return ElementInfo(
         id=node.get("id", ""),
         kind=_local(node.tag),

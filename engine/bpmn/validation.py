@@ -6,7 +6,8 @@ list a process owner sees before publishing (and ``pathways workflows validate``
 file parses safely and in SpiffWorkflow; every user task has a known role, a form and a due date;
 every date and timer expression works out on a sample case; every deadline cites its source; no
 element is unreachable or a dead end; the layout (DI) is there. Each problem names its element,
-so the modeller can highlight it.
+so the modeller can highlight it. Before those, the standards every file meets (issue 21): the BPMN
+2.0 XSD, Camunda 7 compatibility, the platform declarations, and bpmnlint's recommended rules.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import preview
+from engine.bpmn import definition, lint, preview, standards
 from engine.bpmn.definition import FLOW_NODES, DiagramInfo, describe
 from engine.bpmn.scripting import ALLOWED_CALLS, RestrictedEnvironment, check
 from engine.bpmn.xml import NS, owner_id, parse_bpmn
@@ -97,12 +98,21 @@ _ELEMENT_ID = re.compile(r"^[A-Za-z_][\w.-]*$")
 class Problem:
     element: str | None
     message: str
+    severity: str = "error"  # "warning": advice (bpmnlint's warnings) shown, never blocking
 
     def __str__(self) -> str:
         return f"{self.element}: {self.message}" if self.element else self.message
 
+    @property
+    def blocks(self) -> bool:
+        return self.severity == "error"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"element": self.element, "message": self.message, "text": str(self)}
+        return {"element": self.element, "message": self.message, "text": str(self), "severity": self.severity}
+
+
+def blocking(found: list[Problem]) -> list[Problem]:
+    return [p for p in found if p.blocks]
 
 
 def _split(found: list[str]) -> list[Problem]:
@@ -145,6 +155,37 @@ def _user_task_problems(info: DiagramInfo) -> list[Problem]:
         if not e.properties.get("due", "").strip():
             found.append(Problem(e.id, "the step has no due date (property 'due')"))
     return found
+
+
+def _rule_problems(root: etree._Element) -> list[Problem]:
+    """A due rule in words (a template's amount, unit and counted from) must be whole, and not also given as
+    an expression: the owner would not know which one counts."""
+    found = []
+    for node in root.iter(*(f"{{{NS['bpmn']}}}{kind}" for kind in FLOW_NODES)):
+        element_id = node.get("id", "")
+        raw = {p.get("name"): p.get("value", "") for p in
+               node.findall("./bpmn:extensionElements/camunda:properties/camunda:property", NS)}  # fmt: skip
+        raw = {(f"deadline.{element_id}.{k[9:]}" if k.startswith("deadline.") and k.count(".") == 1 else k): v
+               for k, v in raw.items()}  # fmt: skip
+        for prefix in definition.rule_prefixes(element_id):
+            parts = {part: raw.get(f"{prefix}_{part}", "").strip() for part in definition.RULE_PARTS}
+            if not any(parts.values()):
+                continue
+            what = {"due": "the due date", "not_before": "the earliest date"}.get(prefix, "the deadline")
+            if prefix in raw:
+                found.append(Problem(element_id, f"{what} is given both in words and as an expression: keep one"))
+            missing = [part for part, value in parts.items() if not value]
+            if missing:
+                found.append(Problem(element_id, f"{what} needs its {' and '.join(_PART_WORDS[m] for m in missing)}"))
+            if parts["amount"] and not re.fullmatch(r"-?\d+", parts["amount"]):
+                found.append(Problem(element_id, f"{what}: '{parts['amount']}' is not a whole number"))
+            if parts["unit"] and parts["unit"] not in definition.UNITS:
+                units = ", ".join(u.replace("_", " ") for u in definition.UNITS)
+                found.append(Problem(element_id, f"{what}: '{parts['unit']}' is not a unit ({units})"))
+    return found
+
+
+_PART_WORDS = {"amount": "amount", "unit": "unit", "from": "date it counts from"}
 
 
 def _source_problems(info: DiagramInfo) -> list[Problem]:
@@ -274,18 +315,30 @@ def check_diagram(
     except DefinitionInvalid as exc:
         return None, [Problem(None, exc.message)]
     info = describe(root)
-    found = _split(problems(root, info))
+    found = _split(problems(root, info)) + [Problem(e, m) for e, m in standards.problems(root)]
     if not info.key:
-        return info, found
+        return info, list(dict.fromkeys(found + _lint_problems(content, info, set())))
     found += _build_problems(content, filename, info, build, library or {})
     found += (
         _user_task_problems(info)
+        + _rule_problems(root)
         + _alert_problems(info)
         + _source_problems(info)
         + _expression_results(env, root, info, min_cycle)
     )
-    found += _reach_problems(root) + _layout_problems(root, info)
+    layout = _layout_problems(root, info)
+    found += _reach_problems(root) + layout + _lint_problems(content, info, {p.element for p in layout})
     return info, list(dict.fromkeys(found))
+
+
+def _lint_problems(content: bytes | str, info: DiagramInfo, undrawn: set[str | None]) -> list[Problem]:
+    """bpmnlint's recommended rules: its errors block, its warnings are advice. Its "missing bpmndi" is left
+    out where the layout check above already said so (once for a file with no layout at all)."""
+    return [
+        Problem(r.element, f"{r.message} (bpmnlint {r.rule})", "error" if r.category == "error" else "warning")
+        for r in lint.lint(content) or []
+        if not (r.rule == "no-bpmndi" and (not info.has_di or r.element in undrawn))
+    ]
 
 
 def _build_problems(content: bytes | str, filename: str, info: DiagramInfo,

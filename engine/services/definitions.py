@@ -45,6 +45,7 @@ def read_candidate(rt: Runtime, filename: str, content: bytes, library: dict[str
         library,
         min_cycle=rt.settings.min_timer_cycle,
     )
+    found = validation.blocking(found)  # bpmnlint's warnings are advice: shown in the modeller, never blocking
     if found or info is None:
         texts = [str(p) for p in found]
         raise DefinitionInvalid(f"{filename}: " + "; ".join(texts), problems=texts)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -58,6 +60,16 @@ def preview_dates(rt: Runtime, content: bytes, anchors: dict[str, date], default
                    for f in e.form if f.type == "date"]  # fmt: skip
     return {"error": None, "anchors": start_dates, "sample": {k: sample.get(k) for k in start_dates},
             "dates": [r.to_dict() for r in rows]}  # fmt: skip
+
+
+def element_templates(rt: Runtime) -> list[dict[str, Any]]:
+    """The project's element templates (Camunda 7 schema): every ``workflows/templates/*.json``, each a
+    template or a list of them, as Camunda Modeler reads them from ``workflows/.camunda/element-templates``."""
+    found: list[dict[str, Any]] = []
+    for path in sorted((Path(rt.settings.workflows_dir) / "templates").glob("*.json")):
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        found += loaded if isinstance(loaded, list) else [loaded]
+    return found
 
 
 # --- drafts and four-eyes publishing ----------------------------------------------------------
@@ -202,7 +214,7 @@ def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str) -> dic
     if not (reason or "").strip():
         raise InvalidInput("say why the pathway is changing (recorded with the new version)")
     checked = get_draft(rt, person, draft_id)  # validated outside the write transaction
-    found = validate_diagram(rt, checked["filename"], checked["xml"].encode("utf-8"))
+    found = validation.blocking(validate_diagram(rt, checked["filename"], checked["xml"].encode("utf-8")))
     if found:
         raise DefinitionInvalid("the draft has problems to fix first: " + "; ".join(map(str, found)),
                                 problems=[str(p) for p in found])  # fmt: skip

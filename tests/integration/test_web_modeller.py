@@ -37,7 +37,8 @@ def test_edit_check_submit_approve_diff_and_migrate_in_the_app(app, rt):
     edited = xml.replace(TWENTY, TWENTY_FIVE)
     checked = _json(erin, draft_url + "/check", {"xml": edited, "anchors": {"looked_after_date": "2026-12-18"}})
     review = next(d for d in checked["dates"] if d["element"] == "Task_FirstReview" and d["kind"] == "step")
-    assert review["due"] == "2027-01-27" and checked["problems"] == []
+    assert review["due"] == "2027-01-27"
+    assert [p for p in checked["problems"] if p["severity"] != "warning"] == []  # bpmnlint's advice only
     broken = _json(erin, draft_url + "/check", {"xml": edited.replace(TWENTY_FIVE, "add_working_days(lookd, 25)")})
     assert any(p["element"] == "Task_FirstReview" and "lookd" in p["message"] for p in broken["problems"])
     saved = _json(erin, draft_url + "/save", {"xml": edited, "revision": 1})

@@ -4,7 +4,7 @@
   var box = document.getElementById("modeller");
   var status = document.getElementById("modeller-status");
   var saveStatus = document.getElementById("save-status");
-  if (!box || !window.BpmnJS) {
+  if (!box || !window.PathwaysModeler) {
     if (status) status.textContent = "The modeller could not load. Download the file and edit it in Camunda Modeler.";
     return;
   }
@@ -38,14 +38,17 @@
     marked.forEach(function (id) { if (registry.get(id)) canvas.removeMarker(id, "pp-problem"); });
     marked = [];
     list.innerHTML = "";
-    if (!problems.length) { list.appendChild(text("li", "No problems: this draft can be published.", "pp-valid")); return; }
     problems.forEach(function (p) {
-      var item = text("li", p.text);
+      var advice = p.severity === "warning";
+      var item = text("li", "", advice ? "pp-warning" : "");
+      if (advice) { item.appendChild(text("strong", "Advice", "govuk-tag govuk-tag--yellow")); item.appendChild(document.createTextNode(" ")); }
+      item.appendChild(document.createTextNode(p.text));
       item.dataset.element = p.element || "";
       if (p.element && registry.get(p.element)) {
         canvas.addMarker(p.element, "pp-problem");
         marked.push(p.element);
         var show = text("button", "Show", "pp-link-button");
+        show.setAttribute("aria-label", "Show " + p.element + " on the diagram");
         show.type = "button";
         show.addEventListener("click", function () {
           modeler.get("selection").select(registry.get(p.element));
@@ -56,6 +59,9 @@
       }
       list.appendChild(item);
     });
+    if (!problems.some(function (p) { return p.severity !== "warning"; })) {
+      list.appendChild(text("li", "No problems: this draft can be published.", "pp-valid"));
+    }
   }
 
   // The sample case's dates, each a GOV.UK date input (day, month, year): never the browser's date picker,
@@ -155,7 +161,9 @@
       showProblems(data.problems || []);
       showAnchors(data.anchors || [], data.sample || {});
       showDates(data.dates || []);
-      status.textContent = (data.problems || []).length + " problem(s); " + (data.dates || []).length + " dates worked out.";
+      var errors = (data.problems || []).filter(function (p) { return p.severity !== "warning"; }).length;
+      var advice = (data.problems || []).length - errors;
+      status.textContent = errors + " problem(s)" + (advice ? ", " + advice + " piece(s) of advice" : "") + "; " + (data.dates || []).length + " dates worked out.";
       box.dataset.checked = "true";
     });
   }
@@ -172,10 +180,18 @@
     });
   }
 
-  fetch(box.dataset.moddle, { credentials: "same-origin" })
-    .then(function (r) { return r.json(); })
-    .then(function (camunda) {
-      modeler = new window.BpmnJS({ container: box, moddleExtensions: { camunda: camunda } });  // bpmn-js 18: no keyboard.bindTo
+  // After an edit the problems and the sample case's dates are worked out again once the owner pauses.
+  var rechecking = null;
+  function recheckSoon() {
+    if (rechecking) clearTimeout(rechecking);
+    rechecking = setTimeout(function () { rechecking = null; check(); }, 800);
+  }
+
+  fetch(box.dataset.templates, { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) throw new Error("templates: HTTP " + r.status); return r.json(); })
+    .then(function (templates) {
+      // bpmn-js 18 with the properties panel, element templates and live bpmnlint (web/js/modeller-bundle.js)
+      modeler = window.PathwaysModeler({ container: box, panel: document.getElementById("properties"), templates: templates });
       window.ppModeler = modeler; // for browser tests and the console
       return fetch(box.dataset.url, { credentials: "same-origin" });
     })
@@ -183,13 +199,21 @@
     .then(function (xml) { return modeler.importXML(xml); })
     .then(function () {
       modeler.get("canvas").zoom("fit-viewport");
-      modeler.on("commandStack.changed", function () { dirty = true; saveStatus.textContent = "Unsaved changes."; });
+      modeler.on("commandStack.changed", function () { dirty = true; saveStatus.textContent = "Unsaved changes."; recheckSoon(); });
       box.dataset.ready = "true";
-      status.textContent = "Edit the diagram; select an element and use the context pad. Save keeps a draft; nothing is published.";
+      status.textContent = "Edit the diagram; select an element to change it in the properties beside it (choose a template for a statutory step, a deadline, a gate or a case-system event). Save keeps a draft; nothing is published.";
       return check();
     })
     .catch(function (err) { status.textContent = "The modeller could not open the diagram (" + err.message + ")."; });
 
+  function zoom(by) {
+    if (!modeler) return;
+    var canvas = modeler.get("canvas");
+    if (by === "fit") canvas.zoom("fit-viewport", "auto"); else canvas.zoom(canvas.zoom() * by);
+  }
+  document.getElementById("zoom-in").addEventListener("click", function () { zoom(1.25); });
+  document.getElementById("zoom-out").addEventListener("click", function () { zoom(0.8); });
+  document.getElementById("zoom-fit").addEventListener("click", function () { zoom("fit"); });
   document.getElementById("save").addEventListener("click", save);
   document.getElementById("check").addEventListener("click", check);
   document.getElementById("preview").addEventListener("click", check);
