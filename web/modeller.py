@@ -3,15 +3,16 @@ version diffs and moving running cases to a new version."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from engine import clock, services
-from engine.errors import Conflict, NotAllowed, PathwaysError
-from engine.services import modelling, scenarios, versions, worklist
-from web import inputs, security
+from engine.errors import Conflict, InvalidInput, NotAllowed, PathwaysError
+from engine.services import approval, modelling, scenarios, versions, worklist
+from web import forms, inputs, security
 from web.security import login_required
 
 blueprint = Blueprint("modeller", __name__, url_prefix="/modeller")
@@ -94,12 +95,17 @@ def diff(key: str) -> str:
 
 @blueprint.post("/pathways/<key>/migrate")
 @login_required
-def migrate(key: str) -> Response:
+def migrate(key: str) -> Response | str:
+    """Moving cases shows each case's dates before and after first; the move is made from that page."""
     _owner()
     ids = inputs.ids(request.form.getlist("case_id"))
-    to = request.form.get("to_version", "")
-    result = versions.migrate_cases(security.runtime(), security.person(), key, ids,
-                                    inputs.whole(to) or 0, request.form.get("reason", ""))  # fmt: skip
+    to, reason = request.form.get("to_version", ""), request.form.get("reason", "")
+    rt, me = security.runtime(), security.person()
+    if not forms.confirmed():
+        preview = versions.preview_migration(rt, me, key, ids, inputs.whole(to) or 0, reason)
+        return render_template("modeller_migrate_preview.html", key=key, to_version=to, reason=reason,
+                               preview=preview)  # fmt: skip
+    result = versions.migrate_cases(rt, me, key, ids, inputs.whole(to) or 0, reason)
     if result["migrated"]:
         flash(f"Moved {len(result['migrated'])} case(s) to version {to}: "
               + ", ".join(m["ref"] for m in result["migrated"]) + ".")  # fmt: skip
@@ -116,7 +122,9 @@ def draft(draft_id: int) -> str:
     rt, me = security.runtime(), security.person()
     found = modelling.get_draft(rt, me, draft_id)
     problems = [p.to_dict() for p in services.validate_diagram(rt, found["filename"], found["xml"].encode())]
-    return render_template("modeller_draft.html", draft=found, problems=problems, today=clock.london_today())
+    shown = approval.evidence(rt, me, draft_id) if found["status"] == "submitted" else None
+    return render_template("modeller_draft.html", draft=found, problems=problems, today=clock.london_today(),
+                           evidence=shown)  # fmt: skip
 
 
 @blueprint.get("/drafts/<id:draft_id>/diagram.bpmn")
@@ -193,6 +201,27 @@ def run_scenarios(draft_id: int) -> str | tuple[str, int]:
     return render_template("modeller_scenarios.html", draft=found, result=result, error="")
 
 
+@blueprint.post("/drafts/<id:draft_id>/scenarios/update")
+@login_required
+def update_scenario(draft_id: int) -> str | tuple[str, int]:
+    """Accept what the draft does now as a failing scenario's expectation, then run the tests again."""
+    _owner()
+    rt, me = security.runtime(), security.person()
+    try:
+        path = json.loads(request.form.get("path", "[]"))
+        value = json.loads(request.form.get("value", "null"))
+    except ValueError:
+        raise InvalidInput("the scenario change was not understood: run the tests again") from None
+    scenario, step = inputs.whole(request.form.get("scenario", "")), inputs.whole(request.form.get("step", ""))
+    if not isinstance(path, list) or scenario is None or step is None:
+        raise InvalidInput("the scenario change was not understood: run the tests again")
+    done = scenarios.update_scenario(rt, me, draft_id, request.form.get("key", ""), scenario, step,
+                                     [str(p) for p in path], value)  # fmt: skip
+    found = modelling.get_draft(rt, me, draft_id)
+    result = scenarios.run_for_draft(rt, me, draft_id)
+    return render_template("modeller_scenarios.html", draft=found, result=result, error="", updated=done)
+
+
 @blueprint.post("/drafts/<id:draft_id>/<any(submit, approve, return, withdraw):step>")
 @login_required
 def decide(draft_id: int, step: str) -> Response:
@@ -200,7 +229,14 @@ def decide(draft_id: int, step: str) -> Response:
     rt, me = security.runtime(), security.person()
     note = request.form.get("note", "").strip()
     if step == "submit":
-        modelling.submit_draft(rt, me, draft_id, request.form.get("reason", ""))
+        reason, failing_reason = request.form.get("reason", ""), request.form.get("failing_reason", "")
+        try:
+            modelling.submit_draft(rt, me, draft_id, reason, failing_reason)
+        except InvalidInput as exc:  # no reason, or scenario tests that fail with no word on why
+            box = "failing_reason" if exc.details.get("failing") else "reason"
+            forms.keep({box: exc.message[:1].upper() + exc.message[1:]},
+                       {"reason": reason, "failing_reason": failing_reason})  # fmt: skip
+            return redirect(url_for("modeller.draft", draft_id=draft_id) + f"#{box}")
         flash("Submitted. A second process owner must approve it before it is published.")
     elif step == "approve":
         done = modelling.approve_draft(rt, me, draft_id, note)

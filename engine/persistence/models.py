@@ -100,8 +100,29 @@ class DiagramDraft(Base):
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
     published_version: Mapped[int | None]
+    # issue 21: the scenario tests as they ran when it was submitted (revision, outcomes), and why any that
+    # fail should fail (the approver sees both)
+    scenario_run: Mapped[dict[str, Any] | None]
+    failing_reason: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": revision}
+
+
+class ScenarioDocument(Base):
+    """A pathway's scenario tests as a process owner changed them in the app (issue 21): with ``draft_id`` and
+    state "draft" while the draft they go with is open, a published copy when it is approved. The newest
+    published one of a pathway is used instead of ``workflows/scenarios/<key>.json``. Never deleted."""
+
+    __tablename__ = "scenario_documents"
+    __table_args__ = (Index("ix_scenario_documents_key_state", "key", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))  # "draft" or "published"
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("diagram_drafts.id"), index=True)
+    document: Mapped[dict[str, Any]]
+    saved_by: Mapped[str] = mapped_column(String(200))
+    saved_at: Mapped[datetime]
 
 
 class Case(Base):

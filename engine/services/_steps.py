@@ -373,7 +373,7 @@ def _expected_day(rt: Runtime, case: Case, rows: _Rows, step: ElementInfo, data:
         return None
 
 
-def _spec_of(case: Case, row: Deadline) -> DeadlineSpec | None:
+def spec_of(case: Case, row: Deadline) -> DeadlineSpec | None:
     """The diagram's rule for a clock row (where it was opened, by its key)."""
     info = element(case.definition, row.element)
     return next((s for s in info.deadlines() if s.key == row.key), None) if info is not None else None
@@ -382,7 +382,7 @@ def _spec_of(case: Case, row: Deadline) -> DeadlineSpec | None:
 def _refresh_expected(rt: Runtime, session: Session, case: Case, rows: _Rows, data: dict, actor: str) -> None:
     """After a step: an expected clock whose event has happened becomes firm; the others are re-worked out."""
     for row in [d for d in rows.deadlines if d.status == DeadlineStatus.EXPECTED]:
-        spec = _spec_of(case, row)
+        spec = spec_of(case, row)
         if spec is None:
             continue
         due, note = plan_date(rt, case, rows, row.element, spec, data)
@@ -462,7 +462,7 @@ def _meet_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, 
 def _end_deadlines(session: Session, case: Case, rows: _Rows, element_id: str, actor: str) -> None:
     """Clocks ``element_id`` makes no longer owed (``ends_by``: placed before the not-placed review was due)."""
     for deadline in list(rows.deadlines):
-        spec = _spec_of(case, deadline)
+        spec = spec_of(case, deadline)
         if spec is None or element_id not in spec.ends_by:
             continue
         before, deadline.status = deadline.status, DeadlineStatus.CANCELLED

@@ -208,8 +208,14 @@ def get_draft(rt: Runtime, person: Person, draft_id: int) -> dict[str, Any]:
         return draft_view(_draft(uow.session, draft_id), with_xml=True)
 
 
-def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str) -> dict[str, Any]:
-    """Ask a second process owner to approve publishing the draft; it must be valid and say why."""
+def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str, failing_reason: str = "") -> dict[str, Any]:
+    """Ask a second process owner to approve publishing the draft; it must be valid and say why.
+
+    Its scenario tests (and those of every pathway that calls it) run first and are kept with it: if any
+    fails, the owner updates it (:func:`engine.services.scenarios.update_scenario`) or says in
+    ``failing_reason`` why the pathway should now behave differently. The approver sees both."""
+    from engine.services import scenarios  # it builds on this module
+
     require_modeller(person)
     if not (reason or "").strip():
         raise InvalidInput("say why the pathway is changing (recorded with the new version)")
@@ -218,23 +224,42 @@ def submit_draft(rt: Runtime, person: Person, draft_id: int, reason: str) -> dic
     if found:
         raise DefinitionInvalid("the draft has problems to fix first: " + "; ".join(map(str, found)),
                                 problems=[str(p) for p in found])  # fmt: skip
+    run = scenarios.run_for_draft(rt, person, draft_id)
+    failing = [o for o in run.outcomes if not o.passed]
+    if failing and not (failing_reason or "").strip():
+        names = "; ".join(f"{o.pathway}: {o.name}" for o in failing)
+        raise InvalidInput(
+            f"{len(failing)} scenario test(s) fail against this draft ({names}): update them to what "
+            "the pathway should now do, or say why they fail",
+            failing=[o.to_dict() for o in failing],
+        )
     with rt.uow() as uow:
         draft = _draft(uow.session, draft_id)
         if draft.status != DraftStatus.DRAFT:
             raise NotAllowed(f"draft {draft_id} is {draft.status}, not a draft")
-        if draft.revision != checked["revision"]:
-            raise Conflict("the draft changed while it was being checked: submit it again")
+        changed = run.scenarios_seen != scenarios.latest_change(uow.session, draft_id)
+        if draft.revision != checked["revision"] or changed:
+            raise Conflict("the draft or its scenarios changed while they were being checked: submit it again")
         draft.status, draft.reason = DraftStatus.SUBMITTED, reason.strip()
         draft.submitted_by, draft.submitted_at = person.username, clock.utcnow()
         draft.decided_by = draft.decision_note = None
+        draft.failing_reason = failing_reason.strip() if failing else None
+        draft.scenario_run = {"revision": checked["revision"], "run_at": clock.utcnow().isoformat(),
+                              "pathways": run.pathways, "missing": run.missing,
+                              "outcomes": [o.to_dict() for o in run.outcomes]}  # fmt: skip
         audit(uow.session, None, person.username, "draft.submitted", element=draft.key,
-              detail=f"draft {draft.id}: {draft.reason}")  # fmt: skip
+              detail=f"draft {draft.id}: {draft.reason}", after={
+                  "scenarios_passed": len(run.outcomes) - len(failing), "scenarios_failed": len(failing),
+                  "failing_reason": draft.failing_reason})  # fmt: skip
         commit(uow, "the draft")
         return draft_view(draft)
 
 
 def approve_draft(rt: Runtime, person: Person, draft_id: int, note: str = "") -> dict[str, Any]:
-    """A second process owner publishes the submitted draft as a new version (four eyes)."""
+    """A second process owner publishes the submitted draft as a new version (four eyes), with the scenario
+    changes made with it."""
+    from engine.services import scenarios  # it builds on this module
+
     require_modeller(person)
     with rt.uow() as uow:
         session = uow.session
@@ -251,6 +276,7 @@ def approve_draft(rt: Runtime, person: Person, draft_id: int, note: str = "") ->
             raise NotAllowed(f"the draft is the same as version {published.version}: there is nothing to publish")
         draft.status, draft.published_version = DraftStatus.PUBLISHED, published.version
         draft.decided_by, draft.decided_at, draft.decision_note = person.username, clock.utcnow(), note or None
+        scenarios.publish_draft_scenarios(session, draft.id, person.username)
         audit(
             session,
             None,

@@ -29,6 +29,7 @@ publishing.
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from collections.abc import Iterator
@@ -38,17 +39,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from engine import clock
 from engine.bootstrap import Runtime, bootstrap
 from engine.bpmn.definition import describe
 from engine.bpmn.xml import NS, parse_bpmn
 from engine.config import Settings
 from engine.domain.access import Person
-from engine.errors import InvalidInput, PathwaysError
+from engine.domain.states import DraftStatus
+from engine.errors import InvalidInput, NotAllowed, NotFound, PathwaysError
 from engine.persistence import database
+from engine.persistence.models import DiagramDraft, ScenarioDocument
+from engine.services._common import audit, commit
 from engine.services.cases import show_case, start_case
 from engine.services.definitions import library, publish_files
-from engine.services.modelling import get_draft
+from engine.services.modelling import get_draft, require_modeller
 from engine.services.oversight import record_case_event
 from engine.services.siblings import link_siblings, sibling_refs
 from engine.services.tasks import complete_task, list_tasks
@@ -64,7 +71,12 @@ PANEL_STEPS = (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAft
 
 
 class ScenarioFailed(Exception):
-    pass
+    """A check that did not hold; with ``path`` (where the expectation stands in its step) and ``found``, the
+    owner may accept what the draft now does as the new expectation (:func:`update_scenario`)."""
+
+    def __init__(self, message: str, path: list[str] | None = None, found: Any = None) -> None:
+        super().__init__(message)
+        self.path, self.found = path, found
 
 
 @dataclass
@@ -76,6 +88,8 @@ class Outcome:
     failed_step: int | None = None  # 1-based
     message: str = ""
     note: str = ""
+    scenario: int = 0  # 1-based, in its document
+    fix: dict[str, Any] | None = None  # {"path": [...], "value": found}: what the check would expect instead
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -198,9 +212,10 @@ def panel_sitting(decision: str, held: str, **extra: Any) -> list[dict[str, Any]
     ]  # fmt: skip
 
 
-def _expect(what: str, expected: Any, actual: Any) -> None:
+def _expect(what: str, expected: Any, actual: Any, path: list[str] | None = None) -> None:
     if expected != actual:
-        raise ScenarioFailed(f"{what}: expected {expected!r}, found {actual!r}")
+        acceptable = path is not None and isinstance(actual, (str, int, bool)) and actual != "(not open)"
+        raise ScenarioFailed(f"{what}: expected {expected!r}, found {actual!r}", path if acceptable else None, actual)
 
 
 def _check_steps(run: _Run, step: dict[str, Any]) -> None:
@@ -208,9 +223,9 @@ def _check_steps(run: _Run, step: dict[str, Any]) -> None:
         return
     open_steps = run.open()  # one query for every check on the open steps
     for element, due in (step.get("due") or {}).items():
-        _expect(f"due date of {element}", due, open_steps.get(element, {}).get("due", "(not open)"))
+        _expect(f"due date of {element}", due, open_steps.get(element, {}).get("due", "(not open)"), ["due", element])
     for element, role in (step.get("role") or {}).items():
-        _expect(f"role of {element}", role, open_steps.get(element, {}).get("role", "(not open)"))
+        _expect(f"role of {element}", role, open_steps.get(element, {}).get("role", "(not open)"), ["role", element])
     if "open" in step:
         _expect("open steps", sorted(step["open"]), sorted(open_steps))
     missing = [e for e in step.get("open_includes", []) if e not in open_steps]
@@ -236,10 +251,10 @@ def _check_case(run: _Run, step: dict[str, Any]) -> None:
             raise ScenarioFailed(f"deadline '{name}': found {len(found)} (names: "
                                  f"{', '.join(sorted({d['name'] for d in shown['deadlines']}))})")  # fmt: skip
         for attr, value in expected.items():
-            _expect(f"deadline '{name}' {attr}", value, found[0].get(attr))
+            _expect(f"deadline '{name}' {attr}", value, found[0].get(attr), ["deadline", name, attr])
     for attr in ("status", "outcome"):
         if attr in step:
-            _expect(f"case {attr}", step[attr], shown[attr])
+            _expect(f"case {attr}", step[attr], shown[attr], [attr])
     actions = {e["action"] for e in shown["audit"]}
     for action in step.get("audit_includes", []):
         if action not in actions:
@@ -284,10 +299,11 @@ def run_scenario(rt: Runtime, key: str, scenario: dict[str, Any], index: int = 1
             try:
                 _run_step(run, step)
             except ScenarioFailed as exc:
-                return Outcome(key, scenario["name"], False, number, number, str(exc), step.get("note", ""))
+                fix = {"path": exc.path, "value": exc.found} if exc.path else None
+                return Outcome(key, scenario["name"], False, number, number, str(exc), step.get("note", ""), index, fix)
             except PathwaysError as exc:
-                return Outcome(key, scenario["name"], False, number, number, exc.message, step.get("note", ""))
-    return Outcome(key, scenario["name"], True, len(steps))
+                return Outcome(key, scenario["name"], False, number, number, exc.message, step.get("note", ""), index)
+    return Outcome(key, scenario["name"], True, len(steps), scenario=index)
 
 
 def run_document(rt: Runtime, document: dict[str, Any]) -> list[Outcome]:
@@ -315,6 +331,7 @@ class DraftRun:
     outcomes: list[Outcome] = field(default_factory=list)
     pathways: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # pathways run that have no scenarios
+    scenarios_seen: int | None = None  # the newest scenario change of the draft the run used
 
 
 def _callers(files: dict[str, bytes], key: str) -> list[str]:
@@ -336,15 +353,121 @@ def run_for_draft(rt: Runtime, person: Person, draft_id: int) -> DraftRun:
     draft = get_draft(rt, person, draft_id)
     with rt.uow() as uow:
         published = library(uow.session)
+        documents = current_documents(rt, uow.session, draft_id)
+        seen = latest_change(uow.session, draft_id)
     files = {filename: content for filename, content in published.values()}
     if draft["key"] in published:
         files.pop(published[draft["key"]][0], None)
     files[draft["filename"]] = draft["xml"].encode("utf-8")
-    documents = scenario_files(rt.settings.workflows_dir / "scenarios")
-    result = DraftRun(pathways=[draft["key"], *_callers(files, draft["key"])])
+    result = DraftRun(pathways=[draft["key"], *_callers(files, draft["key"])], scenarios_seen=seen)
     result.missing = [key for key in result.pathways if key not in documents]
     with scratch_runtime(list(files.items())) as scratch:
         for key in result.pathways:
             if key in documents:
                 result.outcomes += run_document(scratch, documents[key])
     return result
+
+
+# --- scenarios changed in the app (issue 21) --------------------------------------------------------
+def _newest(session: Session, state: str, draft_id: int | None = None) -> dict[str, ScenarioDocument]:
+    query = select(ScenarioDocument).where(ScenarioDocument.state == state)
+    if draft_id is not None:
+        query = query.where(ScenarioDocument.draft_id == draft_id)
+    return {row.key: row for row in session.scalars(query.order_by(ScenarioDocument.id))}  # the newest wins
+
+
+def latest_change(session: Session, draft_id: int) -> int | None:
+    """The newest scenario change made with the draft (its id), to tell whether a run saw every one."""
+    return session.scalar(select(func.max(ScenarioDocument.id)).where(ScenarioDocument.draft_id == draft_id))
+
+
+def current_documents(rt: Runtime, session: Session, draft_id: int | None = None) -> dict[str, dict[str, Any]]:
+    """Each pathway's scenario document: the repository's file, unless a process owner's published change is
+    newer (it always is: it was made from it); with ``draft_id``, that draft's own changes over both."""
+    found = scenario_files(rt.settings.workflows_dir / "scenarios")
+    found.update({key: row.document for key, row in _newest(session, "published").items()})
+    if draft_id is not None:
+        found.update({key: row.document for key, row in _newest(session, "draft", draft_id).items()})
+    return found
+
+
+def update_scenario(rt: Runtime, person: Person, draft_id: int, key: str, scenario: int, step: int,
+                    path: list[str], value: Any) -> dict[str, Any]:  # fmt: skip
+    """Accept what the draft now does as a scenario's expectation (a due date, a role, a deadline's date or
+    status, the case's status or outcome): the changed document is kept with the draft, audited, and published
+    with it when it is approved. ``scenario`` and ``step`` count from 1."""
+    require_modeller(person)
+    with rt.uow() as uow:
+        draft = uow.session.get(DiagramDraft, draft_id)
+        if draft is None:
+            raise NotFound(f"there is no draft {draft_id}")
+        if draft.status != DraftStatus.DRAFT:
+            raise NotAllowed(f"draft {draft_id} is {draft.status}: scenarios change only with a draft being edited")
+        documents = current_documents(rt, uow.session, draft_id)
+        if key not in documents:
+            raise NotFound(f"pathway {key} has no scenario tests")
+        document = copy.deepcopy(documents[key])
+        try:
+            target = document["scenarios"][scenario - 1]["steps"][step - 1]
+            holder = target
+            for name in path[:-1]:
+                holder = holder[name]
+            if not path or path[-1] not in holder or path[0] not in CHECKS:
+                raise KeyError(path[-1] if path else "")
+        except (IndexError, KeyError, TypeError):
+            raise InvalidInput(f"scenario {scenario} step {step} of {key} checks nothing at {'/'.join(path)}") from None
+        before = holder[path[-1]]
+        holder[path[-1]] = value
+        check_document(document, f"{key} scenarios")
+        now = clock.utcnow()
+        uow.session.add(ScenarioDocument(key=key, state="draft", draft_id=draft_id, document=document,
+                                         saved_by=person.username, saved_at=now))  # fmt: skip
+        name = document["scenarios"][scenario - 1]["name"]
+        audit(uow.session, None, person.username, "scenario.updated", element=key,
+              detail=f"draft {draft_id}: '{name}' step {step}: {' '.join(path)}",
+              before={"expected": before}, after={"expected": value})  # fmt: skip
+        commit(uow, "the scenarios")
+    return {"key": key, "scenario": scenario, "step": step, "path": path, "before": before, "after": value}
+
+
+def publish_draft_scenarios(session: Session, draft_id: int, actor: str) -> list[str]:
+    """At approval: the draft's changed scenario documents become the pathways' published ones."""
+    kept = _newest(session, "draft", draft_id)
+    now = clock.utcnow()
+    for key, row in kept.items():
+        session.add(ScenarioDocument(key=key, state="published", draft_id=draft_id, document=row.document,
+                                     saved_by=actor, saved_at=now))  # fmt: skip
+        audit(session, None, actor, "scenario.published", element=key, detail=f"with draft {draft_id}")
+    return sorted(kept)
+
+
+def scenario_changes(rt: Runtime, session: Session, draft_id: int) -> list[dict[str, Any]]:
+    """What the draft changed in the scenarios, check by check, in the order the owner reads them."""
+    before = current_documents(rt, session)
+    changes = []
+    for key, row in sorted(_newest(session, "draft", draft_id).items()):
+        old = before.get(key, {"scenarios": []})["scenarios"]
+        for number, scenario in enumerate(row.document["scenarios"], start=1):
+            was = old[number - 1]["steps"] if number <= len(old) else []
+            for step_no, step in enumerate(scenario["steps"], start=1):
+                prior = was[step_no - 1] if step_no <= len(was) else {}
+                for path, value in _leaves(step):
+                    earlier = _at(prior, path)
+                    if earlier != value:
+                        changes.append({"key": key, "scenario": scenario["name"], "step": step_no,
+                                        "check": " ".join(path), "before": earlier, "after": value})  # fmt: skip
+    return changes
+
+
+def _leaves(step: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[list[str], Any]]:
+    for name, value in step.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, (*prefix, name))
+        else:
+            yield [*prefix, name], value
+
+
+def _at(step: Any, path: list[str]) -> Any:
+    for name in path:
+        step = step.get(name) if isinstance(step, dict) else None
+    return step

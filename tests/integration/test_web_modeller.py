@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from engine import services
 from engine.services import accounts, modelling
@@ -47,19 +48,33 @@ def test_edit_check_submit_approve_diff_and_migrate_in_the_app(app, rt):
     assert "po.erin saved this draft since you opened it" in stale["error"]
     hostile = _json(erin, draft_url + "/save", {"xml": "<!DOCTYPE x [<!ENTITY a 'b'>]><x/>", "revision": 2}, status=400)
     assert "DOCTYPE" in hostile["error"]
-    erin.post(draft_url + "/submit", {"reason": "first review within 25 working days"})
+    refused = erin.post(draft_url + "/submit", {"reason": "first review within 25 working days"})
+    assert refused.headers["Location"].endswith("#failing_reason")  # its scenario tests fail: say why, or update them
+    page = erin.get(draft_url).text
+    assert "scenario test(s) fail against this draft" in page and "first review within 25 working days" in page
+    erin.post(draft_url + "/submit", {"reason": "first review within 25 working days",
+                                      "failing_reason": "the scenarios still expect 20 working days"})  # fmt: skip
     assert "a second process owner must approve" in erin.post(draft_url + "/approve", {}, status=403).text
     assert "Approve and publish" not in erin.get(draft_url).text and "Approve and publish" in omar.get(draft_url).text
+    evidence = omar.get(draft_url).text  # the approver decides on the change in words, the dates and the tests
+    assert "due date: &#39;20 working days after the looked after date&#39; → &#39;25 working days" in evidence
+    assert re.search(r'data-element="Task_FirstReview">.*?20 January 2027.*?27 January 2027', evidence, re.S)
+    assert "scenario tests fail against this draft" in evidence
+    assert "the scenarios still expect 20 working days" in evidence
     done = omar.post(draft_url + "/approve", {"note": "agreed"})
     assert done.headers["Location"] == "/modeller/pathways/ppm_to_adm"
     versions = omar.get("/modeller/pathways/ppm_to_adm").text
     assert "first review within 25 working days" in versions and "po.omar" in versions and "CH-OLD" in versions
     diff = omar.get("/modeller/pathways/ppm_to_adm/diff?from=1&to=2").text
-    assert "Hold the first CLA review" in diff and "add_working_days(looked_after_date, 25)" in diff
+    assert "Hold the first CLA review" in diff and "25 working days after the looked after date" in diff
     new = services.start_case(rt, "ppm_to_adm", "CH-NEW", PPM_START, "sw.alice", team="north")
     assert (new["version"], services.show_case(rt, "CH-OLD")["version"]) == (2, 1)
     move = {"csrf_token": erin.csrf, "case_id": [str(old["id"])], "to_version": "2", "reason": "new timescale"}
-    erin.client.post("/modeller/pathways/ppm_to_adm/migrate", data=move)
+    check = erin.client.post("/modeller/pathways/ppm_to_adm/migrate", data=move)
+    assert check.status_code == 200 and "Check the dates before you move 1 case to version 2" in check.text
+    assert re.search(r"Hold the first CLA review.*?20 January 2027.*?27 January 2027", check.text, re.S)
+    assert services.show_case(rt, "CH-OLD")["version"] == 1  # nothing moves until it is confirmed
+    erin.client.post("/modeller/pathways/ppm_to_adm/migrate", data={**move, "confirmed": "yes"})
     assert "Moved 1 case(s) to version 2: CH-OLD." in erin.get("/modeller/pathways/ppm_to_adm").text
     [review] = [t for t in services.show_case(rt, "CH-OLD")["open_tasks"] if t["element"] == "Task_FirstReview"]
     assert review["due"] == "2027-01-27"
@@ -135,3 +150,29 @@ def test_the_modellers_check_refuses_bombs_and_a_zero_cycle_within_a_second(app)
     cycle = xml.replace(timer.group(0), '<bpmn:timeCycle>"R/PT0S"</bpmn:timeCycle>')
     checked = _json(erin, draft_url + "/check", {"xml": cycle})
     assert any("repeats every 0:00:00" in p["message"] for p in checked["problems"]), checked["problems"]
+
+
+def test_a_failing_scenario_is_updated_from_its_result_and_the_tests_run_again(app, rt):
+    erin = Staff(app, "po.erin")
+    draft_url = erin.post("/modeller/pathways/sgo_assessment/draft").headers["Location"]
+    xml = erin.get(draft_url + "/diagram.bpmn").text
+    two, three = "add_weeks(expression_of_interest_date, 2)", "add_weeks(expression_of_interest_date, 3)"
+    _json(erin, draft_url + "/save", {"xml": xml.replace(two, three), "revision": 1})
+    failed = erin.post(draft_url + "/scenarios", status=200).text
+    assert "8 of 12 scenario tests failed" in failed
+    forms = re.findall(r'<form method="post" action="([^"]+/scenarios/update)".*?</form>', failed, re.S)
+    assert len(forms) == 8 and "Expect 25 January 2027 instead" in failed
+    first = re.search(r'<form method="post" action="[^"]+/scenarios/update".*?</form>', failed, re.S).group(0)
+    fields = {name: json_unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', first)
+              if name != "csrf_token"}  # fmt: skip
+    updated = erin.post(draft_url + "/scenarios/update", fields, status=200).text
+    assert "Scenario updated: sgo_assessment scenario 1 step 1 now expects 2027-01-25" in updated
+    assert "7 of 12 scenario tests failed" in updated
+    bad = erin.post(draft_url + "/scenarios/update", {"key": "sgo_assessment", "scenario": "1", "step": "1",
+                                                      "path": "not json", "value": "1"}, status=400)  # fmt: skip
+    assert "not understood" in bad.text
+    Staff(app, "tm.carol").post(draft_url + "/scenarios/update", fields, status=403)
+
+
+def json_unescape(value: str) -> str:
+    return value.replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'").replace("&amp;", "&")
