@@ -204,19 +204,17 @@ def run_scenarios(draft_id: int) -> str | tuple[str, int]:
 @blueprint.post("/drafts/<id:draft_id>/scenarios/update")
 @login_required
 def update_scenario(draft_id: int) -> str | tuple[str, int]:
-    """Accept what the draft does now as a failing scenario's expectation, then run the tests again."""
+    """Accept what the draft does now as failing scenarios' expectations (one scenario's, or every one a run
+    listed), then run the tests again."""
     _owner()
     rt, me = security.runtime(), security.person()
     try:
-        path = json.loads(request.form.get("path", "[]"))
-        value = json.loads(request.form.get("value", "null"))
+        changes = json.loads(request.form.get("changes", ""))
     except ValueError:
         raise InvalidInput("the scenario change was not understood: run the tests again") from None
-    scenario, step = inputs.whole(request.form.get("scenario", "")), inputs.whole(request.form.get("step", ""))
-    if not isinstance(path, list) or scenario is None or step is None:
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
         raise InvalidInput("the scenario change was not understood: run the tests again")
-    done = scenarios.update_scenario(rt, me, draft_id, request.form.get("key", ""), scenario, step,
-                                     [str(p) for p in path], value)  # fmt: skip
+    done = scenarios.update_scenarios(rt, me, draft_id, changes)
     found = modelling.get_draft(rt, me, draft_id)
     result = scenarios.run_for_draft(rt, me, draft_id)
     return render_template("modeller_scenarios.html", draft=found, result=result, error="", updated=done)

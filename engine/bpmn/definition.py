@@ -256,6 +256,20 @@ UNITS = {"working_days": "add_working_days", "days": "add_days", "weeks": "add_w
 RULE_PARTS = ("amount", "unit", "from")
 
 
+_RULE = re.compile(r"^add_(working_days|days|weeks|months)\((\w+),\s*(-?\d+)\)$")
+
+
+def rule_in_words(expression: str) -> str:
+    """``add_weeks(looked_after_date, 10)`` as '10 weeks after the looked after date'; anything else as written."""
+    found = _RULE.match((expression or "").strip())
+    if not found:
+        return expression or "(none)"
+    unit, anchor, amount = found.group(1).replace("_", " "), found.group(2).replace("_", " "), int(found.group(3))
+    if abs(amount) == 1:
+        unit = unit.rstrip("s")
+    return f"{abs(amount)} {unit} {'before' if amount < 0 else 'after'} the {anchor}"
+
+
 def rule_prefixes(element_id: str) -> tuple[str, ...]:
     """Where a rule in words may stand: a step's due date, its gate, and a deadline the element opens."""
     return ("due", "not_before", f"deadline.{element_id}.due")

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.bpmn.definition import DiagramInfo, ElementInfo
+from engine.bpmn.definition import DiagramInfo, ElementInfo, rule_in_words
 from engine.bpmn.scripting import BUDGET_TRIES, RestrictedEnvironment
 from engine.bpmn.xml import NS, owner_id
 from engine.calendar import as_date
@@ -43,7 +43,7 @@ class DueDate:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "words": rule_in_words(self.expression)}
 
 
 def _sample_value(field: FormField) -> Any:

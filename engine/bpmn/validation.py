@@ -169,8 +169,8 @@ def _rule_problems(root: etree._Element) -> list[Problem]:
                for k, v in raw.items()}  # fmt: skip
         for prefix in definition.rule_prefixes(element_id):
             parts = {part: raw.get(f"{prefix}_{part}", "").strip() for part in definition.RULE_PARTS}
-            if not any(parts.values()):
-                continue
+            if not (parts["amount"] or parts["from"]):
+                continue  # a unit alone is a template's default, not a rule
             what = {"due": "the due date", "not_before": "the earliest date"}.get(prefix, "the deadline")
             if prefix in raw:
                 found.append(Problem(element_id, f"{what} is given both in words and as an expression: keep one"))

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine import clock
 from engine.bootstrap import Runtime
+from engine.bpmn.definition import rule_in_words
 from engine.domain.access import Person
 from engine.services import scenarios, versions
 from engine.services.definitions import latest
@@ -62,7 +63,7 @@ def _dates(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[di
 
 
 def _rule(row: dict[str, Any] | None) -> str | None:
-    return versions.rule_in_words(row["expression"]) if row is not None else None
+    return rule_in_words(row["expression"]) if row is not None else None
 
 
 def _due(row: dict[str, Any] | None) -> str | None:

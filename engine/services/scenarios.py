@@ -89,7 +89,8 @@ class Outcome:
     message: str = ""
     note: str = ""
     scenario: int = 0  # 1-based, in its document
-    fix: dict[str, Any] | None = None  # {"path": [...], "value": found}: what the check would expect instead
+    fix: dict[str, Any] | None = None  # {"path": [...], "value": found}: what the first check would expect instead
+    fixes: list[dict[str, Any]] = field(default_factory=list)  # every such check: {"step", "path", "value", ...}
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -132,6 +133,8 @@ class _Run:
         self.rt, self.key, self.ref, self.team = rt, key, ref, team
         self.now = datetime.combine(datetime.fromisoformat(today).date(), time(10), tzinfo=UTC)
         self.fired: int | None = None
+        self.step = 0  # the step being checked (1-based)
+        self.fixes: list[dict[str, Any]] = []  # value checks that did not hold: the scenario ran on past them
 
     def source(self) -> datetime:
         return self.now
@@ -212,10 +215,18 @@ def panel_sitting(decision: str, held: str, **extra: Any) -> list[dict[str, Any]
     ]  # fmt: skip
 
 
-def _expect(what: str, expected: Any, actual: Any, path: list[str] | None = None) -> None:
-    if expected != actual:
-        acceptable = path is not None and isinstance(actual, (str, int, bool)) and actual != "(not open)"
-        raise ScenarioFailed(f"{what}: expected {expected!r}, found {actual!r}", path if acceptable else None, actual)
+def _expect(what: str, expected: Any, actual: Any, path: list[str] | None = None, run: _Run | None = None) -> None:
+    """A check. One that names a value the draft now gives differently (a date, a role, a status: ``path``)
+    is noted on ``run`` and the scenario goes on, so one run lists every expectation the owner may update;
+    anything else stops the scenario."""
+    if expected == actual:
+        return
+    message = f"{what}: expected {expected!r}, found {actual!r}"
+    acceptable = path is not None and isinstance(actual, (str, int, bool)) and actual != "(not open)"
+    if acceptable and run is not None:
+        run.fixes.append({"step": run.step, "path": path, "value": actual, "expected": expected, "message": message})
+        return
+    raise ScenarioFailed(message, path if acceptable else None, actual)
 
 
 def _check_steps(run: _Run, step: dict[str, Any]) -> None:
@@ -223,9 +234,12 @@ def _check_steps(run: _Run, step: dict[str, Any]) -> None:
         return
     open_steps = run.open()  # one query for every check on the open steps
     for element, due in (step.get("due") or {}).items():
-        _expect(f"due date of {element}", due, open_steps.get(element, {}).get("due", "(not open)"), ["due", element])
+        found = open_steps.get(element, {}).get("due", "(not open)")
+        _expect(f"due date of {element}", due, found, ["due", element], run)
     for element, role in (step.get("role") or {}).items():
-        _expect(f"role of {element}", role, open_steps.get(element, {}).get("role", "(not open)"), ["role", element])
+        _expect(
+            f"role of {element}", role, open_steps.get(element, {}).get("role", "(not open)"), ["role", element], run
+        )
     if "open" in step:
         _expect("open steps", sorted(step["open"]), sorted(open_steps))
     missing = [e for e in step.get("open_includes", []) if e not in open_steps]
@@ -251,10 +265,10 @@ def _check_case(run: _Run, step: dict[str, Any]) -> None:
             raise ScenarioFailed(f"deadline '{name}': found {len(found)} (names: "
                                  f"{', '.join(sorted({d['name'] for d in shown['deadlines']}))})")  # fmt: skip
         for attr, value in expected.items():
-            _expect(f"deadline '{name}' {attr}", value, found[0].get(attr), ["deadline", name, attr])
+            _expect(f"deadline '{name}' {attr}", value, found[0].get(attr), ["deadline", name, attr], run)
     for attr in ("status", "outcome"):
         if attr in step:
-            _expect(f"case {attr}", step[attr], shown[attr], [attr])
+            _expect(f"case {attr}", step[attr], shown[attr], [attr], run)
     actions = {e["action"] for e in shown["audit"]}
     for action in step.get("audit_includes", []):
         if action not in actions:
@@ -296,14 +310,27 @@ def run_scenario(rt: Runtime, key: str, scenario: dict[str, Any], index: int = 1
     steps = scenario["steps"]
     with clock.using(run.source):
         for number, step in enumerate(steps, start=1):
+            run.step = number
             try:
                 _run_step(run, step)
             except ScenarioFailed as exc:
-                fix = {"path": exc.path, "value": exc.found} if exc.path else None
-                return Outcome(key, scenario["name"], False, number, number, str(exc), step.get("note", ""), index, fix)
+                if exc.path:
+                    run.fixes.append({"step": number, "path": exc.path, "value": exc.found, "message": str(exc)})
+                return _failed(key, scenario, index, number, str(exc), step.get("note", ""), run.fixes)
             except PathwaysError as exc:
-                return Outcome(key, scenario["name"], False, number, number, exc.message, step.get("note", ""), index)
+                return _failed(key, scenario, index, number, exc.message, step.get("note", ""), run.fixes)
+    if run.fixes:  # it ran to the end past expectations the draft now meets differently
+        first = run.fixes[0]
+        more = f" (and {len(run.fixes) - 1} more)" if len(run.fixes) > 1 else ""
+        return _failed(key, scenario, index, first["step"], first["message"] + more,
+                       steps[first["step"] - 1].get("note", ""), run.fixes)  # fmt: skip
     return Outcome(key, scenario["name"], True, len(steps), scenario=index)
+
+
+def _failed(key: str, scenario: dict[str, Any], index: int, number: int, message: str, note: str,
+            fixes: list[dict[str, Any]]) -> Outcome:  # fmt: skip
+    fix = {"path": fixes[0]["path"], "value": fixes[0]["value"]} if fixes else None
+    return Outcome(key, scenario["name"], False, number, number, message, note, index, fix, list(fixes))
 
 
 def run_document(rt: Runtime, document: dict[str, Any]) -> list[Outcome]:
@@ -396,38 +423,61 @@ def update_scenario(rt: Runtime, person: Person, draft_id: int, key: str, scenar
     """Accept what the draft now does as a scenario's expectation (a due date, a role, a deadline's date or
     status, the case's status or outcome): the changed document is kept with the draft, audited, and published
     with it when it is approved. ``scenario`` and ``step`` count from 1."""
+    change = {"key": key, "scenario": scenario, "step": step, "path": path, "value": value}
+    return update_scenarios(rt, person, draft_id, [change])[0]
+
+
+def update_scenarios(rt: Runtime, person: Person, draft_id: int, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Accept several expectations at once (every new date a run listed), all or none; each is audited."""
     require_modeller(person)
+    if not changes:
+        raise InvalidInput("choose at least one expectation to update")
     with rt.uow() as uow:
         draft = uow.session.get(DiagramDraft, draft_id)
         if draft is None:
             raise NotFound(f"there is no draft {draft_id}")
         if draft.status != DraftStatus.DRAFT:
             raise NotAllowed(f"draft {draft_id} is {draft.status}: scenarios change only with a draft being edited")
-        documents = current_documents(rt, uow.session, draft_id)
-        if key not in documents:
-            raise NotFound(f"pathway {key} has no scenario tests")
-        document = copy.deepcopy(documents[key])
-        try:
-            target = document["scenarios"][scenario - 1]["steps"][step - 1]
-            holder = target
-            for name in path[:-1]:
-                holder = holder[name]
-            if not path or path[-1] not in holder or path[0] not in CHECKS:
-                raise KeyError(path[-1] if path else "")
-        except (IndexError, KeyError, TypeError):
-            raise InvalidInput(f"scenario {scenario} step {step} of {key} checks nothing at {'/'.join(path)}") from None
-        before = holder[path[-1]]
-        holder[path[-1]] = value
-        check_document(document, f"{key} scenarios")
+        current = current_documents(rt, uow.session, draft_id)
+        changed: dict[str, dict[str, Any]] = {}
+        done = []
+        for change in changes:
+            key = str(change.get("key", ""))
+            if key not in current:
+                raise NotFound(f"pathway {key} has no scenario tests")
+            document = changed.setdefault(key, copy.deepcopy(current[key]))
+            done.append(_apply(document, key, change))
         now = clock.utcnow()
-        uow.session.add(ScenarioDocument(key=key, state="draft", draft_id=draft_id, document=document,
-                                         saved_by=person.username, saved_at=now))  # fmt: skip
-        name = document["scenarios"][scenario - 1]["name"]
-        audit(uow.session, None, person.username, "scenario.updated", element=key,
-              detail=f"draft {draft_id}: '{name}' step {step}: {' '.join(path)}",
-              before={"expected": before}, after={"expected": value})  # fmt: skip
+        for key, document in changed.items():
+            check_document(document, f"{key} scenarios")
+            uow.session.add(ScenarioDocument(key=key, state="draft", draft_id=draft_id, document=document,
+                                             saved_by=person.username, saved_at=now))  # fmt: skip
+        for item in done:
+            audit(uow.session, None, person.username, "scenario.updated", element=item["key"],
+                  detail=f"draft {draft_id}: '{item['name']}' step {item['step']}: {' '.join(item['path'])}",
+                  before={"expected": item["before"]}, after={"expected": item["after"]})  # fmt: skip
         commit(uow, "the scenarios")
-    return {"key": key, "scenario": scenario, "step": step, "path": path, "before": before, "after": value}
+    return done
+
+
+def _apply(document: dict[str, Any], key: str, change: dict[str, Any]) -> dict[str, Any]:
+    scenario, step, path = change.get("scenario"), change.get("step"), change.get("path")
+    try:
+        if not isinstance(scenario, int) or not isinstance(step, int) or scenario < 1 or step < 1:
+            raise KeyError("scenario")
+        if not isinstance(path, list) or not path or path[0] not in CHECKS:
+            raise KeyError("path")
+        holder = document["scenarios"][scenario - 1]["steps"][step - 1]
+        for name in path[:-1]:
+            holder = holder[name]
+        if path[-1] not in holder:
+            raise KeyError(path[-1])
+    except (IndexError, KeyError, TypeError):
+        where = "/".join(map(str, path)) if isinstance(path, list) else "?"
+        raise InvalidInput(f"scenario {scenario} step {step} of {key} checks nothing at {where}") from None
+    before, holder[path[-1]] = holder[path[-1]], change.get("value")
+    return {"key": key, "name": document["scenarios"][scenario - 1]["name"], "scenario": scenario, "step": step,
+            "path": path, "before": before, "after": change.get("value")}  # fmt: skip
 
 
 def publish_draft_scenarios(session: Session, draft_id: int, actor: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.bootstrap import Runtime
-from engine.bpmn.definition import describe
+from engine.bpmn.definition import describe, rule_in_words
 from engine.bpmn.xml import NS, parse_bpmn
 from engine.domain.access import Person
 from engine.domain.states import CaseStatus, DeadlineStatus, TaskStatus
@@ -63,20 +62,8 @@ _PROPERTY_WORDS = {"due": "due date", "due_source": "citation", "due_status": "s
                    "alert": "alert", "outcome": "outcome", "event_date": "date it happened"}  # fmt: skip
 _DEADLINE_WORDS = {"due": "due", "source": "citation", "status": "status", "name": "name", "met_by": "met by",
                    "anchor": "counted from", "kind": "kind", "ends_by": "ended by"}  # fmt: skip
-_RULE = re.compile(r"^add_(working_days|days|weeks|months)\((\w+),\s*(-?\d+)\)$")
 _FIELD_PARTS = (("label", "question"), ("type", "type"), ("required", "required"), ("options", "choices"),
                 ("hint", "hint"), ("constraints", "limits"))  # fmt: skip
-
-
-def rule_in_words(expression: str) -> str:
-    """``add_weeks(looked_after_date, 10)`` as '10 weeks after the looked after date'; anything else as written."""
-    found = _RULE.match((expression or "").strip())
-    if not found:
-        return expression or "(none)"
-    unit, anchor, amount = found.group(1).replace("_", " "), found.group(2).replace("_", " "), int(found.group(3))
-    if abs(amount) == 1:
-        unit = unit.rstrip("s")
-    return f"{abs(amount)} {unit} {'before' if amount < 0 else 'after'} the {anchor}"
 
 
 def _said(name: str, value: Any) -> str:

@@ -110,6 +110,7 @@ def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_the
     page.get_by_role("button", name="Save draft").click()
     expect(page.locator("#save-status")).to_contain_text("Saved (revision 2)")
     page.get_by_label("Why is the pathway changing?").fill("Local decision: first review within 25 working days")
+    page.get_by_label(re.compile("If scenario tests fail")).fill("They expect the first review after 20 working days")
     page.get_by_role("button", name="Submit for approval").click()
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("A second process owner must approve")
     expect(page.get_by_role("button", name="Approve and publish")).to_have_count(0)

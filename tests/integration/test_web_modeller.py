@@ -159,20 +159,24 @@ def test_a_failing_scenario_is_updated_from_its_result_and_the_tests_run_again(a
     two, three = "add_weeks(expression_of_interest_date, 2)", "add_weeks(expression_of_interest_date, 3)"
     _json(erin, draft_url + "/save", {"xml": xml.replace(two, three), "revision": 1})
     failed = erin.post(draft_url + "/scenarios", status=200).text
-    assert "8 of 12 scenario tests failed" in failed
-    forms = re.findall(r'<form method="post" action="([^"]+/scenarios/update)".*?</form>', failed, re.S)
-    assert len(forms) == 8 and "Expect 25 January 2027 instead" in failed
-    first = re.search(r'<form method="post" action="[^"]+/scenarios/update".*?</form>', failed, re.S).group(0)
-    fields = {name: json_unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', first)
-              if name != "csrf_token"}  # fmt: skip
-    updated = erin.post(draft_url + "/scenarios/update", fields, status=200).text
-    assert "Scenario updated: sgo_assessment scenario 1 step 1 now expects 2027-01-25" in updated
-    assert "7 of 12 scenario tests failed" in updated
-    bad = erin.post(draft_url + "/scenarios/update", {"key": "sgo_assessment", "scenario": "1", "step": "1",
-                                                      "path": "not json", "value": "1"}, status=400)  # fmt: skip
+    assert "8 of 12 scenario tests failed" in failed and "Expect all 8 new values" in failed
+    forms = re.findall(r'<form method="post" action="[^"]+/scenarios/update" class="pp-inline-form">.*?</form>', failed,
+                       re.S)  # fmt: skip
+    assert len(forms) == 8 and "due date of Task_VisitCarers: expected &#39;2027-01-18&#39;, found" in failed
+    one = json.loads(html_unescape(re.search(r'name="changes" value="([^"]*)"', forms[0]).group(1)))
+    assert one == [{"key": "sgo_assessment", "scenario": one[0]["scenario"], "step": 1,
+                    "path": ["due", "Task_VisitCarers"], "value": "2027-01-25"}]  # fmt: skip
+    updated = erin.post(draft_url + "/scenarios/update", {"changes": json.dumps(one)}, status=200).text
+    assert "1 expectation updated" in updated and "7 of 12 scenario tests failed" in updated
+    every = re.search(r'id="accept-all">.*?name="changes" value="([^"]*)"', updated, re.S).group(1)
+    done = erin.post(draft_url + "/scenarios/update", {"changes": html_unescape(every)}, status=200).text
+    assert "7 expectations updated" in done and "All 12 scenario tests passed" in done
+    bad = erin.post(draft_url + "/scenarios/update", {"changes": "not json"}, status=400)
     assert "not understood" in bad.text
-    Staff(app, "tm.carol").post(draft_url + "/scenarios/update", fields, status=403)
+    Staff(app, "tm.carol").post(draft_url + "/scenarios/update", {"changes": json.dumps(one)}, status=403)
 
 
-def json_unescape(value: str) -> str:
-    return value.replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'").replace("&amp;", "&")
+def html_unescape(value: str) -> str:
+    import html
+
+    return html.unescape(value)

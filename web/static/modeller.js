@@ -143,7 +143,9 @@
       var what = text("td", r.label, "govuk-table__cell");
       what.appendChild(text("span", " (" + r.kind + ")", "govuk-body-s"));
       tr.appendChild(what);
-      tr.appendChild(text("td", r.expression, "govuk-table__cell pp-expression"));
+      var rule = text("td", r.words && r.words !== r.expression ? r.words : r.expression, "govuk-table__cell pp-expression");
+      if (r.words && r.words !== r.expression) rule.appendChild(text("span", " (" + r.expression + ")", "govuk-body-s"));
+      tr.appendChild(rule);
       var due = r.error ? "does not work out: " + r.error : (r.due ? new Date(r.due + "T12:00:00").toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" }) : "not applicable");
       tr.appendChild(text("td", due, "govuk-table__cell" + (r.error ? " pp-overdue-text" : "")));
       tr.appendChild(text("td", (r.status ? r.status + ": " : "") + (r.source || ""), "govuk-table__cell govuk-body-s"));
@@ -180,6 +182,82 @@
     });
   }
 
+  // The properties panel's "Select" (a template) asks the app to choose: a GOV.UK radios dialog of the
+  // templates that apply to the element (workflows/templates), applied with the element templates service.
+  function chooseTemplate(element) {
+    var dialog = document.getElementById("template-chooser");
+    var choices = document.getElementById("template-choices");
+    var templates = modeler.get("elementTemplates").getLatest(element);
+    choices.innerHTML = "";
+    templates.forEach(function (template, n) {
+      var item = text("div", "", "govuk-radios__item");
+      var input = document.createElement("input");
+      input.className = "govuk-radios__input"; input.type = "radio"; input.name = "template";
+      input.id = "template-" + n; input.value = template.id; input.checked = n === 0;
+      var label = text("label", template.name, "govuk-label govuk-radios__label");
+      label.htmlFor = input.id;
+      var hint = text("div", template.description || "", "govuk-hint govuk-radios__hint");
+      hint.id = input.id + "-hint"; input.setAttribute("aria-describedby", hint.id);
+      item.appendChild(input); item.appendChild(label); item.appendChild(hint);
+      choices.appendChild(item);
+    });
+    if (!templates.length) choices.appendChild(text("p", "No template applies to this kind of element.", "govuk-body"));
+    dialog.onclose = function () {
+      var chosen = choices.querySelector("input:checked");
+      if (dialog.returnValue !== "apply" || !chosen) return;
+      var template = templates.filter(function (t) { return t.id === chosen.value; })[0];
+      applyKeeping(element, template);
+    };
+    dialog.returnValue = "";
+    dialog.showModal();
+  }
+
+  // A Camunda 7 template replaces the element's properties with its own. What the element already says is
+  // kept: its name, role and each property the template binds become the template's values, a due date
+  // written as add_weeks(anchor, 2) is shown in words (2, weeks, anchor), and every other property is put back.
+  var RULE = /^add_(working_days|days|weeks|months)\((\w+),\s*(-?\d+)\)$/;
+
+  function propertiesOf(bo) {
+    var found = {};
+    ((bo.extensionElements && bo.extensionElements.values) || []).forEach(function (ext) {
+      if (ext.$type === "camunda:Properties") (ext.values || []).forEach(function (p) { found[p.name] = p.value; });
+    });
+    return found;
+  }
+
+  function inWords(props, bound) {
+    ["due", "not_before", "deadline.due"].forEach(function (prefix) {
+      var rule = RULE.exec((props[prefix] || "").trim());
+      if (!rule || !bound[prefix + "_amount"]) return;
+      props[prefix + "_amount"] = rule[3]; props[prefix + "_unit"] = rule[1]; props[prefix + "_from"] = rule[2];
+      delete props[prefix];
+    });
+  }
+
+  function applyKeeping(element, template) {
+    var bo = element.businessObject;
+    var props = propertiesOf(bo);
+    var bound = {};
+    template.properties.forEach(function (p) { if (p.binding.type === "camunda:property") bound[p.binding.name] = true; });
+    inWords(props, bound);
+    var copy = JSON.parse(JSON.stringify(template));
+    copy.properties.forEach(function (p) {
+      var b = p.binding, now = null;
+      if (b.type === "property" && b.name === "name") now = bo.name;
+      else if (b.type === "property") now = bo.get(b.name);
+      else if (b.type === "camunda:property") now = props[b.name];
+      var allowed = !p.choices || p.choices.some(function (c) { return c.value === now; });
+      if (now != null && now !== "" && allowed) p.value = String(now);
+    });
+    var applied = modeler.get("elementTemplates").applyTemplate(element, copy) || element;
+    var kept = Object.keys(props).filter(function (name) { return !bound[name] && props[name] != null; });
+    if (!kept.length) return;
+    var holder = (applied.businessObject.extensionElements.values || []).filter(function (e) { return e.$type === "camunda:Properties"; })[0];
+    var factory = modeler.get("bpmnFactory");
+    var values = (holder.values || []).concat(kept.map(function (name) { return factory.create("camunda:Property", { name: name, value: props[name] }); }));
+    modeler.get("modeling").updateModdleProperties(applied, holder, { values: values });
+  }
+
   // After an edit the problems and the sample case's dates are worked out again once the owner pauses.
   var rechecking = null;
   function recheckSoon() {
@@ -193,6 +271,7 @@
       // bpmn-js 18 with the properties panel, element templates and live bpmnlint (web/js/modeller-bundle.js)
       modeler = window.PathwaysModeler({ container: box, panel: document.getElementById("properties"), templates: templates });
       window.ppModeler = modeler; // for browser tests and the console
+      modeler.get("eventBus").on("elementTemplates.select", function (event) { chooseTemplate(event.element); });
       return fetch(box.dataset.url, { credentials: "same-origin" });
     })
     .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
@@ -214,6 +293,10 @@
   document.getElementById("zoom-in").addEventListener("click", function () { zoom(1.25); });
   document.getElementById("zoom-out").addEventListener("click", function () { zoom(0.8); });
   document.getElementById("zoom-fit").addEventListener("click", function () { zoom("fit"); });
+  document.getElementById("find").addEventListener("click", function (event) {
+    event.stopPropagation();  // the search pad closes on a click outside it: not on the click that opens it
+    if (modeler) modeler.get("searchPad").toggle();
+  });
   document.getElementById("save").addEventListener("click", save);
   document.getElementById("check").addEventListener("click", check);
   document.getElementById("preview").addEventListener("click", check);
