@@ -48,8 +48,11 @@ def upload() -> Response:
     if sent is None or not sent.filename:
         flash("Choose a .bpmn file to upload.")
         return redirect(url_for("modeller.index"))
-    draft = modelling.upload_draft(security.runtime(), security.person(), sent.filename, sent.read())
-    flash(f"Uploaded {sent.filename} as a draft of {draft['key']}.")
+    rt, content = security.runtime(), sent.read()
+    draft = modelling.upload_draft(rt, security.person(), sent.filename, content)
+    errors = [p for p in services.validate_diagram(rt, draft["filename"], content) if p.blocks]
+    said = f" It has {len(errors)} problem(s) to fix before it can be submitted (listed below)." if errors else ""
+    flash(f"Uploaded {sent.filename} as a draft of {draft['key']}.{said}")
     return redirect(url_for("modeller.draft", draft_id=draft["id"]))
 
 

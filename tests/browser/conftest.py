@@ -65,10 +65,14 @@ def page(browser, server):  # type: ignore[no-untyped-def]
         context.close()
 
 
-def shoot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+def shoot(page, name: str, part: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """The whole page, or only the element ``part`` (a CSS selector) where the page is long."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if part:
+        page.locator(part).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path
 
 

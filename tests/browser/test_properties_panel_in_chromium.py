@@ -115,7 +115,7 @@ def test_the_ppm_limit_moves_to_12_weeks_in_the_panel_and_a_second_owner_approve
     expect(reviewer.locator("#failing-scenarios")).to_contain_text("Overdue ppm escalates to the services manager")
     expect(reviewer.locator("#failing-reason")).to_contain_text("it will be rewritten for week 12")
     expect(reviewer.locator("#scenario-changes tbody tr").first).to_be_visible()
-    shoot(reviewer, "approval-evidence")
+    shoot(reviewer, "approval-evidence", "#approval-evidence")
     reviewer.get_by_role("button", name="Approve and publish").click()
     expect(reviewer.locator(".govuk-notification-banner--success")).to_contain_text("published as version 2")
     reviewer.context.close()
@@ -143,7 +143,7 @@ def test_the_sgo_visit_becomes_a_statutory_step_template_and_its_role_changes_in
     expect(due.get_by_label("Due: how many")).to_have_value("2")
     expect(due.get_by_label("Due: unit")).to_have_value("weeks")
     expect(due.get_by_label("Due: counted from")).to_have_value("expression_of_interest_date")
-    shoot(page, "modeller-properties-panel")
+    shoot(page, "modeller-properties-panel", ".pp-modeller-wrap")
 
     step.get_by_label("Role").select_option("social_worker")
     due.get_by_label("Due: how many").fill("3")

@@ -97,6 +97,11 @@ def test_upload_and_download(app, rt):
         content_type="multipart/form-data")  # fmt: skip
     assert evil.status_code == 400 and "DOCTYPE" in evil.text
     assert len(modelling.list_drafts(rt, accounts.person(rt, "po.erin"))) == 1
+    from_bpmn_io = content.replace(b' camunda:historyTimeToLive="36500"', b"")  # the gate runs at upload too
+    stored = erin.client.post("/modeller/upload", data={"csrf_token": erin.csrf, "diagram": (io.BytesIO(
+        from_bpmn_io), "sgo_assessment.bpmn")}, content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    assert "It has 1 problem(s) to fix before it can be submitted" in stored.text
+    assert "has no camunda:historyTimeToLive" in stored.text
 
 
 def test_scenario_tests_run_against_a_draft_on_a_scratch_database(app, rt):
