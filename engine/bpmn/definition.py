@@ -245,7 +245,8 @@ def _text(node: etree._Element, path: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def _properties(node: etree._Element) -> dict[str, str]:
+def properties_of(node: etree._Element) -> dict[str, str]:
+    """An element's ``camunda:properties``, by name, as written."""
     props = node.findall("./bpmn:extensionElements/camunda:properties/camunda:property", NS)
     return {p.get("name"): p.get("value", "") for p in props if p.get("name")}
 
@@ -275,14 +276,20 @@ def rule_prefixes(element_id: str) -> tuple[str, ...]:
     return ("due", "not_before", f"deadline.{element_id}.due")
 
 
-def in_words(element_id: str, raw: dict[str, str]) -> dict[str, str]:
+def keyed(element_id: str, raw: dict[str, str]) -> dict[str, str]:
     """The properties with a deadline written without a key (``deadline.name``, as a template writes it)
-    keyed by the element, and each complete rule in words given as its expression (``due``), unless the
-    element gives that expression itself (the validator reports the clash)."""
+    keyed by the element (``deadline.<element id>.name``)."""
     props = {}
     for name, value in raw.items():
         unkeyed = name.startswith("deadline.") and name.count(".") == 1
         props[f"deadline.{element_id}.{name[9:]}" if unkeyed else name] = value
+    return props
+
+
+def in_words(element_id: str, raw: dict[str, str]) -> dict[str, str]:
+    """The properties :func:`keyed`, and each complete rule in words given as its expression (``due``), unless
+    the element gives that expression itself (the validator reports the clash)."""
+    props = keyed(element_id, raw)
     for prefix in rule_prefixes(element_id):
         amount, unit, start = (props.get(f"{prefix}_{part}", "").strip() for part in RULE_PARTS)
         if prefix not in props and amount and start and unit in UNITS and re.fullmatch(r"-?\d+", amount):
@@ -348,7 +355,7 @@ def _event_form(node: etree._Element, props: dict[str, str]) -> list[FormField]:
 
 def _element(node: etree._Element, process_id: str, lanes: dict[str, str]) -> ElementInfo:
     groups = node.get(f"{{{CAMUNDA_NS}}}candidateGroups", "")
-    props = in_words(node.get("id", ""), _properties(node))
+    props = in_words(node.get("id", ""), properties_of(node))
     return ElementInfo(
         id=node.get("id", ""),
         kind=_local(node.tag),

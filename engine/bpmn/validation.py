@@ -163,10 +163,7 @@ def _rule_problems(root: etree._Element) -> list[Problem]:
     found = []
     for node in root.iter(*(f"{{{NS['bpmn']}}}{kind}" for kind in FLOW_NODES)):
         element_id = node.get("id", "")
-        raw = {p.get("name"): p.get("value", "") for p in
-               node.findall("./bpmn:extensionElements/camunda:properties/camunda:property", NS)}  # fmt: skip
-        raw = {(f"deadline.{element_id}.{k[9:]}" if k.startswith("deadline.") and k.count(".") == 1 else k): v
-               for k, v in raw.items()}  # fmt: skip
+        raw = definition.keyed(element_id, definition.properties_of(node))
         for prefix in definition.rule_prefixes(element_id):
             parts = {part: raw.get(f"{prefix}_{part}", "").strip() for part in definition.RULE_PARTS}
             if not (parts["amount"] or parts["from"]):

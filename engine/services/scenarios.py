@@ -71,12 +71,7 @@ PANEL_STEPS = (("Task_PanelMinutes", "panel_minutes_date"), ("Task_VisitChildAft
 
 
 class ScenarioFailed(Exception):
-    """A check that did not hold; with ``path`` (where the expectation stands in its step) and ``found``, the
-    owner may accept what the draft now does as the new expectation (:func:`update_scenario`)."""
-
-    def __init__(self, message: str, path: list[str] | None = None, found: Any = None) -> None:
-        super().__init__(message)
-        self.path, self.found = path, found
+    pass
 
 
 @dataclass
@@ -226,7 +221,7 @@ def _expect(what: str, expected: Any, actual: Any, path: list[str] | None = None
     if acceptable and run is not None:
         run.fixes.append({"step": run.step, "path": path, "value": actual, "expected": expected, "message": message})
         return
-    raise ScenarioFailed(message, path if acceptable else None, actual)
+    raise ScenarioFailed(message)
 
 
 def _check_steps(run: _Run, step: dict[str, Any]) -> None:
@@ -314,8 +309,6 @@ def run_scenario(rt: Runtime, key: str, scenario: dict[str, Any], index: int = 1
             try:
                 _run_step(run, step)
             except ScenarioFailed as exc:
-                if exc.path:
-                    run.fixes.append({"step": number, "path": exc.path, "value": exc.found, "message": str(exc)})
                 return _failed(key, scenario, index, number, str(exc), step.get("note", ""), run.fixes)
             except PathwaysError as exc:
                 return _failed(key, scenario, index, number, exc.message, step.get("note", ""), run.fixes)

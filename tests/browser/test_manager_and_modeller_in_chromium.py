@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from engine import services
 from tests.browser.conftest import shoot
 from tests.browser.test_inbox_in_chromium import sign_in
+from tests.browser.test_properties_panel_in_chromium import second_owner_opens_draft
 from tests.webclient import PPM_START, finish_early_planning
 
 
@@ -115,13 +116,7 @@ def test_process_owners_change_a_timer_publish_with_four_eyes_and_cases_keep_the
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("A second process owner must approve")
     expect(page.get_by_role("button", name="Approve and publish")).to_have_count(0)
 
-    reviewer = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
-    reviewer.set_default_timeout(60_000)
-    sign_in(reviewer, "po.omar")
-    reviewer.get_by_role("link", name="Pathway diagrams").click()
-    reviewer.locator("#drafts").get_by_role("link", name=re.compile("ppm_to_adm")).click()
-    expect(reviewer.locator("#modeller[data-ready=true]")).to_be_attached()
-    expect(reviewer.locator("#modeller[data-checked=true]")).to_be_attached()  # the page stops moving first
+    reviewer = second_owner_opens_draft(browser, server, "ppm_to_adm", timeout=60_000)
     reviewer.get_by_role("button", name="Approve and publish").click()
     expect(reviewer.locator(".govuk-notification-banner--success")).to_contain_text("published as version 2")
     expect(reviewer.locator("#versions tbody tr").first).to_contain_text("Local decision: first review within 25")

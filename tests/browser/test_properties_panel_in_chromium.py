@@ -54,6 +54,18 @@ def _extension_property(page: Page, panel: Locator, name: str) -> Locator:
     return item.get_by_label("Value")
 
 
+def second_owner_opens_draft(browser, server: str, key: str, timeout: int = 120_000) -> Page:  # type: ignore[no-untyped-def]
+    """po.omar, in a browser of his own, opens the submitted draft of ``key`` and waits for its checks."""
+    reviewer = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
+    reviewer.set_default_timeout(timeout)
+    sign_in(reviewer, "po.omar")
+    reviewer.get_by_role("link", name="Pathway diagrams").click()
+    reviewer.locator("#drafts").get_by_role("link", name=re.compile(key)).click()
+    expect(reviewer.locator("#modeller[data-ready=true]")).to_be_attached()
+    expect(reviewer.locator("#modeller[data-checked=true]")).to_be_attached()  # the page stops moving first
+    return reviewer
+
+
 def _rechecked(page: Page) -> None:
     """The modeller checks again once the owner pauses: wait for that check to finish."""
     expect(page.locator("#modeller-status")).to_contain_text("dates worked out")
@@ -100,12 +112,7 @@ def test_the_ppm_limit_moves_to_12_weeks_in_the_panel_and_a_second_owner_approve
     page.get_by_role("button", name="Submit for approval").click()
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("A second process owner must approve")
 
-    reviewer = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
-    reviewer.set_default_timeout(120_000)
-    sign_in(reviewer, "po.omar")
-    reviewer.get_by_role("link", name="Pathway diagrams").click()
-    reviewer.locator("#drafts").get_by_role("link", name=re.compile("ppm_to_adm")).click()
-    expect(reviewer.locator("#modeller[data-checked=true]")).to_be_attached()
+    reviewer = second_owner_opens_draft(browser, server, "ppm_to_adm")
     changed = reviewer.locator("#diff-changed")
     expect(changed).to_contain_text("deadline 'Permanence planning meeting held' due")
     expect(changed).to_contain_text(TWELVE_WEEKS)
@@ -157,11 +164,7 @@ def test_the_sgo_visit_becomes_a_statutory_step_template_and_its_role_changes_in
     page.get_by_role("button", name="Submit for approval").click()
     expect(page.locator(".govuk-notification-banner--success")).to_contain_text("A second process owner must approve")
 
-    reviewer = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
-    reviewer.set_default_timeout(120_000)
-    sign_in(reviewer, "po.omar")
-    reviewer.get_by_role("link", name="Pathway diagrams").click()
-    reviewer.locator("#drafts").get_by_role("link", name=re.compile("sgo_assessment")).click()
+    reviewer = second_owner_opens_draft(browser, server, "sgo_assessment")
     changed = reviewer.locator("#diff-changed")
     expect(changed).to_contain_text("role: 'sgo_assessor' → 'social_worker'")
     expect(changed).to_contain_text("due date: '2 weeks after the expression of interest date' → '3 weeks after")
