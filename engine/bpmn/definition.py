@@ -16,6 +16,7 @@ The result is plain JSON, stored with the definition, so the inbox never re-pars
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,20 +212,31 @@ class Published:
         self._diagrams.clear()
         self._elements.clear()
 
-    def diagram(self, key: tuple[int, str] | None, raw: dict[str, Any]) -> DiagramInfo:
+    def holds(self, key: tuple[int, str]) -> bool:
+        """Whether anything of this version is kept already (it was published when it was first kept)."""
+        return key in self._diagrams or key in self._elements
+
+    def diagram(self, key: tuple[int, str] | None, raw: Callable[[], dict[str, Any]]) -> DiagramInfo:
+        """``raw``: the stored JSON, read only when this version is not kept yet."""
         if key is None:
-            return DiagramInfo.from_dict(raw)
+            return DiagramInfo.from_dict(raw())
         found = self._diagrams.get(key)
         if found is None:
             if len(self._diagrams) >= self.LIMIT:
                 self._diagrams.clear()
-            found = self._diagrams[key] = DiagramInfo.from_dict(raw)
+            found = self._diagrams[key] = DiagramInfo.from_dict(raw())
         return found
 
-    def element(self, key: tuple[int, str] | None, raw: dict[str, Any], element_id: str) -> ElementInfo | None:
+    def element(
+        self, key: tuple[int, str] | None, raw: Callable[[], dict[str, Any]], element_id: str
+    ) -> ElementInfo | None:
         if key is not None and element_id in self._elements.get(key, {}):
             return self._elements[key][element_id]
-        found = raw["elements"].get(element_id) or raw.get("called_elements", {}).get(element_id)
+        kept = self._diagrams.get(key) if key is not None else None
+        if kept is not None and element_id in kept.elements:  # the whole diagram is kept: no JSON to read
+            return kept.elements[element_id]
+        stored = raw()
+        found = stored["elements"].get(element_id) or stored.get("called_elements", {}).get(element_id)
         info = ElementInfo.from_dict(found) if found else None
         if key is not None:
             if key not in self._elements and len(self._elements) >= self.LIMIT:

@@ -158,13 +158,14 @@ def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    from engine.persistence import pipelining, summary
+    from engine.persistence import audit_rows, pipelining, summary
 
     sessions = sessionmaker(engine, expire_on_commit=False)
     event.listen(sessions, "before_flush", _refuse_writes)
     summary.install(sessions)
     event.listen(sessions, "after_flush", _flushed)
     pipelining.install(engine, sessions)
+    audit_rows.install(sessions)  # after the pipeline: its INSERT is queued with the flush's UPDATEs
     return sessions
 
 

@@ -12,7 +12,8 @@ inside the flush: a count other than 1 raises StaleDataError exactly as the unit
 have (the service turns it into a Conflict and the transaction never commits), and a database
 error in a queued statement is raised wrapped as SQLAlchemy wraps any other.
 
-Only single-row UPDATEs without RETURNING are queued, only during a flush, only outside a
+Only single-row UPDATEs without RETURNING, and a flush's audit rows (one INSERT of a known number
+of rows, ``engine.persistence.audit_rows``), are queued, only during a flush, only outside a
 savepoint; everything else runs as it always did.
 """
 
@@ -25,6 +26,8 @@ from sqlalchemy import Engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.persistence.audit_rows import QUEUED_ROWS
+
 _FLUSHING = "pathways.pipeline_flushing"  # on the Connection's info while its session flushes
 _QUEUED = "pathways.pipeline_queued"
 
@@ -32,7 +35,7 @@ _QUEUED = "pathways.pipeline_queued"
 @dataclass
 class _Queue:
     pipeline: Any  # psycopg's Pipeline, entered
-    updates: list[tuple[Any, str, Any]] = field(default_factory=list)  # cursor, statement, parameters
+    updates: list[tuple[Any, str, Any, int]] = field(default_factory=list)  # cursor, statement, parameters, rows
 
 
 def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
@@ -48,8 +51,8 @@ def install(engine: Engine, sessions: sessionmaker[Session]) -> None:
     if event.contains(engine, "do_execute", _execute):  # another session factory on the same engine
         return
     event.listen(engine, "do_execute", _execute)
-    for kind in ("do_executemany", "do_execute_no_params"):  # these run as ever, after what is queued
-        event.listen(engine, kind, _send_first)
+    event.listen(engine, "do_executemany", _execute_many)
+    event.listen(engine, "do_execute_no_params", _send_first)  # runs as ever, after what is queued
     event.listen(engine, "rollback", _abandon)  # a flush that failed part-way never reached after_flush
     event.listen(engine, "checkin", _checked_in)
 
@@ -73,13 +76,25 @@ def _info(context: Any) -> dict[str, Any] | None:
         return None
 
 
-def _queueable(info: dict[str, Any], context: Any) -> bool:
-    return bool(
-        info.get(_FLUSHING)
-        and context.isupdate
-        and not context.executemany
-        and not (context.compiled is not None and context.compiled.effective_returning)
-    )
+def _expected(info: dict[str, Any], context: Any, parameters: Any) -> int | None:
+    """The rows a statement that can wait for its answer must change: 1 for a flush's UPDATE, one a
+    parameter set for the audit rows' INSERT (``engine.persistence.audit_rows``); None for the rest."""
+    if not info.get(_FLUSHING) or (context.compiled is not None and context.compiled.effective_returning):
+        return None
+    if context.isupdate and not context.executemany:
+        return 1
+    if context.isinsert and context.execution_options.get(QUEUED_ROWS):
+        return len(parameters) if context.executemany else 1  # not checked: an INSERT writes every row or fails
+    return None
+
+
+def _queue(info: dict[str, Any], cursor: Any) -> _Queue:
+    queue: _Queue | None = info.get(_QUEUED)
+    if queue is None:
+        pipeline = cursor.connection.pipeline()
+        pipeline.__enter__()
+        queue = info[_QUEUED] = _Queue(pipeline)
+    return queue
 
 
 def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
@@ -87,19 +102,34 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
     if info is None:
         return False
     queue: _Queue | None = info.get(_QUEUED)
-    if _queueable(info, context):
-        if queue is None:
-            pipeline = cursor.connection.pipeline()
-            pipeline.__enter__()
-            queue = info[_QUEUED] = _Queue(pipeline)
+    expected = _expected(info, context, parameters)
+    if expected is not None:
+        queue = _queue(info, cursor)
         cursor.execute(statement, parameters)
-        queue.updates.append((cursor, statement, parameters))
-        context._rowcount = 1  # what the unit of work expects; the real count is checked in _send
+        queue.updates.append((cursor, statement, parameters, expected))
+        context._rowcount = expected  # what the unit of work expects; the real count is checked in _send
         return True
     if queue is None:
         return False
     cursor.execute(statement, parameters)  # goes out with the queued UPDATEs: one round trip for all
     _send(info, wrap=False)  # an error is raised for SQLAlchemy to wrap, with this statement
+    return True
+
+
+def _execute_many(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """The audit rows' INSERT rides the flush's pipeline (psycopg queues each row, unanswered);
+    any other statement of many rows runs as it always did, after what is queued."""
+    info = _info(context)
+    if info is None:
+        return False
+    expected = _expected(info, context, parameters)
+    if expected is None:
+        _send(info)
+        return False
+    queue = _queue(info, cursor)
+    cursor.executemany(statement, parameters)
+    queue.updates.append((cursor, statement, parameters, expected))
+    context._rowcount = expected
     return True
 
 
@@ -124,14 +154,13 @@ def _send(info: dict[str, Any], wrap: bool = True) -> None:
 
         if not wrap or not isinstance(error, psycopg.Error):
             raise
-        _cursor, statement, parameters = queue.updates[-1]
+        _cursor, statement, parameters, _rows = queue.updates[-1]
         raise exc.DBAPIError.instance(statement, parameters, error, psycopg.Error) from error
-    for cursor, statement, _parameters in queue.updates:
-        if cursor.rowcount != 1:
-            table = statement.split()[1] if statement.upper().startswith("UPDATE ") else "?"
+    for cursor, statement, _parameters, rows in queue.updates:
+        if statement.startswith("UPDATE ") and cursor.rowcount != rows:  # an INSERT wrote every row or failed
             raise StaleDataError(
-                f"UPDATE statement on table '{table}' expected to update 1 row(s); {cursor.rowcount} were matched "
-                "(checked when the flush's queued statements were sent)."
+                f"UPDATE statement on table '{statement.split()[1]}' expected to update {rows} row(s); "
+                f"{cursor.rowcount} were matched (checked when the flush's queued statements were sent)."
             )
 
 

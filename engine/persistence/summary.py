@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, case, event, func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.base import NO_VALUE
 
 from engine.persistence.models import Case, Deadline, HumanTask
 
@@ -74,8 +75,12 @@ def refresh(conn: Connection | Session, case_ids: list[int] | None = None) -> No
 
 
 def _changed(obj: Any) -> bool:
-    attrs = inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in _WATCHED[type(obj)])
+    """Whether a watched column was given a different value (from the values the object had when read:
+    what its attribute history says, without building the history of every attribute; issue 18)."""
+    state = inspect(obj)
+    before, now = state.committed_state, state.dict
+    return any(name in before and (before[name] is NO_VALUE or before[name] != now.get(name))
+               for name in _WATCHED[type(obj)])  # fmt: skip
 
 
 def _mark(session: Session, flush_context: Any, instances: Any) -> None:

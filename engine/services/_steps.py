@@ -7,13 +7,14 @@ deadlines opened, met and breached, the pathway moving on, errors and completion
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, union_all
+from sqlalchemy import and_, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session, lazyload
 
 from engine import clock
@@ -89,24 +90,16 @@ class _Rows:
         # Rows changed in this session but not yet flushed are filtered on their in-memory state.
         answers = _Answers(list(case_ids))
         found = {case_id: cls(open_tasks={}, deadlines=[], answers=answers) for case_id in case_ids}
-        open_steps = and_(HumanTask.case_id.in_(case_ids), HumanTask.status == TaskStatus.OPEN)
-        live = and_(Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None), Deadline.status.in_(LIVE_CLOCKS))
+        dialect = session.get_bind().dialect.name
         with session.no_autoflush:  # the cases are loaded already: never join them (and their diagrams) again
-            if session.get_bind().dialect.name == "postgresql":
-                # one select for both, a round trip less on every completion (issue 18): a row per open
-                # step and per live clock, each joined to its own one of two constant rows
-                kinds = union_all(select(literal(1).label("n")), select(literal(2).label("n"))).subquery("kinds")
-                both = session.execute(
-                    select(HumanTask, Deadline).select_from(kinds)
-                    .outerjoin(HumanTask, and_(kinds.c.n == 1, open_steps))
-                    .outerjoin(Deadline, and_(kinds.c.n == 2, live))
-                    .options(lazyload(HumanTask.case))
-                ).all()  # fmt: skip
+            if dialect == "postgresql":
+                both = session.execute(_rows_select(dialect)[0], {"case_ids": list(case_ids)}).all()
                 tasks = [task for task, _ in both if task is not None]
                 deadlines = [deadline for _, deadline in both if deadline is not None]
             else:  # no round trips on SQLite: two plain selects cost less there
-                tasks = list(session.scalars(select(HumanTask).where(open_steps).options(lazyload(HumanTask.case))))
-                deadlines = list(session.scalars(select(Deadline).where(live)))
+                open_steps, live = _rows_select(dialect)
+                tasks = list(session.scalars(open_steps, {"case_ids": list(case_ids)}))
+                deadlines = list(session.scalars(live, {"case_ids": list(case_ids)}))
         in_hand: list[HumanTask | Deadline] = [*tasks, *deadlines]
         for row in in_hand:
             found[row.case_id].loaded.append(row)
@@ -117,6 +110,26 @@ class _Rows:
             if deadline.met_at is None:
                 found[deadline.case_id].deadlines.append(deadline)
         return found
+
+
+@functools.cache  # built once per dialect: building them cost more than a round trip (issue 18)
+def _rows_select(dialect: str) -> tuple[Any, ...]:
+    """A case's open steps and live clocks: one select on PostgreSQL, two on SQLite (bound by ``case_ids``)."""
+    case_ids: Any = bindparam("case_ids", expanding=True)
+    open_steps = and_(HumanTask.case_id.in_(case_ids), HumanTask.status == TaskStatus.OPEN)
+    live = and_(Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None), Deadline.status.in_(LIVE_CLOCKS))
+    if dialect != "postgresql":
+        return select(HumanTask).where(open_steps).options(lazyload(HumanTask.case)), select(Deadline).where(live)
+    # one select for both, a round trip less on every completion (issue 18): a row per open step and
+    # per live clock, each joined to its own one of two constant rows
+    kinds = union_all(select(literal(1).label("n")), select(literal(2).label("n"))).subquery("kinds")
+    both = (
+        select(HumanTask, Deadline).select_from(kinds)
+        .outerjoin(HumanTask, and_(kinds.c.n == 1, open_steps))
+        .outerjoin(Deadline, and_(kinds.c.n == 2, live))
+        .options(lazyload(HumanTask.case))
+    )  # fmt: skip
+    return (both,)
 
 
 def preload(session: Session, case_ids: list[int]) -> dict[int, _Rows]:

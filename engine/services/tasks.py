@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import clock
@@ -56,27 +57,34 @@ def list_tasks(
         return [task_view(t) for t in uow.session.scalars(query)]
 
 
+@functools.cache  # built once per dialect: building it cost more than its round trip (issue 18)
+def _open_task_select(dialect: str, answers: bool) -> Any:
+    recorded = recorded_column(dialect, Case.id) if answers else None
+    extra = [recorded] if recorded is not None else []
+    return (
+        select(HumanTask, Case, Definition, *extra, *stamp_columns())
+        .join(Case, Case.id == HumanTask.case_id)
+        .join(Definition, Definition.id == Case.definition_id)
+        .where(HumanTask.id == bindparam("task_id"))
+        .options(lazyload(HumanTask.case), lazyload(Case.definition), defer(Definition.info))
+        .with_for_update(of=[HumanTask, Case])  # never the definition: that would queue every step of the pathway
+    )  # its JSON (100 KB for a pathway) is read only if this process has not kept it yet (_common._published)
+
+
 def _open_task(session: Session, task_id: int, answers: bool = False) -> tuple[HumanTask, list[Any] | None]:
     """The open step, row-locked until the transaction ends: of two claims at once, the second waits and
     then sees the first one's claim (issue 15: both reported success, 77 of 100).
 
     The same select reads the stamps of what a process keeps and, with ``answers`` (a completion's
     date checks), the case's answers so far (None where that column is not read: SQLite)."""
-    recorded = recorded_column(session.get_bind().dialect.name, Case.id) if answers else None
-    extra = [recorded] if recorded is not None else []
-    found = session.execute(
-        select(HumanTask, Case, Definition, *extra, *stamp_columns())
-        .join(Case, Case.id == HumanTask.case_id)
-        .join(Definition, Definition.id == Case.definition_id)
-        .where(HumanTask.id == task_id)
-        .options(lazyload(HumanTask.case), lazyload(Case.definition))
-        .with_for_update(of=[HumanTask, Case])  # never the definition: that would queue every step of the pathway
-    ).first()
+    dialect = session.get_bind().dialect.name
+    extra = 1 if answers and recorded_column(dialect, Case.id) is not None else 0
+    found = session.execute(_open_task_select(dialect, answers), {"task_id": task_id}).first()
     if found is None:
         raise NotFound(f"there is no step {task_id}")
     task, case, definition = found[:3]
     read = (found[3] or []) if extra else None
-    keep_stamps(session, found[3 + len(extra) :])
+    keep_stamps(session, found[3 + extra :])
     set_committed_value(task, "case", case)  # loaded by the same select: no lazy load
     set_committed_value(case, "definition", definition)
     if task.status != TaskStatus.OPEN:

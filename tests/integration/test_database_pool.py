@@ -97,9 +97,9 @@ def _round_trips(engine, action) -> int:  # type: ignore[no-untyped-def]
 
 def test_the_inbox_page_and_a_completion_stay_within_their_round_trips(app, rt, now, is_postgres):
     """Issue 18: the inbox page in at most 9 round trips (7 today, from 17); the PPM first review's
-    completion (it meets a clock and opens the next steps with theirs) in 8 (from 13: its open steps
-    and clocks are read in one select, and its UPDATEs go out with the next statement,
-    engine.persistence.pipelining)."""
+    completion (it meets a clock and opens the next steps with theirs) in 6 (from 13: its open steps
+    and clocks are read in one select, and its UPDATEs and audit rows go out with the next statement,
+    engine.persistence.pipelining and audit_rows)."""
     if not is_postgres:
         pytest.skip("round trips are PostgreSQL's")
     from engine import services
@@ -114,7 +114,7 @@ def test_the_inbox_page_and_a_completion_stay_within_their_round_trips(app, rt, 
     services.claim_task(rt, task["id"], "iro.bob")
     answers = {"first_review_date": "2026-12-18", "ppm_requested": True}
     trips = _round_trips(rt.db, lambda: services.complete_task(rt, task["id"], answers, "iro.bob"))
-    assert trips <= 8, trips
+    assert trips <= 6, trips
 
 
 def test_a_completions_audit_rows_go_in_one_insert_on_either_database(app, rt, now):
