@@ -73,8 +73,9 @@ def _cache_long_statements() -> None:
     """Let psycopg keep its parse of long statements too.
 
     psycopg caches the conversion of a statement's placeholders only up to 4,096 characters and 50
-    parameters; a batched INSERT of a completion's audit rows (8 columns a row) is longer, so it was
-    parsed afresh every time: 7 ms for each timer batch's insert (issue 18). Its cache holds 128
+    parameters; a batched INSERT of many rows (a timer batch's steps and deadlines; its audit rows,
+    before they went in one statement of one row's parameters) is longer, so it was parsed afresh
+    every time: 7 ms for each timer batch's audit insert (issue 18). Its cache holds 128
     statements, so the memory stays bounded. The limits are module settings of psycopg's (checked)."""
     from psycopg import _queries
 
