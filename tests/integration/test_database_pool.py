@@ -118,7 +118,7 @@ def test_the_inbox_page_and_a_completion_stay_within_their_round_trips(app, rt, 
 
 
 def test_a_completions_audit_rows_go_in_one_insert_on_either_database(app, rt, now):
-    """Issue 18: SQLite too (SQLAlchemy matches the ids handed back by ``audit_events.batch_row``)."""
+    """Issue 18: SQLite too (one INSERT for a flush's rows, nothing handed back: persistence.audit_rows)."""
     from sqlalchemy import event, func, select
 
     from engine import services
