@@ -360,7 +360,9 @@ def _resident_bytes() -> int:
     try:
         fd = _STATM.get(pid)
         if fd is None:
-            _STATM.clear()  # a parent's descriptor describes the parent: this process opens its own
+            for inherited in _STATM.values():  # a parent's descriptor describes the parent: closed, and
+                os.close(inherited)  # this process opens its own
+            _STATM.clear()
             fd = _STATM[pid] = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         return int(os.pread(fd, 128, 0).split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):

@@ -88,13 +88,17 @@ def _expected(info: dict[str, Any], context: Any, parameters: Any) -> int | None
     return None
 
 
-def _queue(info: dict[str, Any], cursor: Any) -> _Queue:
+def _enqueue(info: dict[str, Any], cursor: Any, statement: str, parameters: Any, context: Any, expected: int,
+             many: bool = False) -> None:  # fmt: skip
+    """Send the statement in pipeline mode (entered for the first one) without waiting for its answer."""
     queue: _Queue | None = info.get(_QUEUED)
     if queue is None:
         pipeline = cursor.connection.pipeline()
         pipeline.__enter__()
         queue = info[_QUEUED] = _Queue(pipeline)
-    return queue
+    (cursor.executemany if many else cursor.execute)(statement, parameters)
+    queue.updates.append((cursor, statement, parameters, expected))
+    context._rowcount = expected  # what the unit of work expects; the real count is checked in _send
 
 
 def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
@@ -104,10 +108,7 @@ def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool
     queue: _Queue | None = info.get(_QUEUED)
     expected = _expected(info, context, parameters)
     if expected is not None:
-        queue = _queue(info, cursor)
-        cursor.execute(statement, parameters)
-        queue.updates.append((cursor, statement, parameters, expected))
-        context._rowcount = expected  # what the unit of work expects; the real count is checked in _send
+        _enqueue(info, cursor, statement, parameters, context, expected)
         return True
     if queue is None:
         return False
@@ -126,10 +127,7 @@ def _execute_many(cursor: Any, statement: str, parameters: Any, context: Any) ->
     if expected is None:
         _send(info)
         return False
-    queue = _queue(info, cursor)
-    cursor.executemany(statement, parameters)
-    queue.updates.append((cursor, statement, parameters, expected))
-    context._rowcount = expected
+    _enqueue(info, cursor, statement, parameters, context, expected, many=True)
     return True
 
 

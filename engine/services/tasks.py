@@ -58,7 +58,8 @@ def list_tasks(
 
 
 @functools.cache  # built once per dialect: building it cost more than its round trip (issue 18)
-def _open_task_select(dialect: str, answers: bool) -> Any:
+def _open_task_select(dialect: str, answers: bool) -> tuple[Any, int]:
+    """The select, and how many columns of answers it reads after the three rows (0 or 1)."""
     recorded = recorded_column(dialect, Case.id) if answers else None
     extra = [recorded] if recorded is not None else []
     return (
@@ -68,7 +69,7 @@ def _open_task_select(dialect: str, answers: bool) -> Any:
         .where(HumanTask.id == bindparam("task_id"))
         .options(lazyload(HumanTask.case), lazyload(Case.definition), defer(Definition.info))
         .with_for_update(of=[HumanTask, Case])  # never the definition: that would queue every step of the pathway
-    )  # its JSON (100 KB for a pathway) is read only if this process has not kept it yet (_common._published)
+    ), len(extra)  # the definition's JSON (100 KB for a pathway) is read only if not kept yet (_common._published)
 
 
 def _open_task(session: Session, task_id: int, answers: bool = False) -> tuple[HumanTask, list[Any] | None]:
@@ -77,9 +78,8 @@ def _open_task(session: Session, task_id: int, answers: bool = False) -> tuple[H
 
     The same select reads the stamps of what a process keeps and, with ``answers`` (a completion's
     date checks), the case's answers so far (None where that column is not read: SQLite)."""
-    dialect = session.get_bind().dialect.name
-    extra = 1 if answers and recorded_column(dialect, Case.id) is not None else 0
-    found = session.execute(_open_task_select(dialect, answers), {"task_id": task_id}).first()
+    statement, extra = _open_task_select(session.get_bind().dialect.name, answers)
+    found = session.execute(statement, {"task_id": task_id}).first()
     if found is None:
         raise NotFound(f"there is no step {task_id}")
     task, case, definition = found[:3]
